@@ -1,0 +1,563 @@
+"""Configuration: find and read the TOML, expand ``${VAR}``, validate, build a Target (no pytest)."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
+
+from pytest_deploysmoke.errors import ConfigError
+from pytest_deploysmoke.redaction import Redactor, Secret, is_secret_name, redact_url
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+CONFIG_FILENAME: Final = "deploysmoke.toml"
+DEFAULT_PHASES: Final = (
+    "preflight",
+    "migrations",
+    "health",
+    "auth",
+    "features",
+    "performance",
+    "monitoring",
+)
+DEFAULT_GATES: Final = ("preflight", "migrations", "health", "auth")
+DEFAULT_PHASE: Final = "features"
+ADHOC_TARGET: Final = "adhoc"
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """How the auth fixtures obtain a token for a target (``[targets.X.auth]``)."""
+
+    login_path: str = "/login"
+    username: str | None = None
+    password: Secret | None = None
+    username_field: str = "username"
+    password_field: str = "password"
+    token_path: str = "access_token"
+    token: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchSettings:
+    """A local command that serves the target for the run (``[targets.X.launch]``)."""
+
+    command: str
+    ready_path: str
+    timeout: float = 30.0
+    env: Mapping[str, str] = field(default_factory=_empty)
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Target:
+    """One deploy target, resolved: variables expanded, ``{port}`` substituted, secrets wrapped."""
+
+    name: str
+    base_url: str
+    ws_url: str
+    health_path: str = "/health"
+    production: bool = False
+    version: str = ""
+    timeout: float = 10.0
+    verify_tls: bool = True
+    headers: Mapping[str, str] = field(default_factory=_empty)
+    database_url: Secret | None = None
+    redis_url: Secret | None = None
+    required_env: tuple[str, ...] = ()
+    wait_ready: float = 0.0
+    allow_destructive: bool = False
+    vars: Mapping[str, Any] = field(default_factory=_empty)
+    auth: AuthSettings | None = None
+    launch: LaunchSettings | None = None
+    secrets: tuple[str, ...] = field(default=(), compare=False)
+
+    def redactor(self) -> Redactor:
+        """Return a Redactor that knows every secret of this target."""
+        redactor = Redactor()
+        redactor.add_all(self.secrets)
+        return redactor
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={_plain(getattr(self, name))!r}"
+            for name in self.__dataclass_fields__
+            if name != "secrets"
+        )
+        return self.redactor().redact(f"Target({shown})")
+
+
+def _plain(value: Any) -> Any:
+    return dict(value) if isinstance(value, MappingProxyType) else value
+
+
+@dataclass(frozen=True, slots=True)
+class DeployConfig:
+    """The validated configuration file: phases, gates and the (unexpanded) target tables."""
+
+    path: Path | None
+    phases: tuple[str, ...] = DEFAULT_PHASES
+    gates: tuple[str, ...] = DEFAULT_GATES
+    default_phase: str = DEFAULT_PHASE
+    targets: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
+    section: str = ""
+
+    @property
+    def display_path(self) -> str:
+        """The file name as it should appear in messages."""
+        if self.path is None:
+            return "(no config file)"
+        return _display(self.path) + (f" [{self.section.rstrip('.')}]" if self.section else "")
+
+
+# --------------------------------------------------------------------------- finding and reading
+
+
+def find_config(rootpath: Path, explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """Return the config file to read: *explicit*, else deploysmoke.toml, else pyproject.toml.
+
+    ``pyproject.toml`` counts only when it has a ``[tool.deploysmoke]`` table.
+    """
+    if explicit is not None:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(
+                None, "--deploy-config", f"'{explicit}' does not exist", "give the path of a TOML file"
+            )
+        return path
+    candidate = rootpath / CONFIG_FILENAME
+    if candidate.is_file():
+        return candidate
+    pyproject = rootpath / "pyproject.toml"
+    if pyproject.is_file():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return None  # not ours to complain about; pytest reads this file too
+        if isinstance(data.get("tool"), dict) and "deploysmoke" in data["tool"]:
+            return pyproject
+    return None
+
+
+def load_config(path: Path | None) -> DeployConfig:
+    """Read and validate *path* (None gives the defaults with no targets)."""
+    if path is None:
+        return DeployConfig(path=None)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(_display(path), "", f"is not valid TOML: {exc}", "fix the syntax") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(_display(path), "", f"cannot be read: {exc}") from None
+    section = ""
+    if path.name == "pyproject.toml":
+        tool = data.get("tool", {})
+        data = tool.get("deploysmoke", {}) if isinstance(tool, dict) else {}
+        section = "tool.deploysmoke."
+    return parse_config(data, path, section=section)
+
+
+def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "") -> DeployConfig:
+    """Validate the top level of a config table and every target's shape."""
+    where = _display(path) if path else "(config)"
+    if section:
+        where += f" [{section.rstrip('.')}]"
+    _check_keys(where, "", data, _TOP_KEYS)
+    phases = _str_list(where, "phases", data.get("phases", list(DEFAULT_PHASES)))
+    if not phases:
+        raise ConfigError(where, "phases", "is empty", "list at least one phase")
+    duplicates = sorted({p for p in phases if phases.count(p) > 1})
+    if duplicates:
+        raise ConfigError(where, "phases", f"lists {_names(duplicates)} more than once")
+    default_gates = [g for g in DEFAULT_GATES if g in phases] if "phases" in data else DEFAULT_GATES
+    gates = _str_list(where, "gates", data.get("gates", list(default_gates)))
+    for gate in gates:
+        if gate not in phases:
+            raise ConfigError(
+                where, "gates", f"names unknown phase '{gate}'", f"known phases: {', '.join(phases)}"
+            )
+    default_phase = data.get("default_phase", DEFAULT_PHASE if DEFAULT_PHASE in phases else phases[-1])
+    if not isinstance(default_phase, str):
+        raise ConfigError(where, "default_phase", _got(default_phase), "expected a phase name")
+    if default_phase not in phases:
+        raise ConfigError(
+            where,
+            "default_phase",
+            f"is unknown phase '{default_phase}'",
+            f"known phases: {', '.join(phases)}",
+        )
+    targets = data.get("targets", {})
+    if not isinstance(targets, dict):
+        raise ConfigError(where, "targets", _got(targets), "expected a table of [targets.NAME]")
+    for name, table in targets.items():
+        label = f"[{section}targets.{name}]"
+        if not isinstance(table, dict):
+            raise ConfigError(where, label, _got(table), "expected a table")
+        _check_target_shape(where, label, table)
+    return DeployConfig(
+        path=path,
+        phases=tuple(phases),
+        gates=tuple(gates),
+        default_phase=default_phase,
+        targets=MappingProxyType({k: MappingProxyType(v) for k, v in targets.items()}),
+        section=section,
+    )
+
+
+# --------------------------------------------------------------------------- building a target
+
+
+def build_target(
+    config: DeployConfig,
+    name: str,
+    environ: Mapping[str, str],
+    *,
+    base_url: str | None = None,
+    port: int | None = None,
+) -> Target:
+    """Resolve target *name* of *config* into a Target.
+
+    *base_url* overrides the configured one (``--deploy-base-url``); *port* replaces ``{port}``.
+    Only this target's strings are expanded, so other targets may use variables that are unset.
+    """
+    where = config.display_path
+    label = f"[{config.section}targets.{name}]"
+    if name in config.targets:
+        raw: Mapping[str, Any] = config.targets[name]
+    elif base_url is not None and (name == ADHOC_TARGET or not config.targets):
+        raw = {"base_url": base_url}
+    else:
+        known = ", ".join(sorted(config.targets)) or "(none)"
+        source = config.display_path if config.path else f"no {CONFIG_FILENAME} was found"
+        raise ConfigError(
+            None,
+            f"--deploy-target '{name}'",
+            f"is not defined in {source}",
+            f"known targets: {known}",
+        )
+
+    secrets: list[str] = []
+    expand = _Expander(where, label, environ, secrets)
+    table: dict[str, Any] = {k: expand.value(k, v) for k, v in raw.items()}
+    if base_url is not None:
+        table["base_url"] = base_url
+    if "base_url" not in table:
+        raise ConfigError(where, label, "has no base_url", 'add base_url = "https://..."')
+
+    production = bool(table.get("production", False))
+    launch_table = table.get("launch")
+    if launch_table is not None and production:
+        raise ConfigError(
+            where,
+            f"[{config.section}targets.{name}.launch]",
+            "is set on a production target",
+            "a launched command is a local stand-in; remove [launch] or set production = false",
+        )
+
+    def sub_port(key: str, value: str) -> str:
+        if "{port}" not in value:
+            return value
+        if port is None:
+            raise ConfigError(
+                where,
+                f"{label} {key}",
+                "contains {port} but the target has no [launch] section",
+                "{port} is only filled in for launched targets",
+            )
+        return value.replace("{port}", str(port))
+
+    url = sub_port("base_url", table["base_url"])
+    _check_url(where, f"{label} base_url", url, ("http", "https"))
+    ws_url = table.get("ws_url")
+    if ws_url is None:
+        ws_url = _derive_ws_url(url)
+    else:
+        ws_url = sub_port("ws_url", ws_url)
+        _check_url(where, f"{label} ws_url", ws_url, ("ws", "wss"))
+
+    health_path = table.get("health_path", "/health")
+    _check_path(where, f"{label} health_path", health_path)
+    timeout = float(table.get("timeout", 10.0))
+    if timeout <= 0:
+        raise ConfigError(where, f"{label} timeout", f"is {timeout:g}", "expected seconds > 0")
+    wait_ready = float(table.get("wait_ready", 0))
+    if wait_ready < 0:
+        raise ConfigError(where, f"{label} wait_ready", f"is {wait_ready:g}", "expected seconds >= 0")
+
+    database_url = table.get("database_url") or None
+    redis_url = table.get("redis_url") or None
+    for value in (database_url, redis_url, url):
+        if value:
+            secrets.append(_url_secret(value))
+
+    auth = None
+    if "auth" in table:
+        auth = _build_auth(table["auth"], secrets)
+    launch = None
+    if launch_table is not None:
+        launch = LaunchSettings(
+            command=sub_port("launch.command", launch_table["command"]),
+            ready_path=launch_table.get("ready_path", health_path),
+            timeout=float(launch_table.get("timeout", 30.0)),
+            env=MappingProxyType(
+                {k: sub_port(f"launch.env.{k}", v) for k, v in launch_table.get("env", {}).items()}
+            ),
+        )
+        _check_path(where, f"{label} launch.ready_path", launch.ready_path)
+        if launch.timeout <= 0:
+            raise ConfigError(
+                where, f"{label} launch.timeout", f"is {launch.timeout:g}", "expected seconds > 0"
+            )
+
+    return Target(
+        name=name,
+        base_url=url.rstrip("/"),
+        ws_url=ws_url.rstrip("/"),
+        health_path=health_path,
+        production=production,
+        version=table.get("version", ""),
+        timeout=timeout,
+        verify_tls=bool(table.get("verify_tls", True)),
+        headers=MappingProxyType(dict(table.get("headers", {}))),
+        database_url=Secret(database_url) if database_url else None,
+        redis_url=Secret(redis_url) if redis_url else None,
+        required_env=tuple(table.get("required_env", ())),
+        wait_ready=wait_ready,
+        allow_destructive=bool(table.get("allow_destructive", False)),
+        vars=MappingProxyType(dict(table.get("vars", {}))),
+        auth=auth,
+        launch=launch,
+        secrets=tuple(s for s in dict.fromkeys(secrets) if s),
+    )
+
+
+def _build_auth(table: Mapping[str, Any], secrets: list[str]) -> AuthSettings:
+    password = table.get("password") or None
+    token = table.get("token") or None
+    secrets.extend(v for v in (password, token) if v)
+    defaults = AuthSettings()
+    return AuthSettings(
+        login_path=table.get("login_path", defaults.login_path),
+        username=table.get("username") or None,
+        password=Secret(password) if password else None,
+        username_field=table.get("username_field", defaults.username_field),
+        password_field=table.get("password_field", defaults.password_field),
+        token_path=table.get("token_path", defaults.token_path),
+        token=Secret(token) if token else None,
+    )
+
+
+_VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+
+
+@dataclass(slots=True)
+class _Expander:
+    """Expands ``${VAR}`` / ``${VAR:-default}`` / ``$$`` in every string, recording secrets."""
+
+    where: str
+    label: str
+    environ: Mapping[str, str]
+    secrets: list[str]
+
+    def value(self, key: str, value: Any) -> Any:
+        if isinstance(value, str):
+            return self.string(key, value)
+        if isinstance(value, list):
+            return [self.value(key, v) for v in value]
+        if isinstance(value, dict):
+            return {k: self.value(f"{key}.{k}", v) for k, v in value.items()}
+        return value
+
+    def string(self, key: str, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            var = match["name"]
+            value = self.environ.get(var, "")
+            if not value:
+                if match["default"] is None:
+                    raise ConfigError(
+                        self.where,
+                        f"{self.label} {key}",
+                        f"uses ${{{var}}}, which is not set",
+                        f"export {var}, or give a default: ${{{var}:-...}}",
+                    )
+                value = match["default"]
+            if is_secret_name(var):
+                self.secrets.append(value)
+            return value
+
+        return _VAR.sub(replace, text)
+
+
+# --------------------------------------------------------------------------- validation
+
+
+@dataclass(frozen=True, slots=True)
+class _Field:
+    expected: str
+    check: Callable[[Any], bool]
+
+
+def _is_str(v: Any) -> bool:
+    return isinstance(v, str)
+
+
+def _is_bool(v: Any) -> bool:
+    return isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+
+def _is_str_table(v: Any) -> bool:
+    return isinstance(v, dict) and all(isinstance(x, str) for x in v.values())
+
+
+def _is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_table(v: Any) -> bool:
+    return isinstance(v, dict)
+
+
+_STR = _Field("a string", _is_str)
+_BOOL = _Field("true or false", _is_bool)
+_NUMBER = _Field("a number of seconds", _is_number)
+_STR_TABLE = _Field("a table of strings", _is_str_table)
+_STR_LIST = _Field("a list of strings", _is_str_list)
+_TABLE = _Field("a table", _is_table)
+
+_TOP_KEYS: Mapping[str, _Field] = {
+    "phases": _STR_LIST,
+    "gates": _STR_LIST,
+    "default_phase": _STR,
+    "targets": _TABLE,
+}
+_TARGET_KEYS: Mapping[str, _Field] = {
+    "base_url": _STR,
+    "ws_url": _STR,
+    "health_path": _STR,
+    "production": _BOOL,
+    "version": _STR,
+    "timeout": _NUMBER,
+    "verify_tls": _BOOL,
+    "headers": _STR_TABLE,
+    "database_url": _STR,
+    "redis_url": _STR,
+    "required_env": _STR_LIST,
+    "wait_ready": _NUMBER,
+    "allow_destructive": _BOOL,
+    "vars": _TABLE,
+    "auth": _TABLE,
+    "launch": _TABLE,
+}
+_AUTH_KEYS: Mapping[str, _Field] = {
+    "login_path": _STR,
+    "username": _STR,
+    "password": _STR,
+    "username_field": _STR,
+    "password_field": _STR,
+    "token_path": _STR,
+    "token": _STR,
+}
+_LAUNCH_KEYS: Mapping[str, _Field] = {
+    "command": _STR,
+    "ready_path": _STR,
+    "timeout": _NUMBER,
+    "env": _STR_TABLE,
+}
+
+
+def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> None:
+    _check_keys(where, label, table, _TARGET_KEYS)
+    if "auth" in table:
+        _check_keys(where, label[:-1] + ".auth]", table["auth"], _AUTH_KEYS)
+    if "launch" in table:
+        launch_label = label[:-1] + ".launch]"
+        _check_keys(where, launch_label, table["launch"], _LAUNCH_KEYS)
+        if "command" not in table["launch"]:
+            raise ConfigError(where, launch_label, "has no command", 'add command = "..."')
+
+
+def _check_keys(where: str, label: str, table: Mapping[str, Any], known: Mapping[str, _Field]) -> None:
+    for key, value in table.items():
+        spec = known.get(key)
+        if spec is None:
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
+            prefix = f"{label} " if label else ""
+            raise ConfigError(where, "", f"{prefix}unknown key '{key}'", hint)
+        if not spec.check(value):
+            raise ConfigError(where, f"{label} {key}".strip(), _got(value), f"expected {spec.expected}")
+
+
+def _check_url(where: str, key: str, url: str, schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in schemes or not parts.netloc:
+        shown = redact_url(url)
+        raise ConfigError(
+            where,
+            key,
+            f"is '{shown}'",
+            f"expected an absolute {' or '.join(schemes)} URL such as '{schemes[-1]}://host'",
+        )
+
+
+def _check_path(where: str, key: str, path: Any) -> None:
+    if not isinstance(path, str) or not path.startswith("/"):
+        raise ConfigError(where, key, _got(path), "expected a path starting with '/'")
+
+
+def _derive_ws_url(base_url: str) -> str:
+    parts = urlsplit(base_url)
+    scheme = "wss" if parts.scheme == "https" else "ws"
+    return urlunsplit((scheme, parts.netloc, parts.path, "", ""))
+
+
+def _url_secret(url: str) -> str:
+    try:
+        return urlsplit(url).password or ""
+    except ValueError:
+        return ""
+
+
+def _str_list(where: str, key: str, value: Any) -> list[str]:
+    if not _is_str_list(value):
+        raise ConfigError(where, key, _got(value), "expected a list of strings")
+    return list(value)
+
+
+def _got(value: Any) -> str:
+    if isinstance(value, dict):
+        return "is a table"
+    if isinstance(value, list):
+        return "is a list" if value else "is an empty list"
+    return f"is {type(value).__name__} {value!r}" if not isinstance(value, str) else f"is '{value}'"
+
+
+def _names(names: list[str]) -> str:
+    return ", ".join(f"'{n}'" for n in names)
+
+
+def _display(path: Path) -> str:
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover - different drive on Windows
+        return str(path)

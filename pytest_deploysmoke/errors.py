@@ -1,0 +1,50 @@
+"""Exceptions raised by pytest-deploysmoke.
+
+The hierarchy::
+
+    DeploySmokeError            base of everything the plugin raises on purpose
+    ├── ConfigError             deploysmoke.toml / options are wrong  -> usage error (exit 4)
+    ├── PhaseMarkError          a ``phase`` mark names an unknown phase -> collection error
+    ├── GuardError              a write was blocked on a production target
+    └── TargetNotReady          [launch] or wait_ready gave up           -> the run stops
+
+Every message is one line: what was tried, what came back, what to fix.
+Messages are redacted before they are built into an exception.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class DeploySmokeError(Exception):
+    """Base class of the errors pytest-deploysmoke raises on purpose."""
+
+
+class ConfigError(DeploySmokeError):
+    """The configuration or a command-line option is invalid."""
+
+    def __init__(self, path: Path | str | None, key: str, problem: str, expected: str = "") -> None:
+        self.path = path
+        self.key = key
+        self.problem = problem
+        self.expected = expected
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        where = f"{self.path}: " if self.path else ""
+        key = f"{self.key} " if self.key else ""
+        tail = f"; {self.expected}" if self.expected else ""
+        return f"{where}{key}{self.problem}{tail}"
+
+
+class PhaseMarkError(DeploySmokeError, ValueError):
+    """A ``phase`` mark is malformed or names an unknown phase."""
+
+
+class GuardError(DeploySmokeError):
+    """A write was attempted where the production guard forbids it."""
+
+
+class TargetNotReady(DeploySmokeError):
+    """A launched or remote target did not become ready in time."""

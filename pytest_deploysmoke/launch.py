@@ -1,0 +1,215 @@
+"""Local launch and waiting: start a [launch] command, wait for readiness, stop it."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from pytest_deploysmoke.config import LaunchSettings, Target
+from pytest_deploysmoke.errors import TargetNotReady
+from pytest_deploysmoke.network import describe_error
+from pytest_deploysmoke.redaction import Redactor
+from pytest_deploysmoke.targets import get_redactor, get_settings
+
+#: How many lines of the command's output a launch failure shows.
+TAIL_LINES = 20
+#: Seconds between SIGTERM and SIGKILL when stopping a launched command.
+STOP_GRACE = 5.0
+
+
+@dataclass(slots=True)
+class LaunchedProcess:
+    """A running [launch] command, its process group and its output log."""
+
+    command: str
+    process: subprocess.Popen[bytes]
+    log_path: Path
+    _log: IO[bytes]
+
+    def exited(self) -> int | None:
+        """The exit code if the command has exited, else None."""
+        return self.process.poll()
+
+    def tail(self, lines: int = TAIL_LINES) -> list[str]:
+        """The last *lines* lines of the command's output."""
+        self._log.flush()
+        try:
+            text = self.log_path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            return []
+        return text.splitlines()[-lines:]
+
+    def stop(self, grace: float = STOP_GRACE) -> None:
+        """Terminate the command's process group, then kill it after *grace* seconds."""
+        if self.process.poll() is None:
+            _signal_group(self.process, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=grace)
+            except subprocess.TimeoutExpired:
+                _signal_group(self.process, signal.SIGKILL)
+                self.process.wait(timeout=grace)
+        self._log.close()
+        try:
+            self.log_path.unlink()
+            self.log_path.parent.rmdir()
+        except OSError:
+            pass
+
+
+def _signal_group(process: subprocess.Popen[bytes], signum: int) -> None:
+    try:
+        os.killpg(process.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
+def start(settings: LaunchSettings, cwd: Path) -> LaunchedProcess:
+    """Start *settings.command* in its own process group, output going to a log file.
+
+    The directory of the running Python is put first on PATH, so a command such as
+    ``uvicorn app:app`` finds the tools of the virtual environment pytest runs in.
+    """
+    argv = shlex.split(settings.command)
+    env = dict(os.environ)
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    env.update(settings.env)
+    log_dir = Path(tempfile.mkdtemp(prefix="deploysmoke-launch-"))
+    log_path = log_dir / "output.log"
+    log = log_path.open("wb")
+    try:
+        process = subprocess.Popen(
+            argv,
+            cwd=cwd,
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    except OSError as exc:
+        log.close()
+        raise TargetNotReady(
+            f"[launch] command '{settings.command}' could not start: {exc.strerror or exc}; "
+            "check the command and that it is installed"
+        ) from None
+    return LaunchedProcess(settings.command, process, log_path, log)
+
+
+def wait_until_ready(
+    url: str,
+    *,
+    within: float,
+    request_timeout: float,
+    verify_tls: bool,
+    redactor: Redactor,
+    process: LaunchedProcess | None = None,
+    what: str = "target",
+    clock: Callable[[], float] = time.monotonic,
+) -> int:
+    """Poll GET *url* with backoff until it answers 2xx; return the number of attempts.
+
+    Raises:
+        TargetNotReady: *within* seconds passed, or the launched *process* exited first.
+    """
+    import httpx
+
+    started = clock()
+    deadline = started + within
+    attempts = 0
+    delay = 0.05
+    last = "no answer yet"
+    with httpx.Client(verify=verify_tls, timeout=request_timeout, follow_redirects=False) as client:
+        while True:
+            if process is not None and (code := process.exited()) is not None:
+                raise TargetNotReady(
+                    redactor.redact(
+                        f"[launch] command '{process.command}' exited with code {code} before "
+                        f"{url} answered; its last output:\n" + _indent(process.tail())
+                    )
+                )
+            attempts += 1
+            try:
+                response = client.get(url, timeout=min(request_timeout, max(deadline - clock(), 0.1)))
+            except httpx.HTTPError as exc:
+                last = describe_error(exc)
+            else:
+                if 200 <= response.status_code < 300:
+                    return attempts
+                last = f"status {response.status_code}"
+            remaining = deadline - clock()
+            if remaining <= 0:
+                break
+            time.sleep(min(delay, remaining))
+            delay = min(delay * 2, 2.0)
+    elapsed = clock() - started
+    message = (
+        f"{what} not ready: GET {url} gave {last} (after {attempts} attempts in {elapsed:.1f} s); "
+        "check that the service is up and that base_url and the ready/health path are right"
+    )
+    if process is not None:
+        message += "; the command's last output:\n" + _indent(process.tail())
+    raise TargetNotReady(redactor.redact(message))
+
+
+def _indent(lines: list[str]) -> str:
+    return "\n".join(f"    {line}" for line in lines) or "    (no output)"
+
+
+def launch_and_wait(target: Target, cwd: Path, redactor: Redactor) -> LaunchedProcess:
+    """Start the target's [launch] command and wait until its ready_path answers 2xx."""
+    assert target.launch is not None
+    process = start(target.launch, cwd)
+    try:
+        wait_until_ready(
+            target.base_url + target.launch.ready_path,
+            within=target.launch.timeout,
+            request_timeout=min(target.timeout, target.launch.timeout),
+            verify_tls=target.verify_tls,
+            redactor=redactor,
+            process=process,
+            what=f"launched target '{target.name}'",
+        )
+    except BaseException:
+        process.stop()
+        raise
+    return process
+
+
+def prepare_target(config: pytest.Config) -> None:
+    """Before the first check: launch the target if it has [launch], then wait for it if asked.
+
+    Runs on the controller only (xdist workers get the port through ``workerinput``), and not
+    for ``--collect-only``.  A target that never gets ready stops the run with exit code 1.
+    """
+    settings = get_settings(config)
+    if settings is None or hasattr(config, "workerinput") or config.option.collectonly:
+        return
+    target = settings.target
+    redactor = get_redactor(config)
+    try:
+        if target.launch is not None:
+            cwd = settings.config.path.parent if settings.config.path else config.rootpath
+            process = launch_and_wait(target, cwd, redactor)
+            config.add_cleanup(process.stop)
+        if settings.wait_ready > 0:
+            wait_until_ready(
+                target.base_url + target.health_path,
+                within=settings.wait_ready,
+                request_timeout=target.timeout,
+                verify_tls=target.verify_tls,
+                redactor=redactor,
+                what=f"target '{target.name}'",
+            )
+    except TargetNotReady as exc:
+        pytest.exit(f"deploysmoke: {exc}", returncode=pytest.ExitCode.TESTS_FAILED)

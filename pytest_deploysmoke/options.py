@@ -1,0 +1,60 @@
+"""Command-line options of the deploysmoke group."""
+
+from __future__ import annotations
+
+import pytest
+
+# Help text follows pytest-xdist's rule: start with a capital, end with a period only when
+# there are several sentences.
+
+
+def add_options(parser: pytest.Parser) -> None:
+    """Register the ``--deploy-*`` options under the ``deploysmoke`` group."""
+    group = parser.getgroup("deploysmoke", "post-deploy smoke checks")
+    group.addoption(
+        "--deploy-target",
+        dest="deploysmoke_target",
+        metavar="NAME",
+        default=None,
+        help="Deploy target to check, from deploysmoke.toml (default: $DEPLOYSMOKE_TARGET). "
+        "Without a target the plugin is inert.",
+    )
+    group.addoption(
+        "--deploy-config",
+        dest="deploysmoke_config",
+        metavar="PATH",
+        default=None,
+        help="Config file (default: deploysmoke.toml, else [tool.deploysmoke] in pyproject.toml, "
+        "in the rootdir)",
+    )
+    group.addoption(
+        "--deploy-base-url",
+        dest="deploysmoke_base_url",
+        metavar="URL",
+        default=None,
+        help="Override the target's base_url. "
+        "Without a config file it defines an ad-hoc target named 'adhoc'.",
+    )
+    group.addoption(
+        "--deploy-phase",
+        dest="deploysmoke_phase",
+        metavar="NAME[,NAME]",
+        action="append",
+        default=[],
+        help="Run only the checks of these phases (comma-separated, repeatable)",
+    )
+    group.addoption(
+        "--allow-destructive",
+        dest="deploysmoke_allow_destructive",
+        action="store_true",
+        default=False,
+        help="Run checks marked destructive even on a production target",
+    )
+    group.addoption(
+        "--deploy-wait",
+        dest="deploysmoke_wait",
+        metavar="SECONDS",
+        type=float,
+        default=None,
+        help="Wait up to SECONDS for health_path to answer 2xx before any check (overrides wait_ready)",
+    )

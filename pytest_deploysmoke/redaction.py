@@ -1,0 +1,119 @@
+"""Secrets and redaction: the one path every line of output goes through."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Final
+from urllib.parse import unquote, urlsplit
+
+MASK: Final = "***"
+
+#: Variable names whose expanded values are treated as secrets.
+SECRET_NAME_PARTS: Final = ("SECRET", "PASSWORD", "TOKEN", "KEY", "CREDENTIAL")
+
+#: Shorter values are not registered: masking every "1" or "ab" would shred the output.
+MIN_SECRET_LENGTH: Final = 4
+
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<pw>[^\s@/]+)@")
+_AUTH_HEADER = re.compile(
+    r"(?P<head>\b(?:authorization|proxy-authorization|x-api-key|cookie|set-cookie)['\"]?\s*[:=,]\s*"
+    r"['\"]?)(?P<value>(?:bearer\s+|basic\s+|token\s+)?[^\s'\",}]+)",
+    re.IGNORECASE,
+)
+_BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+_JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
+
+
+def is_secret_name(name: str) -> bool:
+    """Return whether an environment variable name looks like it holds a secret."""
+    upper = name.upper()
+    return any(part in upper for part in SECRET_NAME_PARTS)
+
+
+@dataclass(frozen=True, slots=True)
+class Secret:
+    """A configuration value that must never be shown; ``str()`` and ``repr()`` give ``***``."""
+
+    _value: str = field(repr=False)
+
+    def reveal(self) -> str:
+        """Return the real value; call this only where the value is sent."""
+        return self._value
+
+    def __str__(self) -> str:
+        return MASK
+
+    def __repr__(self) -> str:
+        return f"Secret('{MASK}')"
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+
+def url_password(url: str) -> str | None:
+    """Return the password part of a URL, if it has one."""
+    try:
+        password = urlsplit(url).password
+    except ValueError:
+        return None
+    return password or None
+
+
+def redact_url(url: str) -> str:
+    """Return *url* with the password part of its userinfo replaced by ``***``."""
+    return _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", url)
+
+
+@dataclass(slots=True)
+class Redactor:
+    """Masks known secret values and secret-shaped text (URL passwords, bearer tokens, JWTs)."""
+
+    _secrets: set[str] = field(default_factory=set)
+    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+
+    def add(self, *values: str | Secret | None) -> None:
+        """Register values that must never appear in output."""
+        for value in values:
+            raw = value.reveal() if isinstance(value, Secret) else value
+            if not raw or len(raw) < MIN_SECRET_LENGTH:
+                continue
+            for variant in {raw, unquote(raw)}:
+                if len(variant) >= MIN_SECRET_LENGTH:
+                    self._secrets.add(variant)
+            password = url_password(raw)
+            if password:
+                self.add(password)
+        self._pattern = None
+
+    def add_all(self, values: Iterable[str | Secret | None]) -> None:
+        """Register every value of *values*."""
+        self.add(*values)
+
+    @property
+    def secret_count(self) -> int:
+        """How many distinct secret strings are registered."""
+        return len(self._secrets)
+
+    def redact(self, text: str) -> str:
+        """Return *text* with every registered secret and secret-shaped token masked."""
+        if not text:
+            return text
+        if self._secrets:
+            if self._pattern is None:
+                ordered = sorted(self._secrets, key=len, reverse=True)
+                self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
+            text = self._pattern.sub(MASK, text)
+        text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
+        text = _AUTH_HEADER.sub(_mask_value, text)
+        text = _BEARER.sub(_mask_value, text)
+        return _JWT.sub(MASK, text)
+
+
+def _mask_value(match: re.Match[str]) -> str:
+    value = match["value"]
+    if value == MASK or value.endswith(MASK):
+        return match.group(0)
+    scheme = value.split()[0] + " " if " " in value else ""
+    return f"{match['head']}{scheme}{MASK}"

@@ -1,0 +1,151 @@
+"""Selecting the deploy target: option precedence, stash keys and the report header."""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass
+
+import pytest
+
+from pytest_deploysmoke.config import (
+    ADHOC_TARGET,
+    DeployConfig,
+    Target,
+    build_target,
+    find_config,
+    load_config,
+)
+from pytest_deploysmoke.errors import ConfigError
+from pytest_deploysmoke.redaction import Redactor, redact_url
+
+TARGET_ENV = "DEPLOYSMOKE_TARGET"
+NO_TARGET_REASON = "no deploy target selected (use --deploy-target)"
+#: Key of the launched port in xdist's ``workerinput``, so workers see the controller's port.
+PORT_WORKERINPUT = "deploysmoke_port"
+
+
+@dataclass(frozen=True, slots=True)
+class RunSettings:
+    """Everything a run resolved from the CLI, the environment and the config file."""
+
+    target: Target
+    config: DeployConfig
+    target_source: str
+    only_phases: tuple[str, ...]
+    allow_destructive: bool
+    wait_ready: float
+    port: int | None
+
+    @property
+    def destructive_allowed(self) -> bool:
+        """Whether checks marked destructive may run against this target."""
+        return not self.target.production or self.allow_destructive
+
+
+settings_key = pytest.StashKey[RunSettings]()
+redactor_key = pytest.StashKey[Redactor]()
+
+
+def get_settings(config: pytest.Config) -> RunSettings | None:
+    """Return the run's settings, or None when no target is selected (the plugin is inert)."""
+    return config.stash.get(settings_key, None)
+
+
+def get_target(config: pytest.Config) -> Target | None:
+    """Return the selected target, or None when the plugin is inert."""
+    settings = get_settings(config)
+    return settings.target if settings else None
+
+
+def get_redactor(config: pytest.Config) -> Redactor:
+    """Return the run's redactor (one that masks only secret-shaped text when inert)."""
+    redactor = config.stash.get(redactor_key, None)
+    if redactor is None:
+        redactor = config.stash[redactor_key] = Redactor()
+    return redactor
+
+
+def configure(config: pytest.Config) -> RunSettings | None:
+    """Resolve and validate the run's settings; raise ConfigError on bad input."""
+    option = config.option
+    name: str | None = option.deploysmoke_target
+    source = "--deploy-target"
+    if not name and os.environ.get(TARGET_ENV):
+        name, source = os.environ[TARGET_ENV], TARGET_ENV
+    base_url: str | None = option.deploysmoke_base_url
+    if not name and not base_url:
+        return None
+    if not name:
+        name, source = ADHOC_TARGET, "--deploy-base-url"
+
+    deploy_config = load_config(find_config(config.rootpath, option.deploysmoke_config))
+    port = None
+    raw = deploy_config.targets.get(name, {})
+    if "launch" in raw:
+        workerinput = getattr(config, "workerinput", None)
+        port = int(workerinput[PORT_WORKERINPUT]) if workerinput else free_port()
+    target = build_target(deploy_config, name, os.environ, base_url=base_url, port=port)
+
+    only = tuple(p.strip() for value in option.deploysmoke_phase for p in value.split(",") if p.strip())
+    for phase in only:
+        if phase not in deploy_config.phases:
+            raise ConfigError(
+                None,
+                "--deploy-phase",
+                f"names unknown phase '{phase}'",
+                f"known phases: {', '.join(deploy_config.phases)}",
+            )
+    wait: float | None = option.deploysmoke_wait
+    if wait is not None and wait < 0:
+        raise ConfigError(None, "--deploy-wait", f"is {wait:g}", "expected seconds >= 0")
+    settings = RunSettings(
+        target=target,
+        config=deploy_config,
+        target_source=source,
+        only_phases=only,
+        allow_destructive=bool(option.deploysmoke_allow_destructive or target.allow_destructive),
+        wait_ready=target.wait_ready if wait is None else wait,
+        port=port,
+    )
+    config.stash[settings_key] = settings
+    config.stash[redactor_key] = target.redactor()
+    return settings
+
+
+def free_port() -> int:
+    """Return a TCP port on 127.0.0.1 that is free right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def header_lines(config: pytest.Config) -> list[str]:
+    """The lines ``pytest_report_header`` shows: enough to rerun the exact run."""
+    settings = get_settings(config)
+    if settings is None:
+        return []
+    target = settings.target
+    version = target.version or "(not set)"
+    lines = [
+        f"deploysmoke: target '{target.name}' (from {settings.target_source}), "
+        f"base_url={redact_url(target.base_url)}, production={'yes' if target.production else 'no'}, "
+        f"expected version={version}",
+        f"deploysmoke: config={settings.config.display_path}, "
+        f"phases={','.join(settings.config.phases)}, gates={','.join(settings.config.gates) or '(none)'}",
+    ]
+    rerun = [f"--deploy-target={target.name}"]
+    if config.option.deploysmoke_config:
+        rerun.append(f"--deploy-config={config.option.deploysmoke_config}")
+    if config.option.deploysmoke_base_url:
+        rerun.append(f"--deploy-base-url={redact_url(config.option.deploysmoke_base_url)}")
+    if settings.only_phases:
+        rerun.append(f"--deploy-phase={','.join(settings.only_phases)}")
+    if config.option.deploysmoke_allow_destructive:
+        rerun.append("--allow-destructive")
+    if config.option.deploysmoke_wait is not None:
+        rerun.append(f"--deploy-wait={config.option.deploysmoke_wait:g}")
+    lines.append(f"deploysmoke: rerun with {' '.join(rerun)}")
+    if target.production and not settings.allow_destructive:
+        lines.append("deploysmoke: production guard on: checks marked destructive will not run")
+    return [get_redactor(config).redact(line) for line in lines]
