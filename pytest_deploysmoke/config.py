@@ -502,8 +502,8 @@ def _check_keys(where: str, label: str, table: Mapping[str, Any], known: Mapping
         if spec is None:
             close = difflib.get_close_matches(key, known, n=1)
             hint = f"did you mean '{close[0]}'?" if close else f"known keys: {', '.join(known)}"
-            prefix = f"{label} " if label else ""
-            raise ConfigError(where, "", f"{prefix}unknown key '{key}'", hint)
+            problem = f"unknown key '{key}'" if label else f"has unknown key '{key}'"
+            raise ConfigError(where, label, problem, hint)
         if not spec.check(value):
             raise ConfigError(where, f"{label} {key}".strip(), _got(value), f"expected {spec.expected}")
 

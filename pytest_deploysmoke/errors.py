@@ -32,10 +32,12 @@ class ConfigError(DeploySmokeError):
         super().__init__(self._render())
 
     def _render(self) -> str:
-        where = f"{self.path}: " if self.path else ""
-        key = f"{self.key} " if self.key else ""
-        tail = f"; {self.expected}" if self.expected else ""
-        return f"{where}{key}{self.problem}{tail}"
+        head = " ".join(part for part in (self.key, self.problem) if part)
+        if self.path and self.key:
+            head = f"{self.path}: {head}"
+        elif self.path:
+            head = f"{self.path} {head}"
+        return f"{head}; {self.expected}" if self.expected else head
 
 
 class PhaseMarkError(DeploySmokeError, ValueError):

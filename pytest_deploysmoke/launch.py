@@ -186,14 +186,16 @@ def launch_and_wait(target: Target, cwd: Path, redactor: Redactor) -> LaunchedPr
     return process
 
 
-def prepare_target(config: pytest.Config) -> None:
+def prepare_target(session: pytest.Session) -> None:
     """Before the first check: launch the target if it has [launch], then wait for it if asked.
 
-    Runs on the controller only (xdist workers get the port through ``workerinput``), and not
-    for ``--collect-only``.  A target that never gets ready stops the run with exit code 1.
+    Runs on the controller only (xdist workers get the port through ``workerinput``), not for
+    ``--collect-only`` and not after collection errors.  A target that never gets ready stops
+    the run: the reason is printed, no check runs, and pytest exits 1.
     """
+    config = session.config
     settings = get_settings(config)
-    if settings is None or hasattr(config, "workerinput") or config.option.collectonly:
+    if settings is None or hasattr(config, "workerinput") or config.option.collectonly or session.testsfailed:
         return
     target = settings.target
     redactor = get_redactor(config)
@@ -212,4 +214,9 @@ def prepare_target(config: pytest.Config) -> None:
                 what=f"target '{target.name}'",
             )
     except TargetNotReady as exc:
-        pytest.exit(f"deploysmoke: {exc}", returncode=pytest.ExitCode.TESTS_FAILED)
+        reporter = config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(f"deploysmoke: {exc}", red=True, bold=True)
+        session.shouldfail = f"deploysmoke: target '{target.name}' not ready; no checks ran"
+        raise session.Failed(session.shouldfail) from None

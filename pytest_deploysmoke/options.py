@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 # Help text follows pytest-xdist's rule: start with a capital, end with a period only when
@@ -57,4 +59,18 @@ def add_options(parser: pytest.Parser) -> None:
         type=float,
         default=None,
         help="Wait up to SECONDS for health_path to answer 2xx before any check (overrides wait_ready)",
+    )
+
+
+#: The environment variable that selects a target when --deploy-target is absent.
+TARGET_ENV = "DEPLOYSMOKE_TARGET"
+
+
+def target_requested(config: pytest.Config) -> bool:
+    """Whether this run selects a deploy target at all (cheap: reads no file)."""
+    option = config.option
+    return bool(
+        getattr(option, "deploysmoke_target", None)
+        or os.environ.get(TARGET_ENV)
+        or getattr(option, "deploysmoke_base_url", None)
     )

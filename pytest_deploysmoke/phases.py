@@ -17,6 +17,9 @@ MARKERS = (
     "destructive: the check writes to the target; not run on a production target unless --allow-destructive",
 )
 
+#: Why a smoke check is skipped when the plugin is inert.
+NO_TARGET_REASON = "no deploy target selected (use --deploy-target)"
+
 #: The user property that carries a check's phase on every report (it crosses xdist's wire).
 PHASE_PROPERTY = "deploysmoke.phase"
 
@@ -109,3 +112,10 @@ def deselect_other_phases(config: pytest.Config, items: list[pytest.Item], only:
     if dropped:
         config.hook.pytest_deselected(items=dropped)
         items[:] = keep
+
+
+def skip_without_target(items: list[pytest.Item]) -> None:
+    """With no target selected, skip the smoke checks (plain tests run untouched)."""
+    for item in items:
+        if item.get_closest_marker("smoke") is not None:
+            item.add_marker(pytest.mark.skip(reason=NO_TARGET_REASON))

@@ -1,28 +1,46 @@
-"""pytest entry point: wiring only. Behaviour lives in the modules it calls."""
+"""pytest entry point: wiring only. Behaviour lives in the modules it calls.
+
+Only light modules are imported here.  With no deploy target selected the plugin stays inert,
+and the modules that read the config (TOML, URL parsing, difflib) are never imported: adding
+the plugin to an ordinary project must not slow its test runs down.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_deploysmoke import annotation, gating, launch, phases, preflight, targets
-from pytest_deploysmoke.errors import ConfigError
-from pytest_deploysmoke.reports import terminal
+from pytest_deploysmoke import options, phases
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.targets import RunSettings
 
 pytest_plugins = ["pytest_deploysmoke.fixtures.target"]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    from pytest_deploysmoke.options import add_options
+def _settings(config: pytest.Config) -> RunSettings | None:
+    """The run's settings, or None when inert; the config modules load only when a target is asked for."""
+    if not options.target_requested(config):
+        return None
+    from pytest_deploysmoke.targets import get_settings
 
-    add_options(parser)
+    return get_settings(config)
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    options.add_options(parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
     for line in phases.MARKERS:
         config.addinivalue_line("markers", line)
+    if not options.target_requested(config):
+        return
+    from pytest_deploysmoke import gating, targets
+    from pytest_deploysmoke.errors import ConfigError
+
     try:
         settings = targets.configure(config)
     except ConfigError as exc:
@@ -36,12 +54,19 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
+    if _settings(config) is None:
+        return []
+    from pytest_deploysmoke import targets
+
     return targets.header_lines(config)
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: pytest.Session) -> None:
-    launch.prepare_target(session.config)
+def pytest_runtestloop(session: pytest.Session) -> None:
+    if _settings(session.config) is not None:
+        from pytest_deploysmoke import launch
+
+        launch.prepare_target(session)
 
 
 @pytest.hookimpl(wrapper=True)
@@ -49,7 +74,7 @@ def pytest_pycollect_makeitem(
     collector: pytest.Collector, name: str, obj: object
 ) -> Generator[None, Any, Any]:
     result = yield
-    settings = targets.get_settings(collector.config)
+    settings = _settings(collector.config)
     if settings is not None and result is not None:
         phases.check_collected(collector, result, settings.config.phases, settings.config.default_phase)
     return result
@@ -63,12 +88,12 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 def pytest_collection_modifyitems(
     session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    settings = targets.get_settings(config)
+    settings = _settings(config)
     if settings is None:
-        for item in items:
-            if item.get_closest_marker("smoke") is not None:
-                item.add_marker(pytest.mark.skip(reason=targets.NO_TARGET_REASON))
+        phases.skip_without_target(items)
         return
+    from pytest_deploysmoke import preflight
+
     preflight.add_required_env_check(session, settings, items)
 
 
@@ -77,9 +102,15 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
-    annotation.annotate(item, report, targets.get_redactor(item.config))
+    if _settings(item.config) is not None:
+        from pytest_deploysmoke import annotation, targets
+
+        annotation.annotate(item, report, targets.get_redactor(item.config))
     return report
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    terminal.write_summary(terminalreporter, config)
+    if _settings(config) is not None:
+        from pytest_deploysmoke.reports import terminal
+
+        terminal.write_summary(terminalreporter, config)

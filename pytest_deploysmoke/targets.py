@@ -17,10 +17,9 @@ from pytest_deploysmoke.config import (
     load_config,
 )
 from pytest_deploysmoke.errors import ConfigError
+from pytest_deploysmoke.options import TARGET_ENV
 from pytest_deploysmoke.redaction import Redactor, redact_url
 
-TARGET_ENV = "DEPLOYSMOKE_TARGET"
-NO_TARGET_REASON = "no deploy target selected (use --deploy-target)"
 #: Key of the launched port in xdist's ``workerinput``, so workers see the controller's port.
 PORT_WORKERINPUT = "deploysmoke_port"
 

@@ -11,6 +11,17 @@ from pathlib import Path
 import pytest
 import uvicorn
 
+# Import every plugin module up front.  pytester's in-process runs drop modules first
+# imported inside them, and the plugin imports most modules lazily; a module loaded again
+# in a later run would hold new StashKeys while the package attribute still points at the
+# old module.
+import pytest_deploysmoke.annotation
+import pytest_deploysmoke.gating
+import pytest_deploysmoke.launch
+import pytest_deploysmoke.preflight
+import pytest_deploysmoke.reports.terminal
+import pytest_deploysmoke.targets  # noqa: F401
+
 APPS = Path(__file__).parent / "apps"
 
 

@@ -1,0 +1,88 @@
+"""The project's two entry points: ``python tasks.py demo`` and ``python tasks.py test``.
+
+Each one does every install step itself: it creates ``.venv`` with the running Python,
+installs the project with the extras it needs, then runs pytest inside that environment.
+Extra arguments after the task name go to pytest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+VENV = ROOT / ".venv"
+BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = BIN / "python"
+REPORTS = ROOT / "reports"
+
+
+def ensure_env(extras: str) -> None:
+    """Create .venv and install the project with *extras*, unless already done for this pyproject."""
+    if not PYTHON.exists():
+        print(f"tasks: creating {VENV.relative_to(ROOT)}", flush=True)
+        venv.EnvBuilder(with_pip=True).create(VENV)
+    fingerprint = hashlib.sha256((ROOT / "pyproject.toml").read_bytes() + extras.encode()).hexdigest()
+    stamp = VENV / f".installed-{extras}"
+    if stamp.exists() and stamp.read_text() == fingerprint:
+        return
+    print(f"tasks: installing pytest-deploysmoke[{extras}] into .venv", flush=True)
+    run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f".[{extras}]"])
+    stamp.write_text(fingerprint)
+
+
+def run(argv: list[str]) -> None:
+    """Run *argv* from the project root; exit with its code when it fails."""
+    code = subprocess.call(argv, cwd=ROOT)
+    if code != 0:
+        sys.exit(code)
+
+
+def demo(args: list[str]) -> int:
+    """Run the quickstart smoke suite against its launched local stand-in and write the reports."""
+    ensure_env("demo")
+    REPORTS.mkdir(exist_ok=True)
+    argv = [
+        str(PYTHON),
+        "-m",
+        "pytest",
+        "conftest_examples/quickstart",
+        "--deploy-target=local",
+        "-m",
+        "smoke",
+        f"--html={REPORTS / 'quickstart.html'}",
+        "--self-contained-html",
+        f"--junitxml={REPORTS / 'quickstart.xml'}",
+        *args,
+    ]
+    code = subprocess.call(argv, cwd=ROOT)
+    print(f"tasks: reports written to {REPORTS.relative_to(ROOT)}/ (quickstart.html, quickstart.xml)")
+    return code
+
+
+def test(args: list[str]) -> int:
+    """Run the whole test suite; pytest's exit code 5 (no tests ran) is a failure too."""
+    ensure_env("dev")
+    code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    if code == 5:
+        print("tasks: pytest collected no tests; that is a failure", file=sys.stderr)
+    return code
+
+
+TASKS = {"demo": demo, "test": test}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in TASKS:
+        print(f"usage: python tasks.py {{{','.join(TASKS)}}} [pytest args...]", file=sys.stderr)
+        return 2
+    return TASKS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

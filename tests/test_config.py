@@ -1,0 +1,700 @@
+"""Configuration: finding the file, validating it, and building a Target from it (no pytester)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from pytest_deploysmoke.config import (
+    ADHOC_TARGET,
+    DEFAULT_GATES,
+    DEFAULT_PHASES,
+    DeployConfig,
+    Target,
+    build_target,
+    find_config,
+    load_config,
+)
+from pytest_deploysmoke.errors import ConfigError
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A temporary rootdir that is also the working directory, so messages show relative paths."""
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+def write(project: Path, text: str, name: str = "deploysmoke.toml") -> Path:
+    path = project / name
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+def load(project: Path, text: str) -> DeployConfig:
+    return load_config(write(project, text))
+
+
+def load_error(project: Path, text: str) -> str:
+    with pytest.raises(ConfigError) as excinfo:
+        load(project, text)
+    return str(excinfo.value)
+
+
+def target(
+    project: Path,
+    text: str,
+    name: str = "prod",
+    environ: dict[str, str] | None = None,
+    *,
+    base_url: str | None = None,
+    port: int | None = None,
+) -> Target:
+    return build_target(load(project, text), name, environ or {}, base_url=base_url, port=port)
+
+
+def target_error(
+    project: Path,
+    text: str,
+    name: str = "prod",
+    environ: dict[str, str] | None = None,
+    *,
+    base_url: str | None = None,
+    port: int | None = None,
+) -> str:
+    with pytest.raises(ConfigError) as excinfo:
+        target(project, text, name, environ, base_url=base_url, port=port)
+    return str(excinfo.value)
+
+
+# --------------------------------------------------------------------------- finding and reading
+
+
+def test_no_config_file_gives_defaults() -> None:
+    """load_config(None) gives the default phases, gates and default phase, and no targets."""
+    config = load_config(None)
+    assert config.path is None
+    assert config.phases == DEFAULT_PHASES
+    assert config.gates == DEFAULT_GATES
+    assert config.default_phase == "features"
+    assert dict(config.targets) == {}
+    assert config.display_path == "(no config file)"
+
+
+def test_explicit_config_path_wins(project: Path) -> None:
+    """An explicit --deploy-config path is used even when the rootdir has its own files."""
+    write(project, "")
+    write(project, "[tool.deploysmoke]\n", name="pyproject.toml")
+    explicit = write(project, "", name="other.toml")
+    assert find_config(project, str(explicit)) == explicit
+
+
+def test_deploysmoke_toml_wins_over_pyproject(project: Path) -> None:
+    """deploysmoke.toml in the rootdir is preferred to a [tool.deploysmoke] table."""
+    write(project, "[tool.deploysmoke]\n", name="pyproject.toml")
+    own = write(project, "")
+    assert find_config(project) == own
+
+
+def test_pyproject_tool_table_is_found_and_read(project: Path) -> None:
+    """pyproject.toml with [tool.deploysmoke] is found and its table is read."""
+    pyproject = write(
+        project,
+        """
+        [project]
+        name = "app"
+
+        [tool.deploysmoke]
+        phases = ["health", "features"]
+
+        [tool.deploysmoke.targets.prod]
+        base_url = "https://example.com"
+        """,
+        name="pyproject.toml",
+    )
+    assert find_config(project) == pyproject
+    config = load_config(pyproject)
+    assert config.phases == ("health", "features")
+    assert list(config.targets) == ["prod"]
+    assert config.display_path == "pyproject.toml [tool.deploysmoke]"
+
+
+def test_pyproject_without_tool_table_is_ignored(project: Path) -> None:
+    """A pyproject.toml without [tool.deploysmoke] is not a config file."""
+    write(project, '[project]\nname = "app"\n\n[tool.ruff]\nline-length = 110\n', name="pyproject.toml")
+    assert find_config(project) is None
+
+
+def test_empty_rootdir_has_no_config(project: Path) -> None:
+    """With neither file in the rootdir there is no config file."""
+    assert find_config(project) is None
+
+
+def test_explicit_missing_path_is_config_error(project: Path) -> None:
+    """An explicit path that does not exist is a ConfigError naming the option and the path."""
+    with pytest.raises(ConfigError) as excinfo:
+        find_config(project, "missing.toml")
+    assert str(excinfo.value) == (
+        "--deploy-config 'missing.toml' does not exist; give the path of a TOML file"
+    )
+
+
+def test_invalid_toml_names_the_file(project: Path) -> None:
+    """A syntax error is a ConfigError that names the file and asks to fix the syntax."""
+    message = load_error(project, "[targets.prod\nbase_url = 1\n")
+    assert message.startswith("deploysmoke.toml: is not valid TOML: ")
+    assert message.endswith("; fix the syntax")
+
+
+def test_tool_deploysmoke_not_a_table_is_config_error(project: Path) -> None:
+    """A [tool] deploysmoke value that is not a table is a ConfigError, not a crash."""
+    pyproject = write(project, '[tool]\ndeploysmoke = "yes"\n', name="pyproject.toml")
+    with pytest.raises(ConfigError) as excinfo:
+        load_config(pyproject)
+    assert str(excinfo.value).startswith("pyproject.toml")
+
+
+# --------------------------------------------------------------------------- unknown keys
+
+
+def test_unknown_top_level_key_suggests_close_match(project: Path) -> None:
+    """A misspelt top-level key is named, with the closest known key suggested."""
+    message = load_error(project, 'phase = ["health"]\n')
+    assert message == "deploysmoke.toml: unknown key 'phase'; did you mean 'phases'?"
+
+
+def test_unknown_key_without_close_match_lists_known_keys(project: Path) -> None:
+    """A key unlike any known key is answered with the list of known keys."""
+    message = load_error(project, "colour = 1\n")
+    assert message == (
+        "deploysmoke.toml: unknown key 'colour'; known keys: phases, gates, default_phase, targets"
+    )
+
+
+def test_unknown_target_key_suggests_close_match(project: Path) -> None:
+    """A misspelt key in a target table names the target and suggests the right key."""
+    message = load_error(project, '[targets.prod]\nbase_ur = "https://example.com"\n')
+    assert message == "deploysmoke.toml: [targets.prod] unknown key 'base_ur'; did you mean 'base_url'?"
+
+
+def test_unknown_auth_key_suggests_close_match(project: Path) -> None:
+    """A misspelt key in [targets.X.auth] names the auth table and suggests the right key."""
+    message = load_error(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://example.com"
+
+        [targets.prod.auth]
+        pasword = "x"
+        """,
+    )
+    assert message == (
+        "deploysmoke.toml: [targets.prod.auth] unknown key 'pasword'; did you mean 'password'?"
+    )
+
+
+def test_unknown_launch_key_suggests_close_match(project: Path) -> None:
+    """A misspelt key in [targets.X.launch] names the launch table and suggests the right key."""
+    message = load_error(
+        project,
+        """
+        [targets.local]
+        base_url = "http://127.0.0.1:{port}"
+
+        [targets.local.launch]
+        command = "serve --port {port}"
+        ready_pth = "/ready"
+        """,
+    )
+    assert message == (
+        "deploysmoke.toml: [targets.local.launch] unknown key 'ready_pth'; did you mean 'ready_path'?"
+    )
+
+
+def test_launch_without_command_is_error(project: Path) -> None:
+    """A [launch] table without a command says to add one."""
+    message = load_error(
+        project,
+        """
+        [targets.local]
+        base_url = "http://127.0.0.1:{port}"
+
+        [targets.local.launch]
+        ready_path = "/ready"
+        """,
+    )
+    assert message == 'deploysmoke.toml: [targets.local.launch] has no command; add command = "..."'
+
+
+# --------------------------------------------------------------------------- wrong types
+
+
+def test_timeout_as_string_names_key_and_expected_type(project: Path) -> None:
+    """A quoted timeout is rejected with the key, the value and 'a number of seconds'."""
+    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\ntimeout = "10"\n')
+    assert message == "deploysmoke.toml: [targets.prod] timeout is '10'; expected a number of seconds"
+
+
+def test_production_as_string_names_key_and_expected_type(project: Path) -> None:
+    """A quoted production flag is rejected with the key and 'true or false'."""
+    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\nproduction = "yes"\n')
+    assert message == "deploysmoke.toml: [targets.prod] production is 'yes'; expected true or false"
+
+
+def test_header_with_non_string_value_names_key_and_expected_type(project: Path) -> None:
+    """A header whose value is not a string is rejected with 'a table of strings'."""
+    message = load_error(
+        project, '[targets.prod]\nbase_url = "https://example.com"\nheaders = { X-Retries = 3 }\n'
+    )
+    assert message == "deploysmoke.toml: [targets.prod] headers is a table; expected a table of strings"
+
+
+def test_required_env_not_a_list_names_key_and_expected_type(project: Path) -> None:
+    """A required_env given as one string is rejected with 'a list of strings'."""
+    message = load_error(
+        project, '[targets.prod]\nbase_url = "https://example.com"\nrequired_env = "API_TOKEN"\n'
+    )
+    assert message == (
+        "deploysmoke.toml: [targets.prod] required_env is 'API_TOKEN'; expected a list of strings"
+    )
+
+
+# --------------------------------------------------------------------------- phases and gates
+
+
+def test_gate_naming_unknown_phase_is_error(project: Path) -> None:
+    """A gate that is not a phase is rejected with the list of known phases."""
+    message = load_error(project, 'phases = ["health", "features"]\ngates = ["helth"]\n')
+    assert message == "deploysmoke.toml: gates names unknown phase 'helth'; known phases: health, features"
+
+
+def test_unknown_default_phase_is_error(project: Path) -> None:
+    """A default_phase that is not a phase is rejected with the list of known phases."""
+    message = load_error(project, 'phases = ["health", "features"]\ndefault_phase = "smoke"\n')
+    assert message == (
+        "deploysmoke.toml: default_phase is unknown phase 'smoke'; known phases: health, features"
+    )
+
+
+def test_duplicate_phases_are_error(project: Path) -> None:
+    """A phase listed twice is rejected, naming the duplicate."""
+    message = load_error(project, 'phases = ["health", "features", "health"]\n')
+    assert message == "deploysmoke.toml: phases lists 'health' more than once"
+
+
+def test_empty_phases_list_is_error(project: Path) -> None:
+    """An empty phases list is rejected."""
+    message = load_error(project, "phases = []\n")
+    assert message == "deploysmoke.toml: phases is empty; list at least one phase"
+
+
+def test_custom_phases_keep_only_configured_default_gates(project: Path) -> None:
+    """With custom phases and no gates, the default gates are filtered to the configured phases."""
+    config = load(project, 'phases = ["preflight", "health", "features", "canary"]\n')
+    assert config.phases == ("preflight", "health", "features", "canary")
+    assert config.gates == ("preflight", "health")
+    assert config.default_phase == "features"
+
+
+def test_custom_phases_without_features_default_to_last_phase(project: Path) -> None:
+    """Without a 'features' phase the default phase is the last configured one."""
+    config = load(project, 'phases = ["smoke", "deep"]\n')
+    assert config.gates == ()
+    assert config.default_phase == "deep"
+
+
+# --------------------------------------------------------------------------- variable expansion
+
+
+def test_variable_is_expanded_from_environ(project: Path) -> None:
+    """${VAR} is replaced by the value from the environ mapping."""
+    built = target(
+        project,
+        '[targets.prod]\nbase_url = "https://${HOST}/api"\nversion = "${RELEASE}"\n',
+        environ={"HOST": "example.com", "RELEASE": "1.4.0"},
+    )
+    assert built.base_url == "https://example.com/api"
+    assert built.version == "1.4.0"
+
+
+def test_default_used_when_variable_unset(project: Path) -> None:
+    """${VAR:-default} gives the default when VAR is not in the environment."""
+    built = target(project, '[targets.prod]\nbase_url = "${PROD_URL:-https://example.com}"\n')
+    assert built.base_url == "https://example.com"
+
+
+def test_default_used_when_variable_set_but_empty(project: Path) -> None:
+    """${VAR:-default} gives the default when VAR is set to the empty string."""
+    built = target(
+        project,
+        '[targets.prod]\nbase_url = "${PROD_URL:-https://example.com}"\n',
+        environ={"PROD_URL": ""},
+    )
+    assert built.base_url == "https://example.com"
+
+
+def test_double_dollar_is_a_literal_dollar(project: Path) -> None:
+    """$$ stands for one literal $, so $${HOME} is not expanded."""
+    built = target(
+        project,
+        '[targets.prod]\nbase_url = "https://example.com"\nversion = "cost-$$5-$${HOME}"\n',
+        environ={"HOME": "/root"},
+    )
+    assert built.version == "cost-$5-${HOME}"
+
+
+def test_missing_variable_names_variable_and_target(project: Path) -> None:
+    """An unset ${VAR} without a default names the variable, the target and the key."""
+    message = target_error(project, '[targets.staging]\nbase_url = "${STAGING_URL}"\n', name="staging")
+    assert message == (
+        "deploysmoke.toml: [targets.staging] base_url uses ${STAGING_URL}, which is not set; "
+        "export STAGING_URL, or give a default: ${STAGING_URL:-...}"
+    )
+
+
+def test_only_selected_target_is_expanded(project: Path) -> None:
+    """Another target may use a variable that is unset; only the selected target is expanded."""
+    built = target(
+        project,
+        """
+        [targets.local]
+        base_url = "http://127.0.0.1:8000"
+
+        [targets.prod]
+        base_url = "${PROD_URL}"
+        """,
+        name="local",
+    )
+    assert built.base_url == "http://127.0.0.1:8000"
+
+
+# --------------------------------------------------------------------------- secrets
+
+
+def test_auth_password_and_token_are_recorded_as_secrets(project: Path) -> None:
+    """The auth password and token are recorded and wrapped in Secret."""
+    built = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://example.com"
+
+        [targets.prod.auth]
+        username = "smoke"
+        password = "hunter2-admin"
+        token = "tok-static-998877"
+        """,
+    )
+    assert "hunter2-admin" in built.secrets
+    assert "tok-static-998877" in built.secrets
+    assert built.auth is not None
+    assert built.auth.password is not None and built.auth.password.reveal() == "hunter2-admin"
+    assert built.auth.token is not None and built.auth.token.reveal() == "tok-static-998877"
+    assert built.auth.username == "smoke"
+
+
+def test_values_of_secret_named_variables_are_recorded(project: Path) -> None:
+    """Values of variables named like SECRET, PASSWORD, TOKEN, KEY or CREDENTIAL are secrets."""
+    environ = {
+        "APP_SECRET": "value-of-secret",
+        "DB_PASSWORD": "value-of-password",
+        "API_TOKEN": "value-of-token",
+        "STRIPE_KEY": "value-of-key",
+        "GCP_CREDENTIALS": "value-of-credential",
+    }
+    built = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://example.com"
+        vars = { a = "${APP_SECRET}", b = "${DB_PASSWORD}", c = "${API_TOKEN}" }
+        headers = { X-Key = "${STRIPE_KEY}", X-Cred = "${GCP_CREDENTIALS}" }
+        """,
+        environ=environ,
+    )
+    assert set(environ.values()) <= set(built.secrets)
+
+
+def test_url_passwords_are_recorded_as_secrets(project: Path) -> None:
+    """The password parts of database_url, redis_url and base_url are secrets."""
+    built = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://deploy:base-pw-2024@example.com"
+        database_url = "postgresql://app:db-pass-4711@db.internal/app"
+        redis_url = "redis://:redis-pass-99@cache.internal:6379/0"
+        """,
+    )
+    assert {"base-pw-2024", "db-pass-4711", "redis-pass-99"} <= set(built.secrets)
+    assert built.database_url is not None
+    assert built.database_url.reveal() == "postgresql://app:db-pass-4711@db.internal/app"
+
+
+def test_percent_encoded_url_password_is_masked_decoded_too(project: Path) -> None:
+    """A percent-encoded DSN password is masked both as written and decoded."""
+    built = target(
+        project,
+        '[targets.prod]\nbase_url = "https://example.com"\n'
+        'database_url = "postgresql://app:p%40ss-word@db/app"\n',
+    )
+    assert "p%40ss-word" in built.secrets
+    redactor = built.redactor()
+    assert redactor.redact("password p@ss-word and p%40ss-word") == "password *** and ***"
+
+
+def test_ordinary_variable_values_are_not_secrets(project: Path) -> None:
+    """Values of variables with ordinary names are not recorded as secrets."""
+    built = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://${HOST}"
+        version = "${RELEASE_VERSION}"
+        vars = { region = "${REGION}" }
+        """,
+        environ={"HOST": "example.com", "RELEASE_VERSION": "1.4.0", "REGION": "eu-west-1"},
+    )
+    assert built.secrets == ()
+
+
+def test_repr_never_contains_secrets(project: Path) -> None:
+    """repr(target) masks the password, the token, the DSN password and a header built from a secret."""
+    planted = ["hunter2-admin", "tok-static-998877", "db-pass-4711", "base-pw-2024", "api-token-123456"]
+    built = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://deploy:base-pw-2024@example.com"
+        database_url = "postgresql://app:db-pass-4711@db.internal/app"
+        headers = { Authorization = "Bearer ${API_TOKEN}", X-Api-Token = "${API_TOKEN}" }
+
+        [targets.prod.auth]
+        username = "smoke"
+        password = "hunter2-admin"
+        token = "tok-static-998877"
+        """,
+        environ={"API_TOKEN": "api-token-123456"},
+    )
+    text = repr(built)
+    assert text.startswith("Target(name='prod', base_url='https://deploy:***@example.com'")
+    for secret in planted:
+        assert secret not in text
+    assert "username='smoke'" in text
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [pytest.param("pa\\ss-word-1", id="backslash"), pytest.param("tok'en\"-abc123", id="both-quotes")],
+)
+def test_repr_masks_secrets_that_repr_escapes(project: Path, secret: str) -> None:
+    """A secret with characters that repr() escapes is masked in repr(target) too."""
+    built = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://example.com"
+        vars = { db_password = "${DB_PASSWORD}" }
+        """,
+        environ={"DB_PASSWORD": secret},
+    )
+    text = repr(built)
+    escaped = repr(secret)[1:-1]
+    assert secret not in text
+    assert escaped not in text, f"{escaped!r} shown in {text}"
+
+
+# --------------------------------------------------------------------------- URLs and ports
+
+
+def test_base_url_must_be_http(project: Path) -> None:
+    """A base_url that is not http(s) is rejected with an example of a valid one."""
+    message = target_error(project, '[targets.prod]\nbase_url = "ftp://example.com"\n')
+    assert message == (
+        "deploysmoke.toml: [targets.prod] base_url is 'ftp://example.com'; "
+        "expected an absolute http or https URL such as 'https://host'"
+    )
+
+
+def test_bad_base_url_error_hides_password(project: Path) -> None:
+    """The error for a bad base_url shows its password masked."""
+    message = target_error(project, '[targets.prod]\nbase_url = "ftp://u:ftp-pass-1@example.com"\n')
+    assert "base_url is 'ftp://u:***@example.com'" in message
+    assert "ftp-pass-1" not in message
+
+
+def test_ws_url_must_be_ws(project: Path) -> None:
+    """A ws_url that is not ws(s) is rejected with an example of a valid one."""
+    message = target_error(
+        project, '[targets.prod]\nbase_url = "https://example.com"\nws_url = "https://example.com/ws"\n'
+    )
+    assert message == (
+        "deploysmoke.toml: [targets.prod] ws_url is 'https://example.com/ws'; "
+        "expected an absolute ws or wss URL such as 'wss://host'"
+    )
+
+
+def test_ws_url_derived_from_http_base_url(project: Path) -> None:
+    """Without ws_url, http://host/path gives ws://host/path."""
+    built = target(project, '[targets.prod]\nbase_url = "http://127.0.0.1:8000/app/"\n')
+    assert built.base_url == "http://127.0.0.1:8000/app"
+    assert built.ws_url == "ws://127.0.0.1:8000/app"
+
+
+def test_ws_url_derived_from_https_base_url(project: Path) -> None:
+    """Without ws_url, https://host/path gives wss://host/path."""
+    built = target(project, '[targets.prod]\nbase_url = "https://example.com/api/v2"\n')
+    assert built.ws_url == "wss://example.com/api/v2"
+
+
+def test_port_is_substituted_in_urls_and_launch_command(project: Path) -> None:
+    """A passed port replaces {port} in base_url, ws_url and the launch command."""
+    built = target(
+        project,
+        """
+        [targets.local]
+        base_url = "http://127.0.0.1:{port}"
+        ws_url = "ws://127.0.0.1:{port}/ws"
+
+        [targets.local.launch]
+        command = "python -m uvicorn app:app --port {port}"
+        """,
+        name="local",
+        port=8123,
+    )
+    assert built.base_url == "http://127.0.0.1:8123"
+    assert built.ws_url == "ws://127.0.0.1:8123/ws"
+    assert built.launch is not None
+    assert built.launch.command == "python -m uvicorn app:app --port 8123"
+
+
+def test_port_placeholder_without_launch_is_error(project: Path) -> None:
+    """{port} in base_url of a target without [launch] is rejected."""
+    message = target_error(project, '[targets.prod]\nbase_url = "http://127.0.0.1:{port}"\n')
+    assert message == (
+        "deploysmoke.toml: [targets.prod] base_url contains {port} but the target has no [launch] "
+        "section; {port} is only filled in for launched targets"
+    )
+
+
+def test_variable_default_may_contain_port_placeholder(project: Path) -> None:
+    """${VAR:-http://127.0.0.1:{port}} gives VAR when set and the launched URL otherwise."""
+    text = """
+        [targets.local]
+        base_url = "${APP_URL:-http://127.0.0.1:{port}}"
+
+        [targets.local.launch]
+        command = "serve --port {port}"
+        """
+    assert target(project, text, name="local", port=8123).base_url == "http://127.0.0.1:8123"
+    overridden = target(project, text, name="local", environ={"APP_URL": "http://127.0.0.1:9000"}, port=8123)
+    assert overridden.base_url == "http://127.0.0.1:9000"
+
+
+def test_launch_on_production_target_is_error(project: Path) -> None:
+    """A production target may not have a [launch] section."""
+    message = target_error(
+        project,
+        """
+        [targets.prod]
+        base_url = "http://127.0.0.1:{port}"
+        production = true
+
+        [targets.prod.launch]
+        command = "serve --port {port}"
+        """,
+        port=8123,
+    )
+    assert message == (
+        "deploysmoke.toml: [targets.prod.launch] is set on a production target; "
+        "a launched command is a local stand-in; remove [launch] or set production = false"
+    )
+
+
+def test_launch_ready_path_defaults_to_health_path(project: Path) -> None:
+    """Without ready_path, the launch waits on the target's health_path."""
+    built = target(
+        project,
+        """
+        [targets.local]
+        base_url = "http://127.0.0.1:{port}"
+        health_path = "/healthz"
+
+        [targets.local.launch]
+        command = "serve --port {port}"
+        """,
+        name="local",
+        port=8123,
+    )
+    assert built.launch is not None
+    assert built.launch.ready_path == "/healthz"
+
+
+# --------------------------------------------------------------------------- selecting a target
+
+
+def test_unknown_target_lists_known_targets_sorted(project: Path) -> None:
+    """An unknown target name is rejected with every defined target, sorted."""
+    message = target_error(
+        project,
+        """
+        [targets.zeta]
+        base_url = "https://zeta.example.com"
+
+        [targets.alpha]
+        base_url = "https://alpha.example.com"
+
+        [targets.mid]
+        base_url = "https://mid.example.com"
+        """,
+        name="nope",
+    )
+    assert (
+        message
+        == "--deploy-target 'nope' is not defined in deploysmoke.toml; known targets: alpha, mid, zeta"
+    )
+
+
+def test_base_url_without_config_builds_adhoc_target() -> None:
+    """--deploy-base-url with no config file gives a target named 'adhoc' with the defaults."""
+    built = build_target(load_config(None), ADHOC_TARGET, {}, base_url="http://127.0.0.1:8000/")
+    assert built.name == "adhoc"
+    assert built.base_url == "http://127.0.0.1:8000"
+    assert built.ws_url == "ws://127.0.0.1:8000"
+    assert built.health_path == "/health"
+    assert built.production is False
+
+
+def test_base_url_override_replaces_configured_one(project: Path) -> None:
+    """A base_url passed to build_target replaces the target's configured base_url."""
+    built = target(
+        project,
+        '[targets.prod]\nbase_url = "https://example.com"\nproduction = true\n',
+        base_url="https://canary.example.com",
+    )
+    assert built.base_url == "https://canary.example.com"
+    assert built.ws_url == "wss://canary.example.com"
+    assert built.production is True
+
+
+# --------------------------------------------------------------------------- values
+
+
+def test_health_path_must_start_with_slash(project: Path) -> None:
+    """A health_path without a leading '/' is rejected."""
+    message = target_error(
+        project, '[targets.prod]\nbase_url = "https://example.com"\nhealth_path = "health"\n'
+    )
+    assert message == (
+        "deploysmoke.toml: [targets.prod] health_path is 'health'; expected a path starting with '/'"
+    )
+
+
+@pytest.mark.parametrize(("value", "shown"), [("0", "0"), ("-1.5", "-1.5")])
+def test_non_positive_timeout_is_error(project: Path, value: str, shown: str) -> None:
+    """A timeout of zero or less is rejected."""
+    message = target_error(project, f'[targets.prod]\nbase_url = "https://example.com"\ntimeout = {value}\n')
+    assert message == f"deploysmoke.toml: [targets.prod] timeout is {shown}; expected seconds > 0"
