@@ -168,6 +168,8 @@ def load_config(path: Path | None) -> DeployConfig:
         tool = data.get("tool", {})
         data = tool.get("deploysmoke", {}) if isinstance(tool, dict) else {}
         section = "tool.deploysmoke."
+        if not isinstance(data, dict):
+            raise ConfigError(_display(path), "[tool.deploysmoke]", _got(data), "expected a table")
     return parse_config(data, path, section=section)
 
 
@@ -241,13 +243,19 @@ def build_target(
     elif base_url is not None and (name == ADHOC_TARGET or not config.targets):
         raw = {"base_url": base_url}
     else:
-        known = ", ".join(sorted(config.targets)) or "(none)"
-        source = config.display_path if config.path else f"no {CONFIG_FILENAME} was found"
+        if config.path is None:
+            raise ConfigError(
+                None,
+                f"--deploy-target '{name}'",
+                f"is not defined: no {CONFIG_FILENAME} (or [tool.deploysmoke] in pyproject.toml) "
+                "in the rootdir",
+                "create one, pass --deploy-config PATH, or give --deploy-base-url URL",
+            )
         raise ConfigError(
             None,
             f"--deploy-target '{name}'",
-            f"is not defined in {source}",
-            f"known targets: {known}",
+            f"is not defined in {config.display_path}",
+            f"known targets: {', '.join(sorted(config.targets)) or '(none)'}",
         )
 
     secrets: list[str] = []
@@ -361,7 +369,8 @@ def _build_auth(table: Mapping[str, Any], secrets: list[str]) -> AuthSettings:
     )
 
 
-_VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>[^}]*))?\}")
+# A default may hold "{port}", so it allows balanced {...} groups before the closing brace.
+_VAR = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?::-(?P<default>(?:[^{}]|\{[^{}]*\})*))?\}")
 
 
 @dataclass(slots=True)
@@ -393,7 +402,7 @@ class _Expander:
                     raise ConfigError(
                         self.where,
                         f"{self.label} {key}",
-                        f"uses ${{{var}}}, which is not set",
+                        f"uses ${{{var}}}, which is not set or empty",
                         f"export {var}, or give a default: ${{{var}:-...}}",
                     )
                 value = match["default"]

@@ -39,7 +39,7 @@ def describe_error(exc: BaseException) -> str:
         return "connection reset by peer"
     if "disconnected without sending a response" in lowered or "remoteprotocolerror" in lowered:
         return "server closed the connection without a response"
-    return f"{type(exc).__name__}: {text}"
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

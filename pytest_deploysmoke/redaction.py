@@ -17,12 +17,15 @@ SECRET_NAME_PARTS: Final = ("SECRET", "PASSWORD", "TOKEN", "KEY", "CREDENTIAL")
 MIN_SECRET_LENGTH: Final = 4
 
 _URL_PASSWORD = re.compile(r"(?P<head>\b[a-zA-Z][a-zA-Z0-9+.\-]*://[^\s:/@]*:)(?P<pw>[^\s@/]+)@")
+# A header name followed by ':' or '=' (text, dicts) or by "', '" (a repr'd tuple), then its value.
 _AUTH_HEADER = re.compile(
-    r"(?P<head>\b(?:authorization|proxy-authorization|x-api-key|cookie|set-cookie)['\"]?\s*[:=,]\s*"
-    r"['\"]?)(?P<value>(?:bearer\s+|basic\s+|token\s+)?[^\s'\",}]+)",
+    r"(?P<head>\b(?:authorization|proxy-authorization|x-api-key|cookie|set-cookie)"
+    r"(?:['\"]?\s*[:=]\s*['\"]?|['\"]\s*,\s*['\"]))"
+    r"(?P<value>(?:bearer\s+|basic\s+|token\s+)?[^\s'\",}]+)",
     re.IGNORECASE,
 )
-_BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/]+=*)", re.IGNORECASE)
+# Credentials are long; "the bearer of bad news" and "missing Bearer token" are not credentials.
+_BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/]{12,}=*)", re.IGNORECASE)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
 
 
@@ -70,8 +73,7 @@ def redact_url(url: str) -> str:
 class Redactor:
     """Masks known secret values and secret-shaped text (URL passwords, bearer tokens, JWTs)."""
 
-    _secrets: set[str] = field(default_factory=set)
-    _pattern: re.Pattern[str] | None = field(default=None, repr=False)
+    _secrets: set[str] = field(default_factory=set, repr=False)
 
     def add(self, *values: str | Secret | None) -> None:
         """Register values that must never appear in output."""
@@ -79,13 +81,13 @@ class Redactor:
             raw = value.reveal() if isinstance(value, Secret) else value
             if not raw or len(raw) < MIN_SECRET_LENGTH:
                 continue
-            for variant in {raw, unquote(raw)}:
+            # repr() escapes quotes and backslashes; a secret shown in a repr must match too.
+            for variant in {raw, unquote(raw), repr(raw)[1:-1]}:
                 if len(variant) >= MIN_SECRET_LENGTH:
                     self._secrets.add(variant)
             password = url_password(raw)
             if password:
                 self.add(password)
-        self._pattern = None
 
     def add_all(self, values: Iterable[str | Secret | None]) -> None:
         """Register every value of *values*."""
@@ -101,14 +103,34 @@ class Redactor:
         if not text:
             return text
         if self._secrets:
-            if self._pattern is None:
-                ordered = sorted(self._secrets, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-            text = self._pattern.sub(MASK, text)
+            text = _mask_spans(text, self._secrets)
         text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
         text = _AUTH_HEADER.sub(_mask_value, text)
         text = _BEARER.sub(_mask_value, text)
         return _JWT.sub(MASK, text)
+
+
+def _mask_spans(text: str, secrets: set[str]) -> str:
+    """Mask every occurrence of every secret, merging overlapping occurrences into one mask."""
+    spans: list[tuple[int, int]] = []
+    for secret in secrets:
+        start = text.find(secret)
+        while start != -1:
+            spans.append((start, start + len(secret)))
+            start = text.find(secret, start + 1)
+    merged: list[list[int]] = []
+    for start, stop in sorted(spans):
+        if merged and start <= merged[-1][1]:
+            merged[-1][1] = max(merged[-1][1], stop)
+        else:
+            merged.append([start, stop])
+    pieces: list[str] = []
+    position = 0
+    for start, stop in merged:
+        pieces += [text[position:start], MASK]
+        position = stop
+    pieces.append(text[position:])
+    return "".join(pieces)
 
 
 def _mask_value(match: re.Match[str]) -> str:

@@ -8,13 +8,15 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpcore  # noqa: F401
+import httpx  # noqa: F401
 import pytest
 import uvicorn
 
-# Import every plugin module up front.  pytester's in-process runs drop modules first
-# imported inside them, and the plugin imports most modules lazily; a module loaded again
-# in a later run would hold new StashKeys while the package attribute still points at the
-# old module.
+# Import every plugin module and client library up front.  pytester's in-process runs drop
+# the modules first imported inside them, and the plugin imports most modules lazily; a
+# module loaded again in a later run would hold new StashKeys (or new exception classes)
+# while the objects already handed out still point at the old module.
 import pytest_deploysmoke.annotation
 import pytest_deploysmoke.gating
 import pytest_deploysmoke.launch

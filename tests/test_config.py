@@ -144,7 +144,7 @@ def test_explicit_missing_path_is_config_error(project: Path) -> None:
 def test_invalid_toml_names_the_file(project: Path) -> None:
     """A syntax error is a ConfigError that names the file and asks to fix the syntax."""
     message = load_error(project, "[targets.prod\nbase_url = 1\n")
-    assert message.startswith("deploysmoke.toml: is not valid TOML: ")
+    assert message.startswith("deploysmoke.toml is not valid TOML: ")
     assert message.endswith("; fix the syntax")
 
 
@@ -162,14 +162,14 @@ def test_tool_deploysmoke_not_a_table_is_config_error(project: Path) -> None:
 def test_unknown_top_level_key_suggests_close_match(project: Path) -> None:
     """A misspelt top-level key is named, with the closest known key suggested."""
     message = load_error(project, 'phase = ["health"]\n')
-    assert message == "deploysmoke.toml: unknown key 'phase'; did you mean 'phases'?"
+    assert message == "deploysmoke.toml has unknown key 'phase'; did you mean 'phases'?"
 
 
 def test_unknown_key_without_close_match_lists_known_keys(project: Path) -> None:
     """A key unlike any known key is answered with the list of known keys."""
     message = load_error(project, "colour = 1\n")
     assert message == (
-        "deploysmoke.toml: unknown key 'colour'; known keys: phases, gates, default_phase, targets"
+        "deploysmoke.toml has unknown key 'colour'; known keys: phases, gates, default_phase, targets"
     )
 
 
@@ -350,7 +350,7 @@ def test_missing_variable_names_variable_and_target(project: Path) -> None:
     """An unset ${VAR} without a default names the variable, the target and the key."""
     message = target_error(project, '[targets.staging]\nbase_url = "${STAGING_URL}"\n', name="staging")
     assert message == (
-        "deploysmoke.toml: [targets.staging] base_url uses ${STAGING_URL}, which is not set; "
+        "deploysmoke.toml: [targets.staging] base_url uses ${STAGING_URL}, which is not set or empty; "
         "export STAGING_URL, or give a default: ${STAGING_URL:-...}"
     )
 

@@ -47,9 +47,9 @@ def test_unknown_target_from_environment_variable(
 def test_target_without_any_config_file(pytester: pytest.Pytester) -> None:
     """Selecting a target with no config file says that no deploysmoke.toml was found."""
     message = run_usage_error(pytester, None, "--deploy-target=prod")
-    assert (
-        message
-        == "--deploy-target 'prod' is not defined in no deploysmoke.toml was found; known targets: (none)"
+    assert message == (
+        "--deploy-target 'prod' is not defined: no deploysmoke.toml (or [tool.deploysmoke] in pyproject.toml) "
+        "in the rootdir; create one, pass --deploy-config PATH, or give --deploy-base-url URL"
     )
 
 
@@ -108,7 +108,7 @@ def test_missing_variable_names_variable_and_target(
     toml = '[targets.prod]\nbase_url = "https://x"\ndatabase_url = "${DATABASE_URL}"\n'
     message = run_usage_error(pytester, toml, "--deploy-target=prod")
     assert message == (
-        "deploysmoke.toml: [targets.prod] database_url uses ${DATABASE_URL}, which is not set; "
+        "deploysmoke.toml: [targets.prod] database_url uses ${DATABASE_URL}, which is not set or empty; "
         "export DATABASE_URL, or give a default: ${DATABASE_URL:-...}"
     )
 

@@ -1,0 +1,90 @@
+"""No secret from the config appears in any output: terminal, captured output, JUnit, HTML."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+PASSWORD = "pl4nted-Passw0rd"
+TOKEN = "tok_pl4nted_bearer_value"
+JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzbW9rZSJ9.c2lnbmF0dXJlLXZhbHVl"
+DSN_PASSWORD = "dsnPl4nted"
+API_KEY = "k3y-pl4nted-api"
+SECRETS = (PASSWORD, TOKEN, JWT, DSN_PASSWORD, API_KEY)
+
+CONFIG = """
+[targets.prod]
+base_url = "https://ops:${OPS_PASSWORD}@127.0.0.1:9"
+production = true
+database_url = "postgresql://smoke:${DB_PASSWORD}@127.0.0.1:5432/app"
+headers = { "X-Api-Key" = "${SMOKE_API_KEY}" }
+
+[targets.prod.auth]
+username = "smoke@example.com"
+password = "${SMOKE_PASSWORD}"
+token = "${SMOKE_TOKEN}"
+
+[targets.prod.vars]
+jwt = "${SESSION_TOKEN}"
+"""
+
+LEAKY_CHECKS = """
+import logging
+import pytest
+
+@pytest.mark.phase("health")
+def test_prints_everything(deploy_target):
+    auth = deploy_target.auth
+    dsn = deploy_target.database_url.reveal()
+    print("password", auth.password.reveal(), "token", auth.token.reveal(), "dsn", dsn)
+    print("Authorization: Bearer " + deploy_target.vars["jwt"])
+    logging.getLogger("smoke").warning("api key %s", deploy_target.headers["X-Api-Key"])
+    secret = auth.password.reveal()
+    assert secret == "wrong", f"login failed for {dsn} with {deploy_target.headers}"
+
+@pytest.mark.phase("features")
+def test_later(deploy_target):
+    pass
+"""
+
+
+@pytest.fixture
+def planted(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    monkeypatch.setenv("OPS_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SMOKE_PASSWORD", PASSWORD)
+    monkeypatch.setenv("SMOKE_TOKEN", TOKEN)
+    monkeypatch.setenv("SESSION_TOKEN", JWT)
+    monkeypatch.setenv("DB_PASSWORD", DSN_PASSWORD)
+    monkeypatch.setenv("SMOKE_API_KEY", API_KEY)
+    pytester.makefile(".toml", deploysmoke=CONFIG)
+    pytester.makepyfile(test_leaky=LEAKY_CHECKS)
+    return pytester
+
+
+def assert_no_secret(text: str, where: str) -> None:
+    for secret in SECRETS:
+        assert secret not in text, f"{secret!r} leaked into {where}"
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_planted_secrets_never_appear(planted: pytest.Pytester, tmp_path: Path, xdist: list[str]) -> None:
+    """A failing check that prints, logs and asserts on every secret leaks none of them."""
+    junit = tmp_path / "junit.xml"
+    html = tmp_path / "report.html"
+    result = planted.runpytest(
+        "--deploy-target=prod",
+        "-rA",
+        "-l",
+        f"--junitxml={junit}",
+        f"--html={html}",
+        "--self-contained-html",
+        *xdist,
+    )
+    result.assert_outcomes(failed=1, skipped=1)
+    output = result.stdout.str() + result.stderr.str()
+    assert "https://ops:***@127.0.0.1:9" in output  # the header still shows where the run went
+    assert "AssertionError: login failed for postgresql://smoke:***@127.0.0.1:5432/app" in output
+    assert_no_secret(output, "the terminal")
+    assert_no_secret(junit.read_text(encoding="utf-8"), "the JUnit XML")
+    assert_no_secret(html.read_text(encoding="utf-8"), "the HTML report")
