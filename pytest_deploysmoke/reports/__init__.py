@@ -1,0 +1,1 @@
+"""Report writers: each renders what the run measured, with nothing secret in it."""
