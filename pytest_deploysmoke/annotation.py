@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke import guard, phases
+from pytest_deploysmoke import guard, phases, records
 from pytest_deploysmoke.redaction import Redactor
 
 
@@ -16,6 +16,9 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
     User properties cross pytest-xdist's wire and reach ``--junitxml`` as properties, so the
     controller knows each check's phase without the item.
     """
+    calls = [call.as_dict() for call in records.log_of(item).take_unreported()]
+    if calls:
+        report.user_properties.append((records.CALLS_PROPERTY, calls))
     phase = phases.get_phase(item)
     if phase is not None:
         report.user_properties.append((phases.PHASE_PROPERTY, phase.name))

@@ -80,6 +80,7 @@ class Target:
     redis_url: Secret | None = None
     required_env: tuple[str, ...] = ()
     wait_ready: float = 0.0
+    retries: int = 0
     allow_destructive: bool = False
     vars: Mapping[str, Any] = field(default_factory=_empty)
     auth: AuthSettings | None = None
@@ -345,6 +346,7 @@ def build_target(
         redis_url=Secret(redis_url) if redis_url else None,
         required_env=tuple(table.get("required_env", ())),
         wait_ready=wait_ready,
+        retries=int(table.get("retries", 0)),
         allow_destructive=bool(table.get("allow_destructive", False)),
         vars=MappingProxyType(dict(table.get("vars", {}))),
         auth=auth,
@@ -472,6 +474,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "redis_url": _STR,
     "required_env": _STR_LIST,
     "wait_ready": _NUMBER,
+    "retries": _Field("a whole number of retries (0 or more)", lambda v: type(v) is int and v >= 0),
     "allow_destructive": _BOOL,
     "vars": _TABLE,
     "auth": _TABLE,

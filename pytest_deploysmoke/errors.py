@@ -6,6 +6,7 @@ The hierarchy::
     ├── ConfigError             deploysmoke.toml / options are wrong  -> usage error (exit 4)
     ├── PhaseMarkError          a ``phase`` mark names an unknown phase -> collection error
     ├── GuardError              a write was blocked on a production target
+    ├── BudgetExceeded          a call took longer than its budget
     └── TargetNotReady          [launch] or wait_ready gave up           -> the run stops
 
 Every message is one line: what was tried, what came back, what to fix.
@@ -50,3 +51,7 @@ class GuardError(DeploySmokeError):
 
 class TargetNotReady(DeploySmokeError):
     """A launched or remote target did not become ready in time."""
+
+
+class BudgetExceeded(DeploySmokeError):
+    """A call took longer than its latency budget allows."""

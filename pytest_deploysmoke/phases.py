@@ -15,6 +15,8 @@ MARKERS = (
     "phase(name, *, checklist=None): assign the test to a checklist phase "
     "(preflight, migrations, health, auth, features, performance, monitoring by default)",
     "destructive: the check writes to the target; not run on a production target unless --allow-destructive",
+    "budget(limit) or budget(target, limit): a latency budget for every call of the check, "
+    "e.g. budget('500ms') or budget('500ms', '1s')",
 )
 
 #: Why a smoke check is skipped when the plugin is inert.

@@ -17,7 +17,11 @@ from pytest_deploysmoke import options, phases
 if TYPE_CHECKING:
     from pytest_deploysmoke.targets import RunSettings
 
-pytest_plugins = ["pytest_deploysmoke.fixtures.target"]
+pytest_plugins = [
+    "pytest_deploysmoke.fixtures.target",
+    "pytest_deploysmoke.fixtures.http",
+    "pytest_deploysmoke.fixtures.auth",
+]
 
 
 def _settings(config: pytest.Config) -> RunSettings | None:
@@ -95,6 +99,49 @@ def pytest_collection_modifyitems(
     from pytest_deploysmoke import preflight
 
     preflight.add_required_env_check(session, settings, items)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    if _settings(item.config) is None:
+        return (yield)
+    from pytest_deploysmoke import records
+
+    records.set_current_item(item.config, item)
+    try:
+        return (yield)
+    finally:
+        records.set_current_item(item.config, None)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    except Exception as exc:
+        failure = _translate(item, exc)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    try:
+        return (yield)
+    except Exception as exc:
+        failure = _translate(item, exc)
+        if failure is None:
+            raise
+        raise failure from None
+
+
+def _translate(item: pytest.Item, exc: Exception) -> BaseException | None:
+    if _settings(item.config) is None:
+        return None
+    from pytest_deploysmoke import failures
+
+    return failures.translate(item, exc)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -1,0 +1,103 @@
+"""Failure translation: library exceptions from a check become one readable line.
+
+Each client library's errors are recognised here, in one place, by their module: the library
+is never imported for this, so a run that did not use it pays nothing.  Exceptions that are
+not recognised are left alone, with their traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+import pytest
+
+from pytest_deploysmoke.errors import DeploySmokeError
+from pytest_deploysmoke.network import describe_error
+from pytest_deploysmoke.records import records_of
+
+EXCERPT_CHARS = 300
+
+
+def describe(item: pytest.Item, exc: BaseException) -> str | None:
+    """One line for a failure we recognise, or None to keep pytest's own report."""
+    if isinstance(exc, DeploySmokeError):
+        return str(exc)
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.HTTPError):
+        return _describe_httpx(item, exc, httpx)
+    if isinstance(exc, json.JSONDecodeError):
+        return _describe_bad_json(item, exc)
+    return None
+
+
+def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
+    try:
+        request = exc.request
+    except RuntimeError:  # an HTTPError raised without a request
+        return f"HTTP error: {exc}"
+    what = f"{request.method} {request.url}"
+    if isinstance(exc, httpx.HTTPStatusError):
+        response = exc.response
+        return f"{what} answered {response.status_code} {response.reason_phrase}: {excerpt(response.text)}"
+    phrase = describe_error(exc)
+    elapsed = _last_elapsed(item)
+    after = f" after {elapsed:.0f} ms" if elapsed is not None else ""
+    return f"{what}: {phrase}{after}" + (f"; {hint}" if (hint := _hint(item, phrase)) else "")
+
+
+def _hint(item: pytest.Item, phrase: str) -> str | None:
+    if phrase == "connection refused":
+        return "is the service up and base_url right?"
+    if phrase == "timed out":
+        from pytest_deploysmoke.targets import get_target
+
+        target = get_target(item.config)
+        limit = f"the target's timeout is {target.timeout:g} s; " if target else ""
+        return f"{limit}is the service overloaded, or should timeout be raised?"
+    if phrase == "DNS lookup failed":
+        return "check the host name in base_url"
+    if phrase.startswith("TLS verification failed"):
+        return "check the certificate chain, or set verify_tls = false for a self-signed host"
+    return None
+
+
+def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | None:
+    from pytest_deploysmoke.httpclient import last_response_key
+
+    response = (
+        item.stash.get(last_response_key, None) if "pytest_deploysmoke.httpclient" in sys.modules else None
+    )
+    if response is None:
+        return None
+    request = response.request
+    return (
+        f"{request.method} {request.url} answered {response.status_code} with a body that is not valid JSON "
+        f"({exc.msg} at line {exc.lineno} column {exc.colno}): {excerpt(response.text)}"
+    )
+
+
+def _last_elapsed(item: pytest.Item) -> float | None:
+    for call in reversed(records_of(item)):
+        if not call.ok:
+            return call.ms
+    return None
+
+
+def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """The start of a response body on one line, marked when cut."""
+    flat = " ".join(text.split())
+    if not flat:
+        return "(empty body)"
+    return flat if len(flat) <= limit else flat[:limit] + " ..."
+
+
+def translate(item: pytest.Item, exc: BaseException) -> BaseException | None:
+    """The one-line failure to raise instead of *exc*, or None when we do not recognise it."""
+    message = describe(item, exc)
+    if message is None:
+        return None
+    from pytest_deploysmoke.targets import get_redactor
+
+    return pytest.fail.Exception(get_redactor(item.config).redact(message), pytrace=False)

@@ -1,0 +1,292 @@
+"""HTTP client: httpx clients whose every call is timed, guarded, retried and recorded.
+
+The seam is the transport, as in httpx itself: :class:`TimedTransport` and
+:class:`AsyncTimedTransport` are thin mirrored shells around one :class:`HttpProbe`, which holds
+the logic both share (the production guard, budgets, retries, records).  This module imports
+httpx, so the fixtures import it only when a check asks for a client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import pytest
+
+from pytest_deploysmoke.budgets import Budget, Duration
+from pytest_deploysmoke.errors import BudgetExceeded, GuardError
+from pytest_deploysmoke.guard import SAFE_METHODS, get_decision
+from pytest_deploysmoke.records import CallRecord, current_item, record
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.config import Target
+    from pytest_deploysmoke.redaction import Redactor
+
+#: Request extension carrying a per-call budget (set by ``budget=`` on the client's methods).
+BUDGET_EXTENSION = "deploysmoke.budget"
+#: Request extension that exempts the auth fixtures' login call from the production guard.
+LOGIN_EXTENSION = "deploysmoke.login"
+#: Statuses an idempotent request is retried on when the target sets ``retries``.
+RETRY_STATUSES = frozenset({502, 503, 504})
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+last_response_key = pytest.StashKey["httpx.Response"]()
+
+
+@dataclass(frozen=True, slots=True)
+class HttpProbe:
+    """What the sync and async transports share: guard, budget, retry and record decisions."""
+
+    config: pytest.Config
+    target: Target
+    redactor: Redactor
+
+    def action(self, request: httpx.Request) -> str:
+        """``GET /health?x=1`` for the target's own URLs, the full URL for others (redacted)."""
+        url = str(request.url)
+        if url.startswith(self.target.base_url):
+            url = url[len(self.target.base_url) :] or "/"
+        return self.redactor.redact(f"{request.method} {url}")
+
+    def guard(self, request: httpx.Request) -> None:
+        """Refuse a write on production unless the running check may write; nothing is sent."""
+        if request.method in SAFE_METHODS or request.extensions.get(LOGIN_EXTENSION):
+            return
+        item = current_item(self.config)
+        decision = get_decision(item) if item is not None else None
+        if decision is not None and not decision.may_write:
+            action = self.action(request)
+            record(self.config, CallRecord("http", action, "blocked", ok=False, ms=0.0))
+            raise GuardError(decision.blocked(action))
+
+    def budget(self, request: httpx.Request) -> Budget | None:
+        """The call's budget: ``budget=`` on the call, else the check's ``budget`` mark."""
+        budget = request.extensions.get(BUDGET_EXTENSION)
+        if budget is not None:
+            return Budget.of(budget)
+        item = current_item(self.config)
+        mark = item.get_closest_marker("budget") if item is not None else None
+        if mark is None:
+            return None
+        return Budget.of(mark.args[0] if len(mark.args) == 1 else tuple(mark.args))
+
+    def attempts(self, request: httpx.Request) -> int:
+        """How many times the request may be sent: retries apply to idempotent methods only."""
+        return 1 + (self.target.retries if request.method in IDEMPOTENT_METHODS else 0)
+
+    def backoff(self, attempt: int) -> float:
+        """Seconds to wait before attempt ``attempt + 1``: 0.1, 0.2, 0.4, ... at most 2 s."""
+        return float(min(0.1 * 2 ** (attempt - 1), 2.0))
+
+    def failed(self, request: httpx.Request, exc: Exception, elapsed: float, attempt: int) -> None:
+        """Record a call that got no response."""
+        from pytest_deploysmoke.network import describe_error
+
+        budget = self.budget(request)
+        record(
+            self.config,
+            CallRecord(
+                "http",
+                self.action(request),
+                describe_error(exc),
+                ok=False,
+                ms=elapsed * 1000,
+                budget_ms=budget.limit * 1000 if budget else None,
+                attempt=attempt,
+            ),
+        )
+
+    def responded(
+        self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int
+    ) -> None:
+        """Record a response; raise BudgetExceeded when it came back over budget."""
+        budget = self.budget(request)
+        action = self.action(request)
+        record(
+            self.config,
+            CallRecord(
+                "http",
+                action,
+                str(response.status_code),
+                ok=response.status_code < 400,
+                ms=elapsed * 1000,
+                budget_ms=budget.limit * 1000 if budget else None,
+                attempt=attempt,
+            ),
+        )
+        item = current_item(self.config)
+        if item is not None:
+            item.stash[last_response_key] = response
+        if budget is not None and budget.exceeded(elapsed):
+            from pytest_deploysmoke.budgets import format_ms
+
+            raise BudgetExceeded(
+                f"{action} took {format_ms(elapsed)}, over its budget of {format_ms(budget.limit)} "
+                f"(status {response.status_code})"
+            )
+
+    def retry_status(self, response: httpx.Response, attempt: int, attempts: int) -> bool:
+        """Whether to send again after *response*."""
+        return attempt < attempts and response.status_code in RETRY_STATUSES
+
+
+class TimedTransport(httpx.BaseTransport):
+    """Times, guards, retries and records every request of a sync client."""
+
+    def __init__(self, inner: httpx.BaseTransport, probe: HttpProbe) -> None:
+        self._inner = inner
+        self._probe = probe
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        probe = self._probe
+        probe.guard(request)
+        attempts = probe.attempts(request)
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            try:
+                response = self._inner.handle_request(request)
+            except httpx.TransportError as exc:
+                probe.failed(request, exc, time.perf_counter() - started, attempt)
+                if attempt == attempts:
+                    raise
+            else:
+                response.read()  # the body is part of the call's time
+                probe.responded(request, response, time.perf_counter() - started, attempt)
+                if not probe.retry_status(response, attempt, attempts):
+                    return response
+                response.close()
+            time.sleep(probe.backoff(attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    def close(self) -> None:
+        self._inner.close()
+
+
+class AsyncTimedTransport(httpx.AsyncBaseTransport):
+    """The async twin of TimedTransport; the decisions live in the shared HttpProbe."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, probe: HttpProbe) -> None:
+        self._inner = inner
+        self._probe = probe
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        probe = self._probe
+        probe.guard(request)
+        attempts = probe.attempts(request)
+        for attempt in range(1, attempts + 1):
+            started = time.perf_counter()
+            try:
+                response = await self._inner.handle_async_request(request)
+            except httpx.TransportError as exc:
+                probe.failed(request, exc, time.perf_counter() - started, attempt)
+                if attempt == attempts:
+                    raise
+            else:
+                await response.aread()
+                probe.responded(request, response, time.perf_counter() - started, attempt)
+                if not probe.retry_status(response, attempt, attempts):
+                    return response
+                await response.aclose()
+            await asyncio.sleep(probe.backoff(attempt))
+        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
+class SmokeClient(httpx.Client):
+    """An ``httpx.Client`` whose methods also take ``budget="100ms"``."""
+
+    def request(self, method: str, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return super().request(method, url, **_with_budget(kwargs, budget))
+
+    def get(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, budget=budget, **kwargs)
+
+    def head(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.request("HEAD", url, budget=budget, **kwargs)
+
+    def options(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.request("OPTIONS", url, budget=budget, **kwargs)
+
+    def post(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, budget=budget, **kwargs)
+
+    def put(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, budget=budget, **kwargs)
+
+    def patch(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.request("PATCH", url, budget=budget, **kwargs)
+
+    def delete(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, budget=budget, **kwargs)
+
+
+class AsyncSmokeClient(httpx.AsyncClient):
+    """An ``httpx.AsyncClient`` whose methods also take ``budget="100ms"``."""
+
+    async def request(self, method: str, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await super().request(method, url, **_with_budget(kwargs, budget))
+
+    async def get(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("GET", url, budget=budget, **kwargs)
+
+    async def head(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("HEAD", url, budget=budget, **kwargs)
+
+    async def options(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("OPTIONS", url, budget=budget, **kwargs)
+
+    async def post(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("POST", url, budget=budget, **kwargs)
+
+    async def put(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("PUT", url, budget=budget, **kwargs)
+
+    async def patch(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("PATCH", url, budget=budget, **kwargs)
+
+    async def delete(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+        return await self.request("DELETE", url, budget=budget, **kwargs)
+
+
+def _with_budget(
+    kwargs: dict[str, Any], budget: Duration | tuple[Duration, Duration] | None
+) -> dict[str, Any]:
+    if budget is not None:
+        Budget.of(budget)  # a bad budget fails at the call, with the value in the message
+        kwargs["extensions"] = {**(kwargs.get("extensions") or {}), BUDGET_EXTENSION: budget}
+    return kwargs
+
+
+def _client_options(target: Target, headers: dict[str, str] | None) -> dict[str, Any]:
+    return {
+        "base_url": target.base_url,
+        "timeout": target.timeout,
+        "verify": target.verify_tls,
+        "headers": {**target.headers, **(headers or {})},
+        "follow_redirects": False,
+    }
+
+
+def make_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> SmokeClient:
+    """A sync client on *target*; every call goes through the timed transport."""
+    from pytest_deploysmoke.targets import get_redactor
+
+    probe = HttpProbe(config, target, get_redactor(config))
+    transport = TimedTransport(httpx.HTTPTransport(verify=target.verify_tls), probe)
+    return SmokeClient(transport=transport, **_client_options(target, headers))
+
+
+def make_async_client(
+    config: pytest.Config, target: Target, headers: dict[str, str] | None = None
+) -> AsyncSmokeClient:
+    """An async client on *target*; every call goes through the timed transport."""
+    from pytest_deploysmoke.targets import get_redactor
+
+    probe = HttpProbe(config, target, get_redactor(config))
+    transport = AsyncTimedTransport(httpx.AsyncHTTPTransport(verify=target.verify_tls), probe)
+    return AsyncSmokeClient(transport=transport, **_client_options(target, headers))

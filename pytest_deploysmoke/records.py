@@ -1,0 +1,79 @@
+"""Call records: every request, query and command a check makes, timed and redacted."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import pytest
+
+CallKind = Literal["http", "ws", "db", "redis"]
+
+#: The user property that carries a report's call records (plain dicts; crosses xdist's wire).
+CALLS_PROPERTY = "deploysmoke.calls"
+
+
+@dataclass(frozen=True, slots=True)
+class CallRecord:
+    """One call to the target: what was done, what came back, and how long it took."""
+
+    kind: CallKind
+    action: str  # "GET /health", "SELECT count(*) FROM runs", "PING", "connect /ws/tickers"
+    outcome: str  # "200", "connection refused", "blocked", "ok"
+    ok: bool
+    ms: float
+    budget_ms: float | None = None
+    attempt: int = 1
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as plain JSON-able values."""
+        return asdict(self)
+
+
+@dataclass(slots=True)
+class RecordLog:
+    """The records of one check, in call order; ``reported`` counts those already on a report."""
+
+    records: list[CallRecord] = field(default_factory=list)
+    reported: int = 0
+
+    def take_unreported(self) -> list[CallRecord]:
+        """Records added since the previous report of this check."""
+        new = self.records[self.reported :]
+        self.reported = len(self.records)
+        return new
+
+
+records_key = pytest.StashKey[RecordLog]()
+current_item_key = pytest.StashKey["pytest.Item | None"]()
+
+
+def set_current_item(config: pytest.Config, item: pytest.Item | None) -> None:
+    """Point recording at *item* (set around each test's run protocol)."""
+    config.stash[current_item_key] = item
+
+
+def current_item(config: pytest.Config) -> pytest.Item | None:
+    """The check now running, or None outside of a check."""
+    return config.stash.get(current_item_key, None)
+
+
+def record(config: pytest.Config, call: CallRecord) -> None:
+    """Keep *call* for the check now running (calls outside any check are not kept)."""
+    item = current_item(config)
+    if item is not None:
+        log_of(item).records.append(call)
+
+
+def log_of(item: pytest.Item) -> RecordLog:
+    """The item's record log, created on first use."""
+    log = item.stash.get(records_key, None)
+    if log is None:
+        log = item.stash[records_key] = RecordLog()
+    return log
+
+
+def records_of(item: pytest.Item) -> list[CallRecord]:
+    """Every call record of *item* so far."""
+    log = item.stash.get(records_key, None)
+    return list(log.records) if log else []

@@ -1,0 +1,231 @@
+"""The http and ahttp fixtures: recorded, redacted, guarded calls with readable failures."""
+
+from __future__ import annotations
+
+import pytest
+
+
+def target_toml(url: str, extra: str = "", name: str = "t") -> str:
+    return f'[targets.{name}]\nbase_url = "{url}"\ntimeout = 2.0\n{extra}\n'
+
+
+def calls_of(reprec: pytest.HookRecorder, nodeid_part: str) -> list[dict[str, object]]:
+    calls: list[dict[str, object]] = []
+    for report in reprec.getreports("pytest_runtest_logreport"):
+        if nodeid_part in report.nodeid:
+            for name, value in report.user_properties:
+                if name == "deploysmoke.calls":
+                    calls.extend(value)
+    return calls
+
+
+def one_failure_line(result: pytest.RunResult) -> str:
+    """The failure text of the only failed check (the line after its header)."""
+    lines = result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if line.startswith("_____"))
+    body = [line for line in lines[start + 1 :] if line.strip() and not line.startswith("[gw")]
+    return body[0]
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_calls_are_recorded_with_status_and_time(
+    pytester: pytest.Pytester, api_url: str, flavour: str
+) -> None:
+    """Every request made through http/ahttp is kept for the check: method and path, status, ms."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    if flavour == "sync":
+        body = "def test_health(http):\n    assert http.get('/health').status_code == 200\n    http.get('/status/404')\n"
+    else:
+        body = (
+            "import pytest\n\n@pytest.mark.asyncio\nasync def test_health(ahttp):\n"
+            "    assert (await ahttp.get('/health')).status_code == 200\n    await ahttp.get('/status/404')\n"
+        )
+    pytester.makepyfile(test_calls=body)
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    calls = calls_of(reprec, "test_health")
+    assert [(c["kind"], c["action"], c["outcome"], c["ok"]) for c in calls] == [
+        ("http", "GET /health", "200", True),
+        ("http", "GET /status/404", "404", False),
+    ]
+    assert all(isinstance(c["ms"], float) and c["ms"] > 0 for c in calls)
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_connection_refused_is_one_line(pytester: pytest.Pytester, closed_port: int, flavour: str) -> None:
+    """A refused connection fails the check with what was tried, what came back and the fix."""
+    pytester.makefile(".toml", deploysmoke=target_toml(f"http://127.0.0.1:{closed_port}"))
+    if flavour == "sync":
+        body = "def test_health(http):\n    http.get('/health')\n"
+    else:
+        body = "import pytest\n\n@pytest.mark.asyncio\nasync def test_health(ahttp):\n    await ahttp.get('/health')\n"
+    pytester.makepyfile(test_calls=body)
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    line = one_failure_line(result)
+    assert line.startswith(f"GET http://127.0.0.1:{closed_port}/health: connection refused after ")
+    assert line.endswith(" ms; is the service up and base_url right?")
+    result.stdout.no_fnmatch_line("*Traceback*")
+    result.stdout.fnmatch_lines(["FAILED test_calls.py::test_health - Failed: GET http://127.0.0.1:*"])
+
+
+def test_timeout_names_the_target_timeout(pytester: pytest.Pytester, api_url: str) -> None:
+    """A call slower than the target's timeout fails with the timeout in the message."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url).replace("timeout = 2.0", "timeout = 0.3"))
+    pytester.makepyfile(test_calls="def test_slow(http):\n    http.get('/slow?s=2')\n")
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    line = one_failure_line(result)
+    assert line.startswith(f"GET {api_url}/slow?s=2: timed out after ")
+    assert line.endswith(
+        "; the target's timeout is 0.3 s; is the service overloaded, or should timeout be raised?"
+    )
+
+
+def test_server_error_shows_status_and_redacted_excerpt(pytester: pytest.Pytester, api_url: str) -> None:
+    """raise_for_status on a 500 shows the status and the start of the body, with passwords masked."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(test_calls="def test_boom(http):\n    http.get('/boom').raise_for_status()\n")
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    assert one_failure_line(result) == (
+        f"GET {api_url}/boom answered 500 Internal Server Error: "
+        "Internal Server Error: db=postgresql://app:***@db/app"
+    )
+    assert "leaked-pass" not in result.stdout.str()
+
+
+def test_malformed_json_shows_the_body(pytester: pytest.Pytester, api_url: str) -> None:
+    """response.json() on a truncated body says which call it was and shows the body."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(test_calls="def test_json(http):\n    http.get('/malformed').json()\n")
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    line = one_failure_line(result)
+    assert line.startswith(f"GET {api_url}/malformed answered 200 with a body that is not valid JSON (")
+    assert line.endswith('): {"status": "ok",')
+
+
+WRITES = """
+import pytest
+
+def test_reader(http):
+    http.post('/api/v1/items', json={})
+
+@pytest.mark.destructive
+def test_writer(http):
+    assert http.post('/api/v1/items', json={}).status_code == 201
+
+def test_get_is_fine(http):
+    assert http.get('/api/v1/items').status_code == 200
+
+@pytest.mark.asyncio
+async def test_async_reader(ahttp):
+    await ahttp.delete('/api/v1/items/1')
+"""
+
+
+def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester, api_url: str) -> None:
+    """On production a POST from a check not marked destructive fails before anything is sent."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url, "production = true", name="prod"))
+    pytester.makepyfile(test_calls=WRITES)
+    reprec = pytester.inline_run("--deploy-target=prod", "--allow-destructive")
+    reprec.assertoutcome(passed=2, failed=2)
+    failed = {r.nodeid.split("::")[1]: str(r.longrepr) for r in reprec.getfailures()}
+    assert failed == {
+        "test_reader": "POST /api/v1/items blocked: target 'prod' is production and the test is not marked destructive",
+        "test_async_reader": "DELETE /api/v1/items/1 blocked: target 'prod' is production and the test is not marked destructive",
+    }
+    assert calls_of(reprec, "test_reader") == [
+        {
+            "kind": "http",
+            "action": "POST /api/v1/items",
+            "outcome": "blocked",
+            "ok": False,
+            "ms": 0.0,
+            "budget_ms": None,
+            "attempt": 1,
+        }
+    ]
+
+
+def test_writes_are_free_off_production(pytester: pytest.Pytester, api_url: str) -> None:
+    """Off production every check may write."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_calls=WRITES.replace(
+            "await ahttp.delete('/api/v1/items/1')",
+            "assert (await ahttp.delete('/api/v1/items/1')).status_code == 204",
+        )
+    )
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(passed=4)
+
+
+def test_budget_exceeded_names_call_time_and_budget(pytester: pytest.Pytester, api_url: str) -> None:
+    """A call over its budget fails with the call, the measured time and the budget."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_calls="""
+        import pytest
+
+        def test_call_budget(http):
+            http.get('/slow?s=0.3', budget='100ms')
+
+        @pytest.mark.budget(0.1)
+        def test_mark_budget(http):
+            http.get('/health')
+            http.get('/slow?s=0.3')
+
+        def test_within_budget(http):
+            http.get('/health', budget='2s')
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1, failed=2)
+    for report in reprec.getfailures():
+        message = str(report.longrepr)
+        assert message.startswith("GET /slow?s=0.3 took "), message
+        assert message.endswith(", over its budget of 100 ms (status 200)"), message
+    assert [c["budget_ms"] for c in calls_of(reprec, "test_mark_budget")] == [100.0, 100.0]
+
+
+def test_bad_budget_value_is_a_clear_error(pytester: pytest.Pytester, api_url: str) -> None:
+    """budget='fast' fails with the value and the accepted forms."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(test_calls="def test_x(http):\n    http.get('/health', budget='fast')\n")
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["*ValueError: a duration must be seconds or a string like '100ms' or '1.5s', got 'fast'"]
+    )
+
+
+def test_retries_record_every_attempt(pytester: pytest.Pytester, api_url: str) -> None:
+    """With retries = 2 an idempotent request is sent again on 503, and every attempt is recorded."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url, "retries = 2"))
+    pytester.makepyfile(
+        test_calls="def test_flaky(http):\n    assert http.get('/flaky?key=r1&fail=2').status_code == 200\n"
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    calls = calls_of(reprec, "test_flaky")
+    assert [(c["outcome"], c["attempt"]) for c in calls] == [("503", 1), ("503", 2), ("200", 3)]
+
+
+def test_no_retries_by_default(pytester: pytest.Pytester, api_url: str) -> None:
+    """Retries are off by default: the first 503 is what the check sees."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_calls="def test_flaky(http):\n    assert http.get('/flaky?key=r2&fail=1').status_code == 503\n"
+    )
+    pytester.inline_run("--deploy-target=t").assertoutcome(passed=1)
+
+
+def test_target_headers_are_sent(pytester: pytest.Pytester, api_url: str) -> None:
+    """The target's headers go with every request."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url, 'headers = { "X-Smoke-Run" = "1" }'))
+    pytester.makepyfile(
+        test_calls="def test_h(http):\n    assert http.get('/api/v1/echo-headers').json()['x-smoke-run'] == '1'\n"
+    )
+    pytester.inline_run("--deploy-target=t").assertoutcome(passed=1)
