@@ -138,9 +138,7 @@ def time_interleaved(
     return samples
 
 
-def run_hyperfine(
-    variants: dict[str, list[str]], cwd: Path, env: dict[str, str], runs: int, warmup: int
-) -> None:
+def run_hyperfine(variants: dict[str, list[str]], cwd: Path, env: dict[str, str], runs: int, warmup: int) -> None:
     exe = shutil.which("hyperfine")
     if exe is None:
         print("hyperfine: not on PATH, skipped")

@@ -50,8 +50,7 @@ def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:
     if report.sections:
         report.sections = [(title, redactor.redact(body)) for title, body in report.sections]
     report.user_properties = [
-        (name, redactor.redact(value) if isinstance(value, str) else value)
-        for name, value in report.user_properties
+        (name, redactor.redact(value) if isinstance(value, str) else value) for name, value in report.user_properties
     ]
 
 

@@ -39,9 +39,7 @@ def login(http: SmokeClient, target: Target) -> str:
     try:
         document = response.json()
     except ValueError:
-        pytest.fail(
-            f"{what} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}"
-        )
+        pytest.fail(f"{what} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}")
     token = dig(document, auth.token_path)
     if not isinstance(token, str) or not token:
         keys = ", ".join(sorted(document)) if isinstance(document, dict) else type(document).__name__

@@ -95,9 +95,7 @@ class Target:
 
     def __repr__(self) -> str:
         shown = ", ".join(
-            f"{name}={_plain(getattr(self, name))!r}"
-            for name in self.__dataclass_fields__
-            if name != "secrets"
+            f"{name}={_plain(getattr(self, name))!r}" for name in self.__dataclass_fields__ if name != "secrets"
         )
         return self.redactor().redact(f"Target({shown})")
 
@@ -136,9 +134,7 @@ def find_config(rootpath: Path, explicit: str | os.PathLike[str] | None = None) 
     if explicit is not None:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError(
-                None, "--deploy-config", f"'{explicit}' does not exist", "give the path of a TOML file"
-            )
+            raise ConfigError(None, "--deploy-config", f"'{explicit}' does not exist", "give the path of a TOML file")
         return path
     candidate = rootpath / CONFIG_FILENAME
     if candidate.is_file():
@@ -190,9 +186,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
     gates = _str_list(where, "gates", data.get("gates", list(default_gates)))
     for gate in gates:
         if gate not in phases:
-            raise ConfigError(
-                where, "gates", f"names unknown phase '{gate}'", f"known phases: {', '.join(phases)}"
-            )
+            raise ConfigError(where, "gates", f"names unknown phase '{gate}'", f"known phases: {', '.join(phases)}")
     default_phase = data.get("default_phase", DEFAULT_PHASE if DEFAULT_PHASE in phases else phases[-1])
     if not isinstance(default_phase, str):
         raise ConfigError(where, "default_phase", _got(default_phase), "expected a phase name")
@@ -248,8 +242,7 @@ def build_target(
             raise ConfigError(
                 None,
                 f"--deploy-target '{name}'",
-                f"is not defined: no {CONFIG_FILENAME} (or [tool.deploysmoke] in pyproject.toml) "
-                "in the rootdir",
+                f"is not defined: no {CONFIG_FILENAME} (or [tool.deploysmoke] in pyproject.toml) in the rootdir",
                 "create one, pass --deploy-config PATH, or give --deploy-base-url URL",
             )
         raise ConfigError(
@@ -322,15 +315,11 @@ def build_target(
             command=sub_port("launch.command", launch_table["command"]),
             ready_path=launch_table.get("ready_path", health_path),
             timeout=float(launch_table.get("timeout", 30.0)),
-            env=MappingProxyType(
-                {k: sub_port(f"launch.env.{k}", v) for k, v in launch_table.get("env", {}).items()}
-            ),
+            env=MappingProxyType({k: sub_port(f"launch.env.{k}", v) for k, v in launch_table.get("env", {}).items()}),
         )
         _check_path(where, f"{label} launch.ready_path", launch.ready_path)
         if launch.timeout <= 0:
-            raise ConfigError(
-                where, f"{label} launch.timeout", f"is {launch.timeout:g}", "expected seconds > 0"
-            )
+            raise ConfigError(where, f"{label} launch.timeout", f"is {launch.timeout:g}", "expected seconds > 0")
 
     return Target(
         name=name,

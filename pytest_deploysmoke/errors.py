@@ -7,6 +7,7 @@ The hierarchy::
     ├── PhaseMarkError          a ``phase`` mark names an unknown phase -> collection error
     ├── GuardError              a write was blocked on a production target
     ├── BudgetExceeded          a call took longer than its budget
+    ├── WebSocketError          a WebSocket did not open, closed early, or stayed silent
     └── TargetNotReady          [launch] or wait_ready gave up           -> the run stops
 
 Every message is one line: what was tried, what came back, what to fix.
@@ -55,3 +56,7 @@ class TargetNotReady(DeploySmokeError):
 
 class BudgetExceeded(DeploySmokeError):
     """A call took longer than its latency budget allows."""
+
+
+class WebSocketError(DeploySmokeError):
+    """A WebSocket did not open, closed early, or sent nothing in time."""

@@ -29,7 +29,41 @@ def describe(item: pytest.Item, exc: BaseException) -> str | None:
         return _describe_httpx(item, exc, httpx)
     if isinstance(exc, json.JSONDecodeError):
         return _describe_bad_json(item, exc)
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is not None and isinstance(exc, psycopg.Error):
+        return _describe_sql(item, exc)
+    redis = sys.modules.get("redis")
+    if redis is not None and isinstance(exc, redis.RedisError):
+        return _describe_redis(item, exc, redis)
     return None
+
+
+def _last_call(item: pytest.Item, kind: str) -> Any:
+    return next((call for call in reversed(records_of(item)) if call.kind == kind), None)
+
+
+def _describe_sql(item: pytest.Item, exc: BaseException) -> str:
+    call = _last_call(item, "db")
+    what = f"SQL {call.action}" if call else "SQL"
+    message = " ".join(str(exc).split()) or type(exc).__name__
+    hint = ""
+    if "read-only transaction" in message:
+        hint = "; the db fixture's session is read-only, so smoke checks cannot write to the database"
+    elif "statement timeout" in message:
+        hint = "; the statement ran past the target's timeout"
+    return f"{what}: {message}{hint}"
+
+
+def _describe_redis(item: pytest.Item, exc: BaseException, redis: Any) -> str:
+    call = _last_call(item, "redis")
+    what = f"redis {call.action}" if call else "redis"
+    phrase = describe_error(exc)
+    if isinstance(exc, redis.AuthenticationError) or "auth" in str(exc).lower():
+        return f"{what}: {exc}; check the password in redis_url"
+    if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
+        after = f" after {call.ms:.0f} ms" if call else ""
+        return f"{what}: {phrase}{after}; is Redis up and redis_url right?"
+    return f"{what}: {exc}"
 
 
 def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
@@ -66,9 +100,7 @@ def _hint(item: pytest.Item, phrase: str) -> str | None:
 def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | None:
     from pytest_deploysmoke.httpclient import last_response_key
 
-    response = (
-        item.stash.get(last_response_key, None) if "pytest_deploysmoke.httpclient" in sys.modules else None
-    )
+    response = item.stash.get(last_response_key, None) if "pytest_deploysmoke.httpclient" in sys.modules else None
     if response is None:
         return None
     request = response.request

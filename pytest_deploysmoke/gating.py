@@ -140,9 +140,7 @@ class Gatekeeper:
         config.stash[phase_ledger_key] = self.ledger
         workerinput = getattr(config, "workerinput", None)
         shared = workerinput.get(GATE_FILE_WORKERINPUT) if workerinput else None
-        self._worker_view: SharedGateView | None = (
-            SharedGateView(Path(shared), self.ledger) if shared else None
-        )
+        self._worker_view: SharedGateView | None = SharedGateView(Path(shared), self.ledger) if shared else None
         self._shared_dir: Path | None = None  # the controller's, created for the first worker
         self._gate_items: dict[str, set[str]] = {}
 

@@ -27,9 +27,7 @@ class GuardDecision:
 
     def blocked(self, action: str) -> str:
         """The message a runtime guard raises for *action* (``POST /x``, ``SET key``)."""
-        return (
-            f"{action} blocked: target '{self.target}' is production and the test is not marked destructive"
-        )
+        return f"{action} blocked: target '{self.target}' is production and the test is not marked destructive"
 
 
 guard_key = pytest.StashKey[GuardDecision]()

@@ -99,9 +99,7 @@ class HttpProbe:
             ),
         )
 
-    def responded(
-        self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int
-    ) -> None:
+    def responded(self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int) -> None:
         """Record a response; raise BudgetExceeded when it came back over budget."""
         budget = self.budget(request)
         action = self.action(request)
@@ -253,9 +251,7 @@ class AsyncSmokeClient(httpx.AsyncClient):
         return await self.request("DELETE", url, budget=budget, **kwargs)
 
 
-def _with_budget(
-    kwargs: dict[str, Any], budget: Duration | tuple[Duration, Duration] | None
-) -> dict[str, Any]:
+def _with_budget(kwargs: dict[str, Any], budget: Duration | tuple[Duration, Duration] | None) -> dict[str, Any]:
     if budget is not None:
         Budget.of(budget)  # a bad budget fails at the call, with the value in the message
         kwargs["extensions"] = {**(kwargs.get("extensions") or {}), BUDGET_EXTENSION: budget}
@@ -281,9 +277,7 @@ def make_client(config: pytest.Config, target: Target, headers: dict[str, str] |
     return SmokeClient(transport=transport, **_client_options(target, headers))
 
 
-def make_async_client(
-    config: pytest.Config, target: Target, headers: dict[str, str] | None = None
-) -> AsyncSmokeClient:
+def make_async_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> AsyncSmokeClient:
     """An async client on *target*; every call goes through the timed transport."""
     from pytest_deploysmoke.targets import get_redactor
 

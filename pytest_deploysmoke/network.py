@@ -14,20 +14,13 @@ def describe_error(exc: BaseException) -> str:
     text = str(exc) or type(exc).__name__
     chain = [exc, *_causes(exc)]
     lowered = " ".join(str(e).lower() for e in chain)
-    if (
-        any(isinstance(e, ssl.SSLCertVerificationError) for e in chain)
-        or "certificate verify failed" in lowered
-    ):
+    if any(isinstance(e, ssl.SSLCertVerificationError) for e in chain) or "certificate verify failed" in lowered:
         return "TLS verification failed (certificate not trusted for this host)"
     if any(isinstance(e, ssl.SSLError) for e in chain) or ("ssl" in lowered and "handshake" in lowered):
         return f"TLS handshake failed ({text})"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "connection refused" in lowered:
         return "connection refused"
-    if (
-        "name or service not known" in lowered
-        or "nodename nor servname" in lowered
-        or ("name resolution" in lowered)
-    ):
+    if "name or service not known" in lowered or "nodename nor servname" in lowered or ("name resolution" in lowered):
         return "DNS lookup failed"
     if (
         any(isinstance(e, TimeoutError) for e in chain)

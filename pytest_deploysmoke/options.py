@@ -26,16 +26,14 @@ def add_options(parser: pytest.Parser) -> None:
         dest="deploysmoke_config",
         metavar="PATH",
         default=None,
-        help="Config file (default: deploysmoke.toml, else [tool.deploysmoke] in pyproject.toml, "
-        "in the rootdir)",
+        help="Config file (default: deploysmoke.toml, else [tool.deploysmoke] in pyproject.toml, in the rootdir)",
     )
     group.addoption(
         "--deploy-base-url",
         dest="deploysmoke_base_url",
         metavar="URL",
         default=None,
-        help="Override the target's base_url. "
-        "Without a config file it defines an ad-hoc target named 'adhoc'.",
+        help="Override the target's base_url. Without a config file it defines an ad-hoc target named 'adhoc'.",
     )
     group.addoption(
         "--deploy-phase",

@@ -60,8 +60,7 @@ def read_phase(item: pytest.Item, known: Sequence[str], default: str) -> PhaseMa
         raise PhaseMarkError(f"{item.nodeid}: invalid phase mark: {exc}") from None
     if phase.name not in known:
         raise PhaseMarkError(
-            f"{item.nodeid}: unknown phase '{phase.name}' in @pytest.mark.phase; "
-            f"configured phases: {', '.join(known)}"
+            f"{item.nodeid}: unknown phase '{phase.name}' in @pytest.mark.phase; configured phases: {', '.join(known)}"
         )
     return phase
 

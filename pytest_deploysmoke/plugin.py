@@ -21,6 +21,9 @@ pytest_plugins = [
     "pytest_deploysmoke.fixtures.target",
     "pytest_deploysmoke.fixtures.http",
     "pytest_deploysmoke.fixtures.auth",
+    "pytest_deploysmoke.fixtures.db",
+    "pytest_deploysmoke.fixtures.redis",
+    "pytest_deploysmoke.fixtures.ws",
 ]
 
 
@@ -74,9 +77,7 @@ def pytest_runtestloop(session: pytest.Session) -> None:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_pycollect_makeitem(
-    collector: pytest.Collector, name: str, obj: object
-) -> Generator[None, Any, Any]:
+def pytest_pycollect_makeitem(collector: pytest.Collector, name: str, obj: object) -> Generator[None, Any, Any]:
     result = yield
     settings = _settings(collector.config)
     if settings is not None and result is not None:
@@ -89,9 +90,7 @@ def pytest_itemcollected(item: pytest.Item) -> None:
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(
-    session: pytest.Session, config: pytest.Config, items: list[pytest.Item]
-) -> None:
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
     settings = _settings(config)
     if settings is None:
         phases.skip_without_target(items)

@@ -96,9 +96,7 @@ def test_register_list_delete(client: httpx.Client) -> None:
     user_id = created.json()["id"]
     assert created.json() == {"id": user_id, "email": email}
     assert client.post("/api/v1/auth/register", json={"email": email, "password": "x"}).status_code == 409
-    assert (
-        client.post("/api/v1/auth/login", json={"email": email, "password": "pw-123456"}).status_code == 200
-    )
+    assert client.post("/api/v1/auth/login", json={"email": email, "password": "pw-123456"}).status_code == 200
 
     auth = _bearer(_token(client))
     assert client.get("/api/v1/admin/users", params={"prefix": "smoke-"}).status_code == 401

@@ -97,17 +97,13 @@ def test_expired_token_fails_clearly(pytester: pytest.Pytester, api_url: str, sm
 def test_opaque_token_has_no_claims(pytester: pytest.Pytester, api_url: str, smoke_password: str) -> None:
     """A token that is not a JWT works for requests; jwt_claims skips with the reason."""
     pytester.makefile(".toml", deploysmoke=auth_toml(api_url, login_path="/api/v1/auth/login-opaque"))
-    pytester.makepyfile(
-        test_auth=CHECKS.replace('@pytest.mark.phase("auth")\ndef test_claims', "def test_claims")
-    )
+    pytester.makepyfile(test_auth=CHECKS.replace('@pytest.mark.phase("auth")\ndef test_claims', "def test_claims"))
     result = pytester.runpytest("--deploy-target=t", "-rs")
     result.assert_outcomes(passed=3, skipped=1)
     result.stdout.fnmatch_lines(["*the target's token is not a JWT, so it has no claims to read*"])
 
 
-def test_static_token_skips_login(
-    pytester: pytest.Pytester, api_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_static_token_skips_login(pytester: pytest.Pytester, api_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A configured token is used as is, without a login call, and never shown."""
     import httpx
 
@@ -133,9 +129,7 @@ def test_missing_auth_section_skips_with_reason(pytester: pytest.Pytester, api_u
     pytester.makepyfile(test_auth="def test_me(authed_http):\n    pass\n")
     result = pytester.runpytest("--deploy-target=t", "-rs")
     result.assert_outcomes(skipped=1)
-    result.stdout.fnmatch_lines(
-        ["*target 't' has no [[]auth] section (login_path, username, password or token)*"]
-    )
+    result.stdout.fnmatch_lines(["*target 't' has no [[]auth] section (login_path, username, password or token)*"])
 
 
 def test_token_path_missing_names_keys(pytester: pytest.Pytester, api_url: str, smoke_password: str) -> None:

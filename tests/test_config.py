@@ -136,9 +136,7 @@ def test_explicit_missing_path_is_config_error(project: Path) -> None:
     """An explicit path that does not exist is a ConfigError naming the option and the path."""
     with pytest.raises(ConfigError) as excinfo:
         find_config(project, "missing.toml")
-    assert str(excinfo.value) == (
-        "--deploy-config 'missing.toml' does not exist; give the path of a TOML file"
-    )
+    assert str(excinfo.value) == ("--deploy-config 'missing.toml' does not exist; give the path of a TOML file")
 
 
 def test_invalid_toml_names_the_file(project: Path) -> None:
@@ -168,9 +166,7 @@ def test_unknown_top_level_key_suggests_close_match(project: Path) -> None:
 def test_unknown_key_without_close_match_lists_known_keys(project: Path) -> None:
     """A key unlike any known key is answered with the list of known keys."""
     message = load_error(project, "colour = 1\n")
-    assert message == (
-        "deploysmoke.toml has unknown key 'colour'; known keys: phases, gates, default_phase, targets"
-    )
+    assert message == ("deploysmoke.toml has unknown key 'colour'; known keys: phases, gates, default_phase, targets")
 
 
 def test_unknown_target_key_suggests_close_match(project: Path) -> None:
@@ -191,9 +187,7 @@ def test_unknown_auth_key_suggests_close_match(project: Path) -> None:
         pasword = "x"
         """,
     )
-    assert message == (
-        "deploysmoke.toml: [targets.prod.auth] unknown key 'pasword'; did you mean 'password'?"
-    )
+    assert message == ("deploysmoke.toml: [targets.prod.auth] unknown key 'pasword'; did you mean 'password'?")
 
 
 def test_unknown_launch_key_suggests_close_match(project: Path) -> None:
@@ -209,9 +203,7 @@ def test_unknown_launch_key_suggests_close_match(project: Path) -> None:
         ready_pth = "/ready"
         """,
     )
-    assert message == (
-        "deploysmoke.toml: [targets.local.launch] unknown key 'ready_pth'; did you mean 'ready_path'?"
-    )
+    assert message == ("deploysmoke.toml: [targets.local.launch] unknown key 'ready_pth'; did you mean 'ready_path'?")
 
 
 def test_launch_without_command_is_error(project: Path) -> None:
@@ -246,20 +238,14 @@ def test_production_as_string_names_key_and_expected_type(project: Path) -> None
 
 def test_header_with_non_string_value_names_key_and_expected_type(project: Path) -> None:
     """A header whose value is not a string is rejected with 'a table of strings'."""
-    message = load_error(
-        project, '[targets.prod]\nbase_url = "https://example.com"\nheaders = { X-Retries = 3 }\n'
-    )
+    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\nheaders = { X-Retries = 3 }\n')
     assert message == "deploysmoke.toml: [targets.prod] headers is a table; expected a table of strings"
 
 
 def test_required_env_not_a_list_names_key_and_expected_type(project: Path) -> None:
     """A required_env given as one string is rejected with 'a list of strings'."""
-    message = load_error(
-        project, '[targets.prod]\nbase_url = "https://example.com"\nrequired_env = "API_TOKEN"\n'
-    )
-    assert message == (
-        "deploysmoke.toml: [targets.prod] required_env is 'API_TOKEN'; expected a list of strings"
-    )
+    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\nrequired_env = "API_TOKEN"\n')
+    assert message == ("deploysmoke.toml: [targets.prod] required_env is 'API_TOKEN'; expected a list of strings")
 
 
 # --------------------------------------------------------------------------- phases and gates
@@ -274,9 +260,7 @@ def test_gate_naming_unknown_phase_is_error(project: Path) -> None:
 def test_unknown_default_phase_is_error(project: Path) -> None:
     """A default_phase that is not a phase is rejected with the list of known phases."""
     message = load_error(project, 'phases = ["health", "features"]\ndefault_phase = "smoke"\n')
-    assert message == (
-        "deploysmoke.toml: default_phase is unknown phase 'smoke'; known phases: health, features"
-    )
+    assert message == ("deploysmoke.toml: default_phase is unknown phase 'smoke'; known phases: health, features")
 
 
 def test_duplicate_phases_are_error(project: Path) -> None:
@@ -438,8 +422,7 @@ def test_percent_encoded_url_password_is_masked_decoded_too(project: Path) -> No
     """A percent-encoded DSN password is masked both as written and decoded."""
     built = target(
         project,
-        '[targets.prod]\nbase_url = "https://example.com"\n'
-        'database_url = "postgresql://app:p%40ss-word@db/app"\n',
+        '[targets.prod]\nbase_url = "https://example.com"\ndatabase_url = "postgresql://app:p%40ss-word@db/app"\n',
     )
     assert "p%40ss-word" in built.secrets
     redactor = built.redactor()
@@ -652,10 +635,7 @@ def test_unknown_target_lists_known_targets_sorted(project: Path) -> None:
         """,
         name="nope",
     )
-    assert (
-        message
-        == "--deploy-target 'nope' is not defined in deploysmoke.toml; known targets: alpha, mid, zeta"
-    )
+    assert message == "--deploy-target 'nope' is not defined in deploysmoke.toml; known targets: alpha, mid, zeta"
 
 
 def test_base_url_without_config_builds_adhoc_target() -> None:
@@ -685,12 +665,8 @@ def test_base_url_override_replaces_configured_one(project: Path) -> None:
 
 def test_health_path_must_start_with_slash(project: Path) -> None:
     """A health_path without a leading '/' is rejected."""
-    message = target_error(
-        project, '[targets.prod]\nbase_url = "https://example.com"\nhealth_path = "health"\n'
-    )
-    assert message == (
-        "deploysmoke.toml: [targets.prod] health_path is 'health'; expected a path starting with '/'"
-    )
+    message = target_error(project, '[targets.prod]\nbase_url = "https://example.com"\nhealth_path = "health"\n')
+    assert message == ("deploysmoke.toml: [targets.prod] health_path is 'health'; expected a path starting with '/'")
 
 
 @pytest.mark.parametrize(("value", "shown"), [("0", "0"), ("-1.5", "-1.5")])

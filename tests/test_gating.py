@@ -28,9 +28,7 @@ def test_performance():
 """
 
 
-def write_config(
-    pytester: pytest.Pytester, base_url: str, health_path: str = "/health", extra: str = ""
-) -> None:
+def write_config(pytester: pytest.Pytester, base_url: str, health_path: str = "/health", extra: str = "") -> None:
     pytester.makefile(
         ".toml",
         deploysmoke=f'{extra}\n[targets.local]\nbase_url = "{base_url}"\nhealth_path = "{health_path}"\n',
@@ -60,9 +58,7 @@ def test_failed_health_gate_skips_later_phases(pytester: pytest.Pytester, standi
     result = pytester.runpytest("--deploy-target=local", "-m", "smoke", "-rs")
     result.assert_outcomes(passed=1, failed=1, skipped=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(
-        ["*gate 'health' failed (test_checks.py::test_health); later phases not run*"]
-    )
+    result.stdout.fnmatch_lines(["*gate 'health' failed (test_checks.py::test_health); later phases not run*"])
 
 
 def test_failed_gate_skips_later_phases_under_xdist(pytester: pytest.Pytester, standin_url: str) -> None:

@@ -28,13 +28,13 @@ def one_failure_line(result: pytest.RunResult) -> str:
 
 
 @pytest.mark.parametrize("flavour", ["sync", "async"])
-def test_calls_are_recorded_with_status_and_time(
-    pytester: pytest.Pytester, api_url: str, flavour: str
-) -> None:
+def test_calls_are_recorded_with_status_and_time(pytester: pytest.Pytester, api_url: str, flavour: str) -> None:
     """Every request made through http/ahttp is kept for the check: method and path, status, ms."""
     pytester.makefile(".toml", deploysmoke=target_toml(api_url))
     if flavour == "sync":
-        body = "def test_health(http):\n    assert http.get('/health').status_code == 200\n    http.get('/status/404')\n"
+        body = (
+            "def test_health(http):\n    assert http.get('/health').status_code == 200\n    http.get('/status/404')\n"
+        )
     else:
         body = (
             "import pytest\n\n@pytest.mark.asyncio\nasync def test_health(ahttp):\n"
@@ -77,9 +77,7 @@ def test_timeout_names_the_target_timeout(pytester: pytest.Pytester, api_url: st
     result.assert_outcomes(failed=1)
     line = one_failure_line(result)
     assert line.startswith(f"GET {api_url}/slow?s=2: timed out after ")
-    assert line.endswith(
-        "; the target's timeout is 0.3 s; is the service overloaded, or should timeout be raised?"
-    )
+    assert line.endswith("; the target's timeout is 0.3 s; is the service overloaded, or should timeout be raised?")
 
 
 def test_server_error_shows_status_and_redacted_excerpt(pytester: pytest.Pytester, api_url: str) -> None:
@@ -89,8 +87,7 @@ def test_server_error_shows_status_and_redacted_excerpt(pytester: pytest.Pyteste
     result = pytester.runpytest("--deploy-target=t")
     result.assert_outcomes(failed=1)
     assert one_failure_line(result) == (
-        f"GET {api_url}/boom answered 500 Internal Server Error: "
-        "Internal Server Error: db=postgresql://app:***@db/app"
+        f"GET {api_url}/boom answered 500 Internal Server Error: Internal Server Error: db=postgresql://app:***@db/app"
     )
     assert "leaked-pass" not in result.stdout.str()
 

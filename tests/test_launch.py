@@ -48,18 +48,14 @@ def test_launched_app_serves_the_run_and_is_stopped(pytester: pytest.Pytester) -
 def test_launched_app_under_xdist_gets_the_same_port(pytester: pytest.Pytester) -> None:
     """Workers use the controller's launched server (one launch, port handed over)."""
     pytester.makefile(".toml", deploysmoke=launch_config(UVICORN))
-    pytester.makepyfile(
-        test_checks=PID_CHECK + "\n\ndef test_two(deploy_target):\n    test_health(deploy_target)\n"
-    )
+    pytester.makepyfile(test_checks=PID_CHECK + "\n\ndef test_two(deploy_target):\n    test_health(deploy_target)\n")
     result = pytester.runpytest_subprocess("--deploy-target=local", "-n", "2")
     result.assert_outcomes(passed=2)
 
 
 def test_command_that_exits_early_shows_its_output(pytester: pytest.Pytester) -> None:
     """A command that dies before it is ready stops the run and shows its last lines."""
-    script = pytester.makepyfile(
-        crash="import sys\nprint('booting...')\nprint('FATAL: no config')\nsys.exit(3)\n"
-    )
+    script = pytester.makepyfile(crash="import sys\nprint('booting...')\nprint('FATAL: no config')\nsys.exit(3)\n")
     pytester.makefile(".toml", deploysmoke=launch_config(f"{sys.executable} {script}"))
     pytester.makepyfile(test_checks=PID_CHECK)
     result = pytester.runpytest_subprocess("--deploy-target=local")

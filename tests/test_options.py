@@ -95,9 +95,7 @@ def test_required_env_is_a_preflight_check(
         ".toml",
         deploysmoke=CONFIG.format(url=standin_url) + 'required_env = ["JWT_SECRET", "KIFU_ENC_KEY"]\n',
     )
-    pytester.makepyfile(
-        test_x="import pytest\n\n@pytest.mark.phase('health')\ndef test_health():\n    pass\n"
-    )
+    pytester.makepyfile(test_x="import pytest\n\n@pytest.mark.phase('health')\ndef test_health():\n    pass\n")
     result = pytester.runpytest("--deploy-target=local", "-m", "smoke", "-v", "-rs")
     result.assert_outcomes(failed=1, skipped=1)
     result.stdout.fnmatch_lines(
@@ -107,9 +105,7 @@ def test_required_env_is_a_preflight_check(
             "set them in the runner's environment",
         ]
     )
-    result.stdout.fnmatch_lines(
-        ["*gate 'preflight' failed (deploysmoke::required_env); later phases not run*"]
-    )
+    result.stdout.fnmatch_lines(["*gate 'preflight' failed (deploysmoke::required_env); later phases not run*"])
     assert "present-value" not in result.stdout.str()
 
 
@@ -133,9 +129,7 @@ def test_no_clash_with_pytest_base_url(pytester: pytest.Pytester, standin_url: s
         "    assert base_url == 'http://other.invalid'\n"
         f"    assert deploy_target.base_url == {standin_url!r}\n"
     )
-    result = pytester.runpytest(
-        "--deploy-target=local", "--base-url=http://other.invalid", "-p", "no:cacheprovider"
-    )
+    result = pytester.runpytest("--deploy-target=local", "--base-url=http://other.invalid", "-p", "no:cacheprovider")
     result.assert_outcomes(passed=1)
 
 
@@ -151,9 +145,7 @@ def test_no_clash_with_another_smoke_marker(pytester: pytest.Pytester, standin_u
     result.assert_outcomes(passed=1)
 
 
-def test_gate_is_judged_on_final_outcome_under_rerunfailures(
-    pytester: pytest.Pytester, standin_url: str
-) -> None:
+def test_gate_is_judged_on_final_outcome_under_rerunfailures(pytester: pytest.Pytester, standin_url: str) -> None:
     """A gate check that fails once and passes on rerun does not skip later phases."""
     assert pytester.parseconfig().pluginmanager.hasplugin("rerunfailures")
     pytester.makefile(".toml", deploysmoke=CONFIG.format(url=standin_url))

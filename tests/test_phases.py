@@ -30,9 +30,7 @@ def test_unknown_phase_is_a_collection_error_naming_phases(project: pytest.Pytes
 
 def test_unknown_phase_in_module_pytestmark(project: pytest.Pytester) -> None:
     """A module-level pytestmark is validated like a function mark."""
-    project.makepyfile(
-        test_checks="import pytest\npytestmark = pytest.mark.phase('nope')\ndef test_h():\n    pass\n"
-    )
+    project.makepyfile(test_checks="import pytest\npytestmark = pytest.mark.phase('nope')\ndef test_h():\n    pass\n")
     result = project.runpytest("--deploy-target=local")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(["*unknown phase 'nope'*"])
@@ -40,9 +38,7 @@ def test_unknown_phase_in_module_pytestmark(project: pytest.Pytester) -> None:
 
 def test_phase_mark_with_wrong_arguments(project: pytest.Pytester) -> None:
     """A phase mark without a name gets Python's own message about the missing argument."""
-    project.makepyfile(
-        test_checks="import pytest\n\n@pytest.mark.phase(checklist='x')\ndef test_h():\n    pass\n"
-    )
+    project.makepyfile(test_checks="import pytest\n\n@pytest.mark.phase(checklist='x')\ndef test_h():\n    pass\n")
     result = project.runpytest("--deploy-target=local")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(

@@ -50,9 +50,7 @@ def test_empty_secret_is_falsy() -> None:
 def test_registered_value_is_masked() -> None:
     """A registered value is replaced by *** wherever it appears."""
     r = redactor("hunter2-admin")
-    assert r.redact("login as admin/hunter2-admin failed (hunter2-admin)") == (
-        "login as admin/*** failed (***)"
-    )
+    assert r.redact("login as admin/hunter2-admin failed (hunter2-admin)") == ("login as admin/*** failed (***)")
 
 
 def test_secret_objects_are_registered_by_value() -> None:

@@ -30,14 +30,10 @@ def test_unknown_target_lists_known_targets(pytester: pytest.Pytester) -> None:
     """An unknown --deploy-target is a usage error that names every defined target."""
     toml = '[targets.staging]\nbase_url = "http://127.0.0.1:9"\n[targets.local]\nbase_url = "http://127.0.0.1:9"\n'
     message = run_usage_error(pytester, toml, "--deploy-target=prod")
-    assert (
-        message == "--deploy-target 'prod' is not defined in deploysmoke.toml; known targets: local, staging"
-    )
+    assert message == "--deploy-target 'prod' is not defined in deploysmoke.toml; known targets: local, staging"
 
 
-def test_unknown_target_from_environment_variable(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_unknown_target_from_environment_variable(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """DEPLOYSMOKE_TARGET selects the target when the option is absent, and is validated the same way."""
     monkeypatch.setenv("DEPLOYSMOKE_TARGET", "nope")
     message = run_usage_error(pytester, '[targets.staging]\nbase_url = "http://127.0.0.1:9"\n')
@@ -100,9 +96,7 @@ def test_gate_must_be_a_configured_phase(pytester: pytest.Pytester) -> None:
     assert message == "deploysmoke.toml: gates names unknown phase 'helth'; known phases: health, features"
 
 
-def test_missing_variable_names_variable_and_target(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_missing_variable_names_variable_and_target(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """A ${VAR} without default that is unset names the variable, the target and the fix."""
     monkeypatch.delenv("DATABASE_URL", raising=False)
     toml = '[targets.prod]\nbase_url = "https://x"\ndatabase_url = "${DATABASE_URL}"\n'

@@ -36,9 +36,7 @@ def test_notes_list_loads(deploy_target: Target) -> None:
 @pytest.mark.destructive
 def test_note_can_be_created_and_read(deploy_target: Target) -> None:
     """A note can be created and read back (writes: not run on production)."""
-    created = httpx.post(
-        deploy_target.base_url + "/api/notes", json={"text": "smoke"}, timeout=deploy_target.timeout
-    )
+    created = httpx.post(deploy_target.base_url + "/api/notes", json={"text": "smoke"}, timeout=deploy_target.timeout)
     assert created.status_code == 201
     note_id = created.json()["id"]
     read = httpx.get(f"{deploy_target.base_url}/api/notes/{note_id}", timeout=deploy_target.timeout)

@@ -126,9 +126,7 @@ def requires_auth(endpoint: Callable[[Request, str], Awaitable[Response]]) -> En
         try:
             email = authenticate(request)
         except AuthError as exc:
-            return JSONResponse(
-                {"detail": exc.detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"}
-            )
+            return JSONResponse({"detail": exc.detail}, status_code=401, headers={"WWW-Authenticate": "Bearer"})
         return await endpoint(request, email)
 
     wrapper.__name__ = endpoint.__name__

@@ -1,0 +1,183 @@
+"""WebSocket: a timed client over ``websockets``, with a deadline on every open, receive and close."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import websockets
+from websockets.asyncio.client import ClientConnection
+
+from pytest_deploysmoke.errors import WebSocketError
+from pytest_deploysmoke.records import CallRecord, record
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.config import Target
+    from pytest_deploysmoke.redaction import Redactor
+
+EXCERPT_CHARS = 200
+
+
+class SmokeWebSocket:
+    """An open WebSocket: ``recv``, ``recv_json``, ``first(match, within=...)``, ``send``.
+
+    Every wait has a deadline (the target's timeout unless given), and a close by the server
+    becomes one readable failure with its close code and reason.
+    """
+
+    def __init__(self, connection: ClientConnection, config: pytest.Config, path: str, timeout: float) -> None:
+        self.connection = connection
+        self._config = config
+        self._path = path
+        self._timeout = timeout
+        self._opened = time.perf_counter()
+        self.received = 0
+
+    async def recv(self, timeout: float | None = None) -> str | bytes:
+        """The next message, waiting at most *timeout* seconds."""
+        limit = self._timeout if timeout is None else timeout
+        try:
+            message = await asyncio.wait_for(self.connection.recv(), limit)
+        except asyncio.TimeoutError:
+            raise WebSocketError(
+                f"WS {self._path}: no message within {limit:g} s ({self.received} received so far)"
+            ) from None
+        except websockets.ConnectionClosed as exc:
+            raise WebSocketError(self._closed_message(exc)) from None
+        if self.received == 0:
+            elapsed = (time.perf_counter() - self._opened) * 1000
+            record(self._config, CallRecord("ws", f"first message {self._path}", "ok", ok=True, ms=elapsed))
+        self.received += 1
+        return message
+
+    async def recv_json(self, timeout: float | None = None) -> Any:
+        """The next message, parsed as JSON."""
+        message = await self.recv(timeout)
+        try:
+            return json.loads(message)
+        except ValueError:
+            raise WebSocketError(f"WS {self._path}: a message is not JSON: {_excerpt(message)}") from None
+
+    async def first(
+        self, match: Callable[[Any], bool] | None = None, *, within: float | None = None, parse_json: bool = True
+    ) -> Any:
+        """The first message (parsed as JSON unless ``parse_json=False``) for which *match* is true.
+
+        Fails when no such message arrives within *within* seconds, showing the last one seen.
+        """
+        limit = self._timeout if within is None else within
+        deadline = time.monotonic() + limit
+        last: Any = None
+        seen = 0
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                shown = f"; last message: {_excerpt(last)}" if seen else ""
+                raise WebSocketError(
+                    f"WS {self._path}: no matching message within {limit:g} s ({seen} messages received{shown})"
+                )
+            try:
+                message = await (self.recv_json(remaining) if parse_json else self.recv(remaining))
+            except WebSocketError as exc:
+                if "no message within" in str(exc):
+                    continue  # the deadline check above words it
+                raise
+            seen += 1
+            last = message
+            if match is None or match(message):
+                return message
+
+    async def send(self, message: str | bytes) -> None:
+        """Send one message."""
+        try:
+            await asyncio.wait_for(self.connection.send(message), self._timeout)
+        except websockets.ConnectionClosed as exc:
+            raise WebSocketError(self._closed_message(exc)) from None
+
+    async def send_json(self, value: Any) -> None:
+        """Send *value* as a JSON text message."""
+        await self.send(json.dumps(value))
+
+    def _closed_message(self, exc: websockets.ConnectionClosed) -> str:
+        elapsed = (time.perf_counter() - self._opened) * 1000
+        frame = exc.rcvd
+        how = f"code {frame.code}" + (f" ({frame.reason})" if frame.reason else "") if frame else "no close frame"
+        when = "before the first message" if self.received == 0 else f"after {self.received} messages"
+        record(self._config, CallRecord("ws", f"recv {self._path}", f"closed {how}", ok=False, ms=elapsed))
+        return f"WS {self._path}: closed by the server with {how} after {elapsed:.0f} ms, {when}"
+
+
+@asynccontextmanager
+async def open_websocket(
+    config: pytest.Config,
+    target: Target,
+    redactor: Redactor,
+    path: str,
+    *,
+    token: str | None = None,
+    headers: Mapping[str, str] | None = None,
+    timeout: float | None = None,
+    subprotocols: list[str] | None = None,
+) -> AsyncIterator[SmokeWebSocket]:
+    """Open ``ws_url + path`` with open, receive and close timeouts; record the open."""
+    limit = target.timeout if timeout is None else timeout
+    url = path if "://" in path else target.ws_url + path
+    all_headers = {**target.headers, **(headers or {})}
+    if token:
+        all_headers["Authorization"] = f"Bearer {token}"
+    action = redactor.redact(f"connect {path}")
+    shown = redactor.redact(url)
+    started = time.perf_counter()
+    try:
+        connection = await websockets.connect(
+            url,
+            additional_headers=all_headers,
+            open_timeout=limit,
+            close_timeout=limit,
+            subprotocols=subprotocols,  # type: ignore[arg-type]  # plain strings are valid subprotocols
+            ssl=_ssl_context(target) if url.startswith("wss:") else None,
+        )
+    except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+        elapsed = (time.perf_counter() - started) * 1000
+        phrase = _describe_open_error(exc)
+        record(config, CallRecord("ws", action, phrase, ok=False, ms=elapsed))
+        raise WebSocketError(
+            f"WS {shown}: {phrase} after {elapsed:.0f} ms; is the stream up and ws_url right?"
+        ) from None
+    record(config, CallRecord("ws", action, "open", ok=True, ms=(time.perf_counter() - started) * 1000))
+    socket = SmokeWebSocket(connection, config, path, limit)
+    try:
+        yield socket
+    finally:
+        await connection.close()
+
+
+def _describe_open_error(exc: BaseException) -> str:
+    if isinstance(exc, websockets.InvalidStatus):
+        return f"handshake refused with HTTP {exc.response.status_code}"
+    if isinstance(exc, asyncio.TimeoutError):
+        return "timed out opening the connection"
+    from pytest_deploysmoke.network import describe_error
+
+    return describe_error(exc)
+
+
+def _ssl_context(target: Target) -> Any:
+    import ssl
+
+    context = ssl.create_default_context()
+    if not target.verify_tls:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _excerpt(message: Any) -> str:
+    text = message if isinstance(message, str) else repr(message)
+    flat = " ".join(text.split())
+    return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + " ..."

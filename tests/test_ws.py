@@ -1,0 +1,144 @@
+"""The ws_connect fixture against a real WebSocket server (uvicorn), with every failure mode."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.apps.api import USER_EMAIL, USER_PASSWORD
+
+
+def ws_toml(url: str) -> str:
+    return (
+        f'[targets.t]\nbase_url = "{url}"\ntimeout = 2.0\n'
+        f'[targets.t.auth]\nlogin_path = "/api/v1/auth/login"\nusername = "{USER_EMAIL}"\n'
+        f'password = "{USER_PASSWORD}"\nusername_field = "email"\n'
+    )
+
+
+def run(pytester: pytest.Pytester, api_url: str, body: str) -> pytest.RunResult:
+    pytester.makefile(".toml", deploysmoke=ws_toml(api_url))
+    pytester.makepyfile(test_ws="import pytest\n\n" + body)
+    return pytester.runpytest("--deploy-target=t")
+
+
+def test_first_matching_message_and_records(pytester: pytest.Pytester, api_url: str) -> None:
+    """ws.first waits for a message that matches; the open and the first message are recorded."""
+    pytester.makefile(".toml", deploysmoke=ws_toml(api_url))
+    pytester.makepyfile(
+        test_ws="""
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_ticker(ws_connect):
+            async with ws_connect("/ws/tickers/krw") as ws:
+                ticker = await ws.first(lambda m: m.get("type") == "ticker", within=2)
+                assert ticker["symbol"] == "KRW-BTC"
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    calls = [
+        (call["kind"], call["action"], call["outcome"])
+        for report in reprec.getreports("pytest_runtest_logreport")
+        for name, value in report.user_properties
+        if name == "deploysmoke.calls"
+        for call in value
+    ]
+    assert calls == [("ws", "connect /ws/tickers/krw", "open"), ("ws", "first message /ws/tickers/krw", "ok")]
+
+
+def test_auth_sends_the_token(pytester: pytest.Pytester, api_url: str) -> None:
+    """auth=True logs in and sends the bearer token with the handshake."""
+    result = run(
+        pytester,
+        api_url,
+        "@pytest.mark.asyncio\nasync def test_auth(ws_connect):\n"
+        "    async with ws_connect('/ws/tickers/krw?auth=1', auth=True) as ws:\n"
+        "        assert (await ws.recv_json())['type'] == 'hello'\n",
+    )
+    result.assert_outcomes(passed=1)
+
+
+def test_closed_before_first_message(pytester: pytest.Pytester, api_url: str) -> None:
+    """A stream the server closes at once fails with the close code and reason."""
+    result = run(
+        pytester,
+        api_url,
+        "@pytest.mark.asyncio\nasync def test_closed(ws_connect):\n"
+        "    async with ws_connect('/ws/close-immediately') as ws:\n        await ws.recv()\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "WS /ws/close-immediately: closed by the server with code 1011 (upstream unavailable) "
+            "after * ms, before the first message"
+        ]
+    )
+
+
+def test_unauthorised_stream_closes_with_its_code(pytester: pytest.Pytester, api_url: str) -> None:
+    """Without auth the stand-in closes with 4401, and the message says so."""
+    result = run(
+        pytester,
+        api_url,
+        "@pytest.mark.asyncio\nasync def test_closed(ws_connect):\n"
+        "    async with ws_connect('/ws/tickers/krw?auth=1') as ws:\n        await ws.first()\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["WS /ws/tickers/krw?auth=1: closed by the server with code 4401*before the first message"]
+    )
+
+
+def test_silent_stream_times_out(pytester: pytest.Pytester, api_url: str) -> None:
+    """A stream that never sends fails after the deadline with the count of messages seen."""
+    result = run(
+        pytester,
+        api_url,
+        "@pytest.mark.asyncio\nasync def test_silent(ws_connect):\n"
+        "    async with ws_connect('/ws/silent') as ws:\n        await ws.first(within=0.3)\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["WS /ws/silent: no matching message within 0.3 s (0 messages received)"])
+
+
+def test_no_match_shows_the_last_message(pytester: pytest.Pytester, api_url: str) -> None:
+    """When messages arrive but none matches, the failure shows the last one."""
+    result = run(
+        pytester,
+        api_url,
+        "@pytest.mark.asyncio\nasync def test_nomatch(ws_connect):\n"
+        "    async with ws_connect('/ws/tickers/krw') as ws:\n"
+        "        await ws.first(lambda m: m.get('symbol') == 'KRW-DOGE', within=0.3)\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        ["WS /ws/tickers/krw: no matching message within 0.3 s (* messages received; last message: {*KRW-BTC*"]
+    )
+
+
+def test_refused_connection(pytester: pytest.Pytester, closed_port: int) -> None:
+    """A WebSocket server that is not listening fails with 'connection refused'."""
+    result = run(
+        pytester,
+        f"http://127.0.0.1:{closed_port}",
+        "@pytest.mark.asyncio\nasync def test_open(ws_connect):\n"
+        "    async with ws_connect('/ws/tickers/krw'):\n        pass\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"WS ws://127.0.0.1:{closed_port}/ws/tickers/krw: connection refused after * ms; is the stream up and ws_url right?"
+        ]
+    )
+
+
+def test_handshake_refused(pytester: pytest.Pytester, api_url: str) -> None:
+    """A path that is not a WebSocket endpoint fails with the HTTP status of the handshake."""
+    result = run(
+        pytester,
+        api_url,
+        "@pytest.mark.asyncio\nasync def test_open(ws_connect):\n    async with ws_connect('/ws/nope'):\n        pass\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["WS ws://127.0.0.1:*/ws/nope: handshake refused with HTTP 403 after * ms*"])
