@@ -2,7 +2,8 @@
 
 Each one does every install step itself: it creates ``.venv`` with the running Python,
 installs the project with the extras it needs, then runs pytest inside that environment.
-Extra arguments after the task name go to pytest.
+Extra arguments after the task name go to pytest.  ``test`` also installs (when missing),
+starts and stops a real PostgreSQL and Redis on loopback for the run: see devservices.py.
 """
 
 from __future__ import annotations
@@ -66,9 +67,25 @@ def demo(args: list[str]) -> int:
 
 
 def test(args: list[str]) -> int:
-    """Run the whole test suite; pytest's exit code 5 (no tests ran) is a failure too."""
+    """Run the whole test suite against real PostgreSQL and Redis on loopback.
+
+    The servers are installed with apt when missing (as root), started for this run only and
+    stopped afterwards (see devservices.py).  pytest's exit code 5 (no tests ran) is a failure too.
+    """
+    import devservices  # POSIX only (runuser, process groups): loaded for this task alone
+
     ensure_env("dev")
-    code = subprocess.call([str(PYTHON), "-m", "pytest", *args], cwd=ROOT)
+    try:
+        devservices.ensure_packages()
+        with devservices.running_services() as service_env:
+            argv = [str(PYTHON), "-m", "pytest", *args]
+            code = subprocess.call(argv, cwd=ROOT, env={**os.environ, **service_env})
+    except devservices.ServiceError as exc:
+        print(f"tasks: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tasks: interrupted; the test servers are stopped", file=sys.stderr)
+        return 130
     if code == 5:
         print("tasks: pytest collected no tests; that is a failure", file=sys.stderr)
     return code
