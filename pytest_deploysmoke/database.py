@@ -116,6 +116,7 @@ def connect(config: pytest.Config, target: Target, redactor: Redactor) -> SmokeC
         "-c application_name=deploysmoke"
     )
     started = time.perf_counter()
+    failure: psycopg.OperationalError | None = None
     try:
         connection = SmokeConnection.connect(
             dsn,
@@ -125,24 +126,28 @@ def connect(config: pytest.Config, target: Target, redactor: Redactor) -> SmokeC
             cursor_factory=RecordingCursor,
         )
     except psycopg.OperationalError as exc:
+        failure = exc  # raised below, outside the handler, so the report shows no chained traceback
+    if failure is not None:
         elapsed = (time.perf_counter() - started) * 1000
         from pytest_deploysmoke.redaction import redact_url
 
         shown = redact_url(dsn)
-        record(config, CallRecord("db", f"connect {shown}", _first_line(exc), ok=False, ms=elapsed))
-        pytest.fail(
-            redactor.redact(f"connect to {shown} failed after {elapsed:.0f} ms: {_first_line(exc)}; {_hint(exc)}"),
-            pytrace=False,
-        )
+        reason = _reason(failure)
+        record(config, CallRecord("db", f"connect {shown}", reason, ok=False, ms=elapsed))
+        message = f"connect to {shown} failed after {elapsed:.0f} ms: {reason}; {_hint(failure)}"
+        raise pytest.fail.Exception(redactor.redact(message), pytrace=False)
     connection._deploysmoke_config = config
     record(config, CallRecord("db", "connect", "ok", ok=True, ms=(time.perf_counter() - started) * 1000))
     return connection
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    line = text.splitlines()[-1] if text else type(exc).__name__
-    return line.removeprefix("FATAL:").strip()
+def _reason(exc: BaseException) -> str:
+    """libpq's own reason, without its "connection to server at ... failed:" preamble."""
+    lines = str(exc).strip().splitlines()
+    if not lines:
+        return type(exc).__name__
+    reason = lines[0].rsplit("failed:", 1)[-1].strip().removeprefix("FATAL:")
+    return " ".join(reason.split())
 
 
 def _hint(exc: BaseException) -> str:
