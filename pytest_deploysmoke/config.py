@@ -85,7 +85,7 @@ class Target:
     vars: Mapping[str, Any] = field(default_factory=_empty)
     auth: AuthSettings | None = None
     launch: LaunchSettings | None = None
-    secrets: tuple[str, ...] = field(default=(), compare=False)
+    secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     def redactor(self) -> Redactor:
         """Return a Redactor that knows every secret of this target."""
@@ -188,8 +188,6 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
         if gate not in phases:
             raise ConfigError(where, "gates", f"names unknown phase '{gate}'", f"known phases: {', '.join(phases)}")
     default_phase = data.get("default_phase", DEFAULT_PHASE if DEFAULT_PHASE in phases else phases[-1])
-    if not isinstance(default_phase, str):
-        raise ConfigError(where, "default_phase", _got(default_phase), "expected a phase name")
     if default_phase not in phases:
         raise ConfigError(
             where,
@@ -198,13 +196,12 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
             f"known phases: {', '.join(phases)}",
         )
     targets = data.get("targets", {})
-    if not isinstance(targets, dict):
-        raise ConfigError(where, "targets", _got(targets), "expected a table of [targets.NAME]")
     for name, table in targets.items():
         label = f"[{section}targets.{name}]"
+        file = _display(path) if path else "(config)"  # the label already names the section
         if not isinstance(table, dict):
-            raise ConfigError(where, label, _got(table), "expected a table")
-        _check_target_shape(where, label, table)
+            raise ConfigError(file, label, _got(table), "expected a table")
+        _check_target_shape(file, label, table)
     return DeployConfig(
         path=path,
         phases=tuple(phases),
@@ -225,13 +222,15 @@ def build_target(
     *,
     base_url: str | None = None,
     port: int | None = None,
+    source: str = "--deploy-target",
 ) -> Target:
     """Resolve target *name* of *config* into a Target.
 
     *base_url* overrides the configured one (``--deploy-base-url``); *port* replaces ``{port}``.
     Only this target's strings are expanded, so other targets may use variables that are unset.
+    *source* names where *name* came from, for messages (``--deploy-target``, ``DEPLOYSMOKE_TARGET``).
     """
-    where = config.display_path
+    where = _display(config.path) if config.path else "(no config file)"
     label = f"[{config.section}targets.{name}]"
     if name in config.targets:
         raw: Mapping[str, Any] = config.targets[name]
@@ -241,13 +240,13 @@ def build_target(
         if config.path is None:
             raise ConfigError(
                 None,
-                f"--deploy-target '{name}'",
+                f"{source} '{name}'",
                 f"is not defined: no {CONFIG_FILENAME} (or [tool.deploysmoke] in pyproject.toml) in the rootdir",
                 "create one, pass --deploy-config PATH, or give --deploy-base-url URL",
             )
         raise ConfigError(
             None,
-            f"--deploy-target '{name}'",
+            f"{source} '{name}'",
             f"is not defined in {config.display_path}",
             f"known targets: {', '.join(sorted(config.targets)) or '(none)'}",
         )
@@ -283,7 +282,10 @@ def build_target(
         return value.replace("{port}", str(port))
 
     url = sub_port("base_url", table["base_url"])
-    _check_url(where, f"{label} base_url", url, ("http", "https"))
+    if base_url is not None:
+        _check_url(None, "--deploy-base-url", url, ("http", "https"))
+    else:
+        _check_url(where, f"{label} base_url", url, ("http", "https"))
     ws_url = table.get("ws_url")
     if ws_url is None:
         ws_url = _derive_ws_url(url)
@@ -340,7 +342,7 @@ def build_target(
         vars=MappingProxyType(dict(table.get("vars", {}))),
         auth=auth,
         launch=launch,
-        secrets=tuple(s for s in dict.fromkeys(secrets) if s),
+        secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
 
 
@@ -509,7 +511,7 @@ def _check_keys(where: str, label: str, table: Mapping[str, Any], known: Mapping
             raise ConfigError(where, f"{label} {key}".strip(), _got(value), f"expected {spec.expected}")
 
 
-def _check_url(where: str, key: str, url: str, schemes: tuple[str, ...]) -> None:
+def _check_url(where: str | None, key: str, url: str, schemes: tuple[str, ...]) -> None:
     parts = urlsplit(url)
     if parts.scheme not in schemes or not parts.netloc:
         shown = redact_url(url)

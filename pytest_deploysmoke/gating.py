@@ -174,7 +174,8 @@ class Gatekeeper:
             self._worker_view.wait(phase.name, waiting_for)
         failure = self.ledger.blocking_failure(phase.name)
         if failure is not None:
-            pytest.skip(skip_reason(failure))
+            # Reported at the check's own location, as skip marks are (pytest's skipping.py does the same).
+            raise pytest.skip.Exception(skip_reason(failure), _use_item_location=True)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         phase = phase_of(report)

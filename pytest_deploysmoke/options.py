@@ -33,7 +33,8 @@ def add_options(parser: pytest.Parser) -> None:
         dest="deploysmoke_base_url",
         metavar="URL",
         default=None,
-        help="Override the target's base_url. Without a config file it defines an ad-hoc target named 'adhoc'.",
+        help="Override the selected target's base_url. "
+        "Without --deploy-target it checks an ad-hoc target named 'adhoc'.",
     )
     group.addoption(
         "--deploy-phase",

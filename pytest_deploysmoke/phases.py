@@ -57,7 +57,8 @@ def read_phase(item: pytest.Item, known: Sequence[str], default: str) -> PhaseMa
     try:
         phase = _phase_args(*mark.args, **mark.kwargs)
     except TypeError as exc:
-        raise PhaseMarkError(f"{item.nodeid}: invalid phase mark: {exc}") from None
+        problem = str(exc).replace("_phase_args() ", "")
+        raise PhaseMarkError(f"{item.nodeid}: invalid @pytest.mark.phase: {problem}") from None
     if phase.name not in known:
         raise PhaseMarkError(
             f"{item.nodeid}: unknown phase '{phase.name}' in @pytest.mark.phase; configured phases: {', '.join(known)}"

@@ -84,7 +84,7 @@ def configure(config: pytest.Config) -> RunSettings | None:
     if "launch" in raw:
         workerinput = getattr(config, "workerinput", None)
         port = int(workerinput[PORT_WORKERINPUT]) if workerinput else free_port()
-    target = build_target(deploy_config, name, os.environ, base_url=base_url, port=port)
+    target = build_target(deploy_config, name, os.environ, base_url=base_url, port=port, source=source)
 
     only = tuple(p.strip() for value in option.deploysmoke_phase for p in value.split(",") if p.strip())
     for phase in only:

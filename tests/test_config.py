@@ -20,6 +20,11 @@ from pytest_deploysmoke.config import (
 from pytest_deploysmoke.errors import ConfigError
 
 
+def revealed(target: Target) -> list[str]:
+    """The raw values of a target's recorded secrets."""
+    return [secret.reveal() for secret in target.secrets]
+
+
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A temporary rootdir that is also the working directory, so messages show relative paths."""
@@ -372,8 +377,8 @@ def test_auth_password_and_token_are_recorded_as_secrets(project: Path) -> None:
         token = "tok-static-998877"
         """,
     )
-    assert "hunter2-admin" in built.secrets
-    assert "tok-static-998877" in built.secrets
+    assert "hunter2-admin" in revealed(built)
+    assert "tok-static-998877" in revealed(built)
     assert built.auth is not None
     assert built.auth.password is not None and built.auth.password.reveal() == "hunter2-admin"
     assert built.auth.token is not None and built.auth.token.reveal() == "tok-static-998877"
@@ -399,7 +404,7 @@ def test_values_of_secret_named_variables_are_recorded(project: Path) -> None:
         """,
         environ=environ,
     )
-    assert set(environ.values()) <= set(built.secrets)
+    assert set(environ.values()) <= set(revealed(built))
 
 
 def test_url_passwords_are_recorded_as_secrets(project: Path) -> None:
@@ -413,7 +418,7 @@ def test_url_passwords_are_recorded_as_secrets(project: Path) -> None:
         redis_url = "redis://:redis-pass-99@cache.internal:6379/0"
         """,
     )
-    assert {"base-pw-2024", "db-pass-4711", "redis-pass-99"} <= set(built.secrets)
+    assert {"base-pw-2024", "db-pass-4711", "redis-pass-99"} <= set(revealed(built))
     assert built.database_url is not None
     assert built.database_url.reveal() == "postgresql://app:db-pass-4711@db.internal/app"
 
@@ -424,7 +429,7 @@ def test_percent_encoded_url_password_is_masked_decoded_too(project: Path) -> No
         project,
         '[targets.prod]\nbase_url = "https://example.com"\ndatabase_url = "postgresql://app:p%40ss-word@db/app"\n',
     )
-    assert "p%40ss-word" in built.secrets
+    assert "p%40ss-word" in revealed(built)
     redactor = built.redactor()
     assert redactor.redact("password p@ss-word and p%40ss-word") == "password *** and ***"
 

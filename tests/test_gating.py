@@ -58,7 +58,10 @@ def test_failed_health_gate_skips_later_phases(pytester: pytest.Pytester, standi
     result = pytester.runpytest("--deploy-target=local", "-m", "smoke", "-rs")
     result.assert_outcomes(passed=1, failed=1, skipped=2)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines(["*gate 'health' failed (test_checks.py::test_health); later phases not run*"])
+    result.stdout.fnmatch_lines(
+        ["SKIPPED [[]1] test_checks.py:*: gate 'health' failed (test_checks.py::test_health); later phases not run"]
+    )
+    result.stdout.no_fnmatch_line("*gating.py*")
 
 
 def test_failed_gate_skips_later_phases_under_xdist(pytester: pytest.Pytester, standin_url: str) -> None:

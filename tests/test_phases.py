@@ -42,7 +42,7 @@ def test_phase_mark_with_wrong_arguments(project: pytest.Pytester) -> None:
     result = project.runpytest("--deploy-target=local")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines(
-        ["*test_checks.py::test_h: invalid phase mark: *missing 1 required positional argument: 'name'"]
+        ["*test_checks.py::test_h: invalid @pytest.mark.phase: *missing 1 required positional argument: 'name'"]
     )
 
 

@@ -37,7 +37,7 @@ def test_unknown_target_from_environment_variable(pytester: pytest.Pytester, mon
     """DEPLOYSMOKE_TARGET selects the target when the option is absent, and is validated the same way."""
     monkeypatch.setenv("DEPLOYSMOKE_TARGET", "nope")
     message = run_usage_error(pytester, '[targets.staging]\nbase_url = "http://127.0.0.1:9"\n')
-    assert message == "--deploy-target 'nope' is not defined in deploysmoke.toml; known targets: staging"
+    assert message == "DEPLOYSMOKE_TARGET 'nope' is not defined in deploysmoke.toml; known targets: staging"
 
 
 def test_target_without_any_config_file(pytester: pytest.Pytester) -> None:
@@ -170,7 +170,15 @@ def test_pyproject_table_is_read_and_validated(pytester: pytest.Pytester) -> Non
     )
     (pytester.path / "tox.ini").unlink()
     message = run_usage_error(pytester, None, "--deploy-target=prod")
+    assert message == "pyproject.toml: [tool.deploysmoke.targets.prod] verify_tls is 'no'; expected true or false"
+
+
+def test_bad_base_url_option_is_blamed_on_the_option(pytester: pytest.Pytester) -> None:
+    """A --deploy-base-url without a scheme names the option, not the config file."""
+    message = run_usage_error(
+        pytester, '[targets.prod]\nbase_url = "https://x"\n', "--deploy-target=prod", "--deploy-base-url=localhost:8000"
+    )
     assert (
         message
-        == "pyproject.toml [tool.deploysmoke]: [tool.deploysmoke.targets.prod] verify_tls is 'no'; expected true or false"
+        == "--deploy-base-url is 'localhost:8000'; expected an absolute http or https URL such as 'https://host'"
     )

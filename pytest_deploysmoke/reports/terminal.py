@@ -39,8 +39,8 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     )
     if blocked:
         tr.write_line(
-            f"  {len(blocked)} destructive check(s) NOT RUN because target "
-            f"'{settings.target.name}' is production (use --allow-destructive to run them):",
+            f"  {len(blocked)} destructive check(s) NOT RUN because target '{settings.target.name}' is production "
+            "(use --allow-destructive or allow_destructive = true to run them):",
             yellow=True,
             bold=True,
         )
