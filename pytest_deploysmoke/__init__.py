@@ -13,13 +13,22 @@ if TYPE_CHECKING:
         PhaseMarkError,
         TargetNotReady,
     )
+    from pytest_deploysmoke.expect import expect_json, expect_status, poll_until
+    from pytest_deploysmoke.fixtures.users import SmokeUser
+    from pytest_deploysmoke.fixtures.ws import WsConnect
     from pytest_deploysmoke.gating import PhaseLedger, PhaseOutcome, get_phase_ledger
+    from pytest_deploysmoke.guard import GuardDecision, get_decision
+    from pytest_deploysmoke.records import CallRecord, records_of
     from pytest_deploysmoke.redaction import Redactor, Secret
+    from pytest_deploysmoke.targets import get_target
+    from pytest_deploysmoke.wsclient import SmokeWebSocket
 
 __all__ = [
     "AuthSettings",
+    "CallRecord",
     "ConfigError",
     "DeploySmokeError",
+    "GuardDecision",
     "GuardError",
     "LaunchSettings",
     "PhaseLedger",
@@ -27,13 +36,33 @@ __all__ = [
     "PhaseOutcome",
     "Redactor",
     "Secret",
+    "SmokeUser",
+    "SmokeWebSocket",
     "Target",
     "TargetNotReady",
+    "WsConnect",
     "__version__",
+    "expect_json",
+    "expect_status",
+    "get_decision",
     "get_phase_ledger",
+    "get_target",
+    "poll_until",
+    "records_of",
 ]
 
 _LAZY = {
+    "CallRecord": "pytest_deploysmoke.records",
+    "records_of": "pytest_deploysmoke.records",
+    "GuardDecision": "pytest_deploysmoke.guard",
+    "get_decision": "pytest_deploysmoke.guard",
+    "get_target": "pytest_deploysmoke.targets",
+    "expect_json": "pytest_deploysmoke.expect",
+    "expect_status": "pytest_deploysmoke.expect",
+    "poll_until": "pytest_deploysmoke.expect",
+    "SmokeUser": "pytest_deploysmoke.fixtures.users",
+    "WsConnect": "pytest_deploysmoke.fixtures.ws",
+    "SmokeWebSocket": "pytest_deploysmoke.wsclient",
     "AuthSettings": "pytest_deploysmoke.config",
     "LaunchSettings": "pytest_deploysmoke.config",
     "Target": "pytest_deploysmoke.config",

@@ -16,9 +16,10 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
     User properties cross pytest-xdist's wire and reach ``--junitxml`` as properties, so the
     controller knows each check's phase without the item.
     """
-    calls = [call.as_dict() for call in records.log_of(item).take_unreported()]
-    if calls:
-        report.user_properties.append((records.CALLS_PROPERTY, calls))
+    if report.when == "teardown":
+        calls = [call.as_dict() for call in records.records_of(item)]
+        if calls:
+            report.user_properties.append((records.CALLS_PROPERTY, calls))
     phase = phases.get_phase(item)
     if phase is not None:
         report.user_properties.append((phases.PHASE_PROPERTY, phase.name))

@@ -54,6 +54,20 @@ class AuthSettings:
 
 
 @dataclass(frozen=True, slots=True)
+class SmokeUserSettings:
+    """How the ``smoke_user`` fixture registers and deletes a throwaway user (``[targets.X.smoke_user]``)."""
+
+    register_path: str
+    prefix: str = "smoke-"
+    email_domain: str = "example.com"
+    username_field: str = "email"
+    password_field: str = "password"
+    id_path: str = "id"
+    delete_path: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
 class LaunchSettings:
     """A local command that serves the target for the run (``[targets.X.launch]``)."""
 
@@ -84,6 +98,7 @@ class Target:
     allow_destructive: bool = False
     vars: Mapping[str, Any] = field(default_factory=_empty)
     auth: AuthSettings | None = None
+    smoke_user: SmokeUserSettings | None = None
     launch: LaunchSettings | None = None
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
@@ -311,6 +326,22 @@ def build_target(
     auth = None
     if "auth" in table:
         auth = _build_auth(table["auth"], secrets)
+    smoke_user = None
+    if "smoke_user" in table:
+        user = table["smoke_user"]
+        smoke_user = SmokeUserSettings(
+            register_path=user["register_path"],
+            prefix=user.get("prefix", "smoke-"),
+            email_domain=user.get("email_domain", "example.com"),
+            username_field=user.get("username_field", auth.username_field if auth else "email"),
+            password_field=user.get("password_field", auth.password_field if auth else "password"),
+            id_path=user.get("id_path", "id"),
+            delete_path=user.get("delete_path"),
+            extra=MappingProxyType(dict(user.get("extra", {}))),
+        )
+        for key in ("register_path", "delete_path"):
+            if getattr(smoke_user, key) is not None:
+                _check_path(where, f"{label} smoke_user.{key}", getattr(smoke_user, key))
     launch = None
     if launch_table is not None:
         launch = LaunchSettings(
@@ -341,6 +372,7 @@ def build_target(
         allow_destructive=bool(table.get("allow_destructive", False)),
         vars=MappingProxyType(dict(table.get("vars", {}))),
         auth=auth,
+        smoke_user=smoke_user,
         launch=launch,
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
@@ -469,6 +501,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "allow_destructive": _BOOL,
     "vars": _TABLE,
     "auth": _TABLE,
+    "smoke_user": _TABLE,
     "launch": _TABLE,
 }
 _AUTH_KEYS: Mapping[str, _Field] = {
@@ -479,6 +512,16 @@ _AUTH_KEYS: Mapping[str, _Field] = {
     "password_field": _STR,
     "token_path": _STR,
     "token": _STR,
+}
+_SMOKE_USER_KEYS: Mapping[str, _Field] = {
+    "register_path": _STR,
+    "prefix": _STR,
+    "email_domain": _STR,
+    "username_field": _STR,
+    "password_field": _STR,
+    "id_path": _STR,
+    "delete_path": _STR,
+    "extra": _TABLE,
 }
 _LAUNCH_KEYS: Mapping[str, _Field] = {
     "command": _STR,
@@ -492,6 +535,11 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
     _check_keys(where, label, table, _TARGET_KEYS)
     if "auth" in table:
         _check_keys(where, label[:-1] + ".auth]", table["auth"], _AUTH_KEYS)
+    if "smoke_user" in table:
+        user_label = label[:-1] + ".smoke_user]"
+        _check_keys(where, user_label, table["smoke_user"], _SMOKE_USER_KEYS)
+        if "register_path" not in table["smoke_user"]:
+            raise ConfigError(where, user_label, "has no register_path", 'add register_path = "/api/..."')
     if "launch" in table:
         launch_label = label[:-1] + ".launch]"
         _check_keys(where, launch_label, table["launch"], _LAUNCH_KEYS)

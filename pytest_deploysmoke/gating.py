@@ -153,6 +153,8 @@ class Gatekeeper:
         phases.deselect_other_phases(config, items, self.settings.only_phases)
         phases.order(items, known)
         for item in items:
+            if "smoke_user" in getattr(item, "fixturenames", ()):
+                item.add_marker("destructive")  # registering a user writes to the target
             guard.apply(item, self.settings.target, allow_destructive=self.settings.allow_destructive)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:

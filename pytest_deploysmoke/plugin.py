@@ -24,6 +24,7 @@ pytest_plugins = [
     "pytest_deploysmoke.fixtures.db",
     "pytest_deploysmoke.fixtures.redis",
     "pytest_deploysmoke.fixtures.ws",
+    "pytest_deploysmoke.fixtures.users",
 ]
 
 

@@ -9,7 +9,9 @@ import pytest
 
 CallKind = Literal["http", "ws", "db", "redis"]
 
-#: The user property that carries a report's call records (plain dicts; crosses xdist's wire).
+#: The user property that carries a check's call records (plain dicts; crosses xdist's wire).
+#: It is set on the teardown report, the one ``--junitxml`` reads properties from, with every
+#: call of the check, so each consumer finds all of them in one place.
 CALLS_PROPERTY = "deploysmoke.calls"
 
 
@@ -32,16 +34,9 @@ class CallRecord:
 
 @dataclass(slots=True)
 class RecordLog:
-    """The records of one check, in call order; ``reported`` counts those already on a report."""
+    """The records of one check (setup, call and teardown), in call order."""
 
     records: list[CallRecord] = field(default_factory=list)
-    reported: int = 0
-
-    def take_unreported(self) -> list[CallRecord]:
-        """Records added since the previous report of this check."""
-        new = self.records[self.reported :]
-        self.reported = len(self.records)
-        return new
 
 
 records_key = pytest.StashKey[RecordLog]()
