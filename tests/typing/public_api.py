@@ -2,10 +2,29 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import httpx
 import pytest
 
 import pytest_deploysmoke
-from pytest_deploysmoke import PhaseLedger, PhaseOutcome, Secret, Target, get_phase_ledger
+from pytest_deploysmoke import (
+    CallRecord,
+    GuardDecision,
+    PhaseLedger,
+    PhaseOutcome,
+    Secret,
+    SmokeUser,
+    Target,
+    WsConnect,
+    expect_json,
+    expect_status,
+    get_decision,
+    get_phase_ledger,
+    get_target,
+    poll_until,
+    records_of,
+)
 
 
 def check_version(deploy_target: Target) -> str:
@@ -23,6 +42,34 @@ def reveal_password(target: Target) -> str | None:
 def phase_outcomes(config: pytest.Config) -> dict[str, PhaseOutcome]:
     ledger: PhaseLedger | None = get_phase_ledger(config)
     return ledger.outcomes() if ledger else {}
+
+
+def health(http: httpx.Client) -> dict[str, Any]:
+    body: dict[str, Any] = expect_json(expect_status(http.get("/health"), 200), {"status": "ok"})
+    return body
+
+
+def eventually(http: httpx.Client) -> httpx.Response:
+    response: httpx.Response = poll_until(
+        lambda: http.get("/packs/latest"), until=lambda r: r.status_code == 200, timeout="30s", every=1
+    )
+    return response
+
+
+def guarded(item: pytest.Item) -> bool:
+    decision: GuardDecision | None = get_decision(item)
+    target: Target | None = get_target(item.config)
+    calls: list[CallRecord] = records_of(item)
+    return bool(decision and decision.may_write and target and calls)
+
+
+def login_body(user: SmokeUser) -> dict[str, str]:
+    return user.credentials("email", "password")
+
+
+async def first_ticker(ws_connect: WsConnect) -> Any:
+    async with ws_connect("/ws/tickers/krw", auth=True, timeout=5) as ws:
+        return await ws.first(lambda m: m["type"] == "ticker", within=3)
 
 
 version: str = pytest_deploysmoke.__version__
