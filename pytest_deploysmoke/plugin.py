@@ -116,32 +116,27 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
-    try:
-        return (yield)
-    except Exception as exc:
-        failure = _translate(item, exc)
-        if failure is None:
-            raise
-        raise failure from None
+    return (yield from _translating_failures(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    return (yield from _translating_failures(item))
+
+
+def _translating_failures(item: pytest.Item) -> Generator[None, None, None]:
+    """The body of the setup and call wrappers: recognised library errors become one line."""
     try:
         return (yield)
     except Exception as exc:
-        failure = _translate(item, exc)
+        if _settings(item.config) is None:
+            raise
+        from pytest_deploysmoke import failures
+
+        failure = failures.translate(item, exc)
         if failure is None:
             raise
         raise failure from None
-
-
-def _translate(item: pytest.Item, exc: Exception) -> BaseException | None:
-    if _settings(item.config) is None:
-        return None
-    from pytest_deploysmoke import failures
-
-    return failures.translate(item, exc)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -8,7 +8,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpcore  # noqa: F401
@@ -47,23 +49,44 @@ class ThreadedServer(uvicorn.Server):
         pass
 
 
+@contextmanager
+def serve_in_thread(app: Any, name: str, **options: Any) -> Iterator[str]:
+    """Serve *app* with uvicorn in a thread on a free 127.0.0.1 port; yield its base URL."""
+    port = _free_port()
+    server = ThreadedServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", **options))
+    thread = threading.Thread(target=server.run, name=name, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError(f"the {name} server did not start within 10 s")
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def recorded_calls(reprec: pytest.HookRecorder, nodeid_part: str = "") -> list[dict[str, Any]]:
+    """The call records (``deploysmoke.calls``) of the checks whose node id contains *nodeid_part*."""
+    return [
+        call
+        for report in reprec.getreports("pytest_runtest_logreport")
+        if nodeid_part in report.nodeid
+        for name, value in report.user_properties
+        if name == "deploysmoke.calls"
+        for call in value
+    ]
+
+
 @pytest.fixture(scope="session")
 def standin_url() -> Iterator[str]:
     """Base URL of the stand-in service, served by uvicorn in a thread on 127.0.0.1."""
     from tests.apps.standin import app
 
-    port = _free_port()
-    server = ThreadedServer(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("the stand-in server did not start within 10 s")
-        time.sleep(0.01)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_in_thread(app, "stand-in") as url:
+        yield url
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.apps.api import USER_EMAIL, USER_PASSWORD
+from tests.conftest import recorded_calls
 
 
 def auth_toml(
@@ -51,14 +52,7 @@ def test_login_once_and_use_the_token(pytester: pytest.Pytester, api_url: str, s
     pytester.makepyfile(test_auth=CHECKS)
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=4)
-    logins = [
-        call
-        for report in reprec.getreports("pytest_runtest_logreport")
-        for name, calls in report.user_properties
-        if name == "deploysmoke.calls"
-        for call in calls
-        if call["action"] == "POST /api/v1/auth/login"
-    ]
+    logins = [call for call in recorded_calls(reprec) if call["action"] == "POST /api/v1/auth/login"]
     assert len(logins) == 1
 
 

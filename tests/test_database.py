@@ -7,6 +7,8 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
+from tests.conftest import recorded_calls
+
 
 @pytest.fixture(scope="session")
 def migrated(pg_dsn: str) -> str:
@@ -47,13 +49,7 @@ def test_migration_checks_pass_and_are_recorded(project: pytest.Pytester) -> Non
     )
     reprec = project.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1)
-    calls = [
-        call
-        for report in reprec.getreports("pytest_runtest_logreport")
-        for name, value in report.user_properties
-        if name == "deploysmoke.calls"
-        for call in value
-    ]
+    calls = recorded_calls(reprec)
     assert calls[0]["action"] == "connect"
     assert "SELECT count(*) FROM runs" in [c["action"] for c in calls]
     assert all(c["kind"] == "db" and c["ok"] for c in calls)

@@ -4,19 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from tests.conftest import recorded_calls
+
 
 def target_toml(url: str, extra: str = "", name: str = "t") -> str:
     return f'[targets.{name}]\nbase_url = "{url}"\ntimeout = 2.0\n{extra}\n'
-
-
-def calls_of(reprec: pytest.HookRecorder, nodeid_part: str) -> list[dict[str, object]]:
-    calls: list[dict[str, object]] = []
-    for report in reprec.getreports("pytest_runtest_logreport"):
-        if nodeid_part in report.nodeid:
-            for name, value in report.user_properties:
-                if name == "deploysmoke.calls":
-                    calls.extend(value)
-    return calls
 
 
 def one_failure_line(result: pytest.RunResult) -> str:
@@ -43,7 +35,7 @@ def test_calls_are_recorded_with_status_and_time(pytester: pytest.Pytester, api_
     pytester.makepyfile(test_calls=body)
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1)
-    calls = calls_of(reprec, "test_health")
+    calls = recorded_calls(reprec, "test_health")
     assert [(c["kind"], c["action"], c["outcome"], c["ok"]) for c in calls] == [
         ("http", "GET /health", "200", True),
         ("http", "GET /status/404", "404", False),
@@ -133,7 +125,7 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
         "test_reader": "POST /api/v1/items blocked: target 'prod' is production and the test is not marked destructive",
         "test_async_reader": "DELETE /api/v1/items/1 blocked: target 'prod' is production and the test is not marked destructive",
     }
-    assert calls_of(reprec, "test_reader") == [
+    assert recorded_calls(reprec, "test_reader") == [
         {
             "kind": "http",
             "action": "POST /api/v1/items",
@@ -184,7 +176,7 @@ def test_budget_exceeded_names_call_time_and_budget(pytester: pytest.Pytester, a
         message = str(report.longrepr)
         assert message.startswith("GET /slow?s=0.3 took "), message
         assert message.endswith(", over its budget of 100 ms (status 200)"), message
-    assert [c["budget_ms"] for c in calls_of(reprec, "test_mark_budget")] == [100.0, 100.0]
+    assert [c["budget_ms"] for c in recorded_calls(reprec, "test_mark_budget")] == [100.0, 100.0]
 
 
 def test_bad_budget_value_is_a_clear_error(pytester: pytest.Pytester, api_url: str) -> None:
@@ -206,7 +198,7 @@ def test_retries_record_every_attempt(pytester: pytest.Pytester, api_url: str) -
     )
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1)
-    calls = calls_of(reprec, "test_flaky")
+    calls = recorded_calls(reprec, "test_flaky")
     assert [(c["outcome"], c["attempt"]) for c in calls] == [("503", 1), ("503", 2), ("200", 3)]
 
 

@@ -7,6 +7,8 @@ import uuid
 import pytest
 import redis
 
+from tests.conftest import recorded_calls
+
 
 def redis_toml(url: str, extra: str = "") -> str:
     return f'[targets.t]\nbase_url = "http://127.0.0.1:9"\ntimeout = 2.0\nredis_url = "{url}"\n{extra}\n'
@@ -34,13 +36,7 @@ def test_read_commands_work_and_are_recorded(pytester: pytest.Pytester, redis_ur
     )
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1)
-    actions = [
-        call["action"]
-        for report in reprec.getreports("pytest_runtest_logreport")
-        for name, value in report.user_properties
-        if name == "deploysmoke.calls"
-        for call in value
-    ]
+    actions = [call["action"] for call in recorded_calls(reprec)]
     assert actions == ["PING", f"GET {cached_key}", f"TTL {cached_key}"]
 
 

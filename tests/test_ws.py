@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.apps.api import USER_EMAIL, USER_PASSWORD
+from tests.conftest import recorded_calls
 
 
 def ws_toml(url: str) -> str:
@@ -37,13 +38,7 @@ def test_first_matching_message_and_records(pytester: pytest.Pytester, api_url: 
     )
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1)
-    calls = [
-        (call["kind"], call["action"], call["outcome"])
-        for report in reprec.getreports("pytest_runtest_logreport")
-        for name, value in report.user_properties
-        if name == "deploysmoke.calls"
-        for call in value
-    ]
+    calls = [(call["kind"], call["action"], call["outcome"]) for call in recorded_calls(reprec)]
     assert calls == [("ws", "connect /ws/tickers/krw", "open"), ("ws", "first message /ws/tickers/krw", "ok")]
 
 
