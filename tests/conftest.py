@@ -89,6 +89,23 @@ def standin_url() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def tls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The stand-in over HTTPS with a certificate from a throwaway CA that nothing trusts."""
+    import trustme
+
+    from tests.apps.standin import app
+
+    ca = trustme.CA()
+    certificate = ca.issue_cert("127.0.0.1", "localhost")
+    folder = tmp_path_factory.mktemp("tls")
+    key, chain = folder / "key.pem", folder / "chain.pem"
+    certificate.private_key_pem.write_to_path(str(key))
+    certificate.cert_chain_pems[0].write_to_path(str(chain))
+    with serve_in_thread(app, "TLS stand-in", ssl_keyfile=str(key), ssl_certfile=str(chain)) as url:
+        yield url.replace("http://", "https://")
+
+
 @pytest.fixture
 def closed_port() -> int:
     """A loopback port nothing listens on (connections are refused)."""

@@ -218,3 +218,23 @@ def test_target_headers_are_sent(pytester: pytest.Pytester, api_url: str) -> Non
         test_calls="def test_h(http):\n    assert http.get('/api/v1/echo-headers').json()['x-smoke-run'] == '1'\n"
     )
     pytester.inline_run("--deploy-target=t").assertoutcome(passed=1)
+
+
+def test_untrusted_certificate_is_a_tls_failure(pytester: pytest.Pytester, tls_url: str) -> None:
+    """A certificate the runner does not trust fails with 'TLS verification failed' and the fix."""
+    pytester.makefile(".toml", deploysmoke=target_toml(tls_url))
+    pytester.makepyfile(test_calls="def test_health(http):\n    http.get('/health')\n")
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    line = one_failure_line(result)
+    assert line.startswith(
+        f"GET {tls_url}/health: TLS verification failed (certificate not trusted for this host) after "
+    )
+    assert line.endswith(" ms; check the certificate chain, or set verify_tls = false for a self-signed host")
+
+
+def test_verify_tls_false_accepts_a_self_signed_host(pytester: pytest.Pytester, tls_url: str) -> None:
+    """verify_tls = false lets a staging host with a self-signed certificate answer."""
+    pytester.makefile(".toml", deploysmoke=target_toml(tls_url, "verify_tls = false"))
+    pytester.makepyfile(test_calls="def test_health(http):\n    assert http.get('/health').status_code == 200\n")
+    pytester.inline_run("--deploy-target=t").assertoutcome(passed=1)
