@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -32,8 +32,10 @@ LOGIN_EXTENSION = "deploysmoke.login"
 #: Statuses an idempotent request is retried on when the target sets ``retries``.
 RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+ACTION_CACHE_SIZE = 512
 
 last_response_key = pytest.StashKey["httpx.Response"]()
+mark_budget_key = pytest.StashKey["Budget | None"]()
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,13 +45,23 @@ class HttpProbe:
     config: pytest.Config
     target: Target
     redactor: Redactor
+    # Checks repeat the same few URLs; remembering their redacted form keeps redaction off the
+    # per-call cost (benchmarks/http_overhead.py).  The secret count is in the key because a
+    # login registers a new secret mid-run.
+    _actions: dict[tuple[str, str, int], str] = field(default_factory=dict, repr=False)
 
     def action(self, request: httpx.Request) -> str:
         """``GET /health?x=1`` for the target's own URLs, the full URL for others (redacted)."""
         url = str(request.url)
-        if url.startswith(self.target.base_url):
-            url = url[len(self.target.base_url) :] or "/"
-        return self.redactor.redact(f"{request.method} {url}")
+        key = (request.method, url, self.redactor.secret_count)
+        action = self._actions.get(key)
+        if action is None:
+            if url.startswith(self.target.base_url):
+                url = url[len(self.target.base_url) :] or "/"
+            if len(self._actions) >= ACTION_CACHE_SIZE:
+                self._actions.clear()
+            action = self._actions[key] = self.redactor.redact(f"{request.method} {url}")
+        return action
 
     def guard(self, request: httpx.Request) -> None:
         """Refuse a write on production unless the running check may write; nothing is sent."""
@@ -68,10 +80,14 @@ class HttpProbe:
         if budget is not None:
             return Budget.of(budget)
         item = current_item(self.config)
-        mark = item.get_closest_marker("budget") if item is not None else None
-        if mark is None:
+        if item is None:
             return None
-        return Budget.of(mark.args[0] if len(mark.args) == 1 else tuple(mark.args))
+        if mark_budget_key not in item.stash:  # read the mark once per check, not once per call
+            mark = item.get_closest_marker("budget")
+            item.stash[mark_budget_key] = (
+                Budget.of(mark.args[0] if len(mark.args) == 1 else tuple(mark.args)) if mark else None
+            )
+        return item.stash[mark_budget_key]
 
     def attempts(self, request: httpx.Request) -> int:
         """How many times the request may be sent: retries apply to idempotent methods only."""

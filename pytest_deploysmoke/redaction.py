@@ -24,6 +24,7 @@ _AUTH_HEADER = re.compile(
     r"(?P<value>(?:bearer\s+|basic\s+|token\s+)?[^\s'\",}]+)",
     re.IGNORECASE,
 )
+_HEADER_NAMES = ("authorization", "x-api-key", "cookie")
 # Credentials are long; "the bearer of bad news" and "missing Bearer token" are not credentials.
 _BEARER = re.compile(r"(?P<head>\bbearer\s+)(?P<value>[A-Za-z0-9\-._~+/]{12,}=*)", re.IGNORECASE)
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]{5,}\.eyJ[A-Za-z0-9_\-]{5,}\.[A-Za-z0-9_\-]*")
@@ -104,10 +105,18 @@ class Redactor:
             return text
         if self._secrets:
             text = _mask_spans(text, self._secrets)
-        text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
-        text = _AUTH_HEADER.sub(_mask_value, text)
-        text = _BEARER.sub(_mask_value, text)
-        return _JWT.sub(MASK, text)
+        # Each pattern runs only when its tell-tale substring is there: redact() is on the hot path
+        # of every recorded call, and most text has none of them.
+        if "@" in text and "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: f"{m['head']}{MASK}@", text)
+        lowered = text.lower()
+        if any(name in lowered for name in _HEADER_NAMES):
+            text = _AUTH_HEADER.sub(_mask_value, text)
+        if "bearer" in lowered:
+            text = _BEARER.sub(_mask_value, text)
+        if "eyJ" in text:
+            text = _JWT.sub(MASK, text)
+        return text
 
 
 def _mask_spans(text: str, secrets: set[str]) -> str:
