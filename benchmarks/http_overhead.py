@@ -45,7 +45,6 @@ HEALTH_PATH = "/health"
 RESULTS_ENV = "HTTP_OVERHEAD_RESULTS"
 CALLS_ENV = "HTTP_OVERHEAD_CALLS"
 CALLS_PROPERTY = "deploysmoke.calls"
-HTTP_CALL_MARKER = "'kind': 'http'"
 VARIANTS = ("test_plain", "test_plugin")
 PYTEST_ARGS = ("-m", "pytest", "-p", "no:cacheprovider", "-q", f"--deploy-target={TARGET}")
 PYTEST_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
@@ -126,7 +125,7 @@ def pytest_runtest_logreport(report):
         return
     for name, value in report.user_properties:
         if name == {calls_property!r}:
-            http = [call for call in value if call.get("kind") == "http"]
+            http = [call for call in json.loads(value) if call.get("kind") == "http"]
             COUNTS[report.nodeid] = COUNTS.get(report.nodeid, 0) + len(http)
 
 
@@ -282,9 +281,8 @@ def count_junit_calls(junit_xml: Path, testname: str) -> int:
     root = ET.parse(junit_xml).getroot()
     for case in root.iter("testcase"):
         if case.get("name") == testname:
-            values = [p.get("value") or "" for p in case.iter("property") if p.get("name") == CALLS_PROPERTY]
-            # Each value is the repr of a list of dicts; count the records rather than parse the repr.
-            return sum(value.count(HTTP_CALL_MARKER) for value in values)
+            values = [p.get("value") or "[]" for p in case.iter("property") if p.get("name") == CALLS_PROPERTY]
+            return sum(1 for value in values for call in json.loads(value) if call.get("kind") == "http")
     raise BenchmarkError(f"{junit_xml.name}: no testcase named {testname}")
 
 

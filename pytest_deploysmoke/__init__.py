@@ -7,11 +7,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import AuthSettings, LaunchSettings, Target
     from pytest_deploysmoke.errors import (
+        BudgetExceeded,
         ConfigError,
         DeploySmokeError,
         GuardError,
-        PhaseMarkError,
+        MarkError,
         TargetNotReady,
+        WebSocketError,
     )
     from pytest_deploysmoke.expect import expect_json, expect_status, poll_until
     from pytest_deploysmoke.fixtures.users import SmokeUser
@@ -25,14 +27,15 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuthSettings",
+    "BudgetExceeded",
     "CallRecord",
     "ConfigError",
     "DeploySmokeError",
     "GuardDecision",
     "GuardError",
     "LaunchSettings",
+    "MarkError",
     "PhaseLedger",
-    "PhaseMarkError",
     "PhaseOutcome",
     "Redactor",
     "Secret",
@@ -40,6 +43,7 @@ __all__ = [
     "SmokeWebSocket",
     "Target",
     "TargetNotReady",
+    "WebSocketError",
     "WsConnect",
     "__version__",
     "expect_json",
@@ -67,9 +71,11 @@ _LAZY = {
     "LaunchSettings": "pytest_deploysmoke.config",
     "Target": "pytest_deploysmoke.config",
     "ConfigError": "pytest_deploysmoke.errors",
+    "BudgetExceeded": "pytest_deploysmoke.errors",
+    "WebSocketError": "pytest_deploysmoke.errors",
     "DeploySmokeError": "pytest_deploysmoke.errors",
     "GuardError": "pytest_deploysmoke.errors",
-    "PhaseMarkError": "pytest_deploysmoke.errors",
+    "MarkError": "pytest_deploysmoke.errors",
     "TargetNotReady": "pytest_deploysmoke.errors",
     "PhaseLedger": "pytest_deploysmoke.gating",
     "PhaseOutcome": "pytest_deploysmoke.gating",

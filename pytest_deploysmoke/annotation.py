@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -19,7 +20,8 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
     if report.when == "teardown":
         calls = [call.as_dict() for call in records.records_of(item)]
         if calls:
-            report.user_properties.append((records.CALLS_PROPERTY, calls))
+            # A JSON string, so that the JUnit XML property is JSON that any CI tool can read.
+            report.user_properties.append((records.CALLS_PROPERTY, json.dumps(calls)))
     phase = phases.get_phase(item)
     if phase is not None:
         report.user_properties.append((phases.PHASE_PROPERTY, phase.name))

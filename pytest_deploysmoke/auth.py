@@ -39,7 +39,11 @@ def login(http: SmokeClient, target: Target) -> str:
     try:
         document = response.json()
     except ValueError:
-        pytest.fail(f"{what} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}")
+        pytest.fail(
+            f"{what} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}; "
+            "check login_path (a login page instead of the API is a common cause)",
+            pytrace=False,
+        )
     token = dig(document, auth.token_path)
     if not isinstance(token, str) or not token:
         keys = ", ".join(sorted(document)) if isinstance(document, dict) else type(document).__name__
@@ -88,6 +92,6 @@ def expired_message(token: str, now: float | None = None) -> str | None:
     ago = now - claims["exp"]
     when = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(claims["exp"]))
     return (
-        f"the token from login is already expired (exp {when} UTC, {ago:.0f} s ago); "
-        "check the login endpoint and the server's clock"
+        f"the bearer token is already expired (exp {when} UTC, {ago:.0f} s ago); "
+        "check the login endpoint (or the configured token) and the server's clock"
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 #: What users may write for a duration: seconds as a number, or a string with a unit.
 Duration: TypeAlias = int | float | str
@@ -71,3 +71,19 @@ class Budget:
         if self.target is None:
             return format_ms(self.limit)
         return f"{format_ms(self.target)} / {format_ms(self.limit)}"
+
+
+def budget_from_mark(*args: Any, **kwargs: Any) -> Budget:
+    """The budget of a ``budget(limit)`` or ``budget(target, limit)`` mark.
+
+    Raises:
+        TypeError: the mark has keyword arguments or the wrong number of arguments.
+        ValueError: a duration is not understood, or the target exceeds the limit.
+    """
+    if kwargs:
+        raise TypeError(f"takes positional arguments only, budget(limit) or budget(target, limit); got {kwargs}")
+    if len(args) == 1:
+        return Budget.of(args[0])
+    if len(args) == 2:
+        return Budget.of((args[0], args[1]))
+    raise TypeError(f"takes budget(limit) or budget(target, limit), got {len(args)} arguments")

@@ -4,7 +4,7 @@ The hierarchy::
 
     DeploySmokeError            base of everything the plugin raises on purpose
     ├── ConfigError             deploysmoke.toml / options are wrong  -> usage error (exit 4)
-    ├── PhaseMarkError          a ``phase`` mark names an unknown phase -> collection error
+    ├── MarkError               a phase or budget mark is malformed  -> collection error
     ├── GuardError              a write was blocked on a production target
     ├── BudgetExceeded          a call took longer than its budget
     ├── WebSocketError          a WebSocket did not open, closed early, or stayed silent
@@ -42,8 +42,8 @@ class ConfigError(DeploySmokeError):
         return f"{head}; {self.expected}" if self.expected else head
 
 
-class PhaseMarkError(DeploySmokeError, ValueError):
-    """A ``phase`` mark is malformed or names an unknown phase."""
+class MarkError(DeploySmokeError, ValueError):
+    """A ``phase`` or ``budget`` mark is malformed, or names an unknown phase."""
 
 
 class GuardError(DeploySmokeError):

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from pytest_deploysmoke.budgets import Duration, parse_duration
+from pytest_deploysmoke.errors import DeploySmokeError
 
 if TYPE_CHECKING:
     import httpx
@@ -49,11 +50,16 @@ def expect_json(response: httpx.Response, expected: Any = None) -> Any:
     difference by its JSON path.
     """
     __tracebackhide__ = True
+    problem: str | None = None
     try:
         body = response.json()
-    except (ValueError, json.JSONDecodeError) as exc:
+    except ValueError as exc:  # json.JSONDecodeError is a ValueError
+        problem = (
+            f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
+        )
+    if problem is not None:  # failed outside the handler, so no chained json traceback is shown
         pytest.fail(
-            f"{_what(response)} answered {response.status_code} with a body that is not JSON ({exc}): "
+            f"{_what(response)} answered {response.status_code} with a body that is not valid JSON ({problem}): "
             f"{_excerpt(response.text)}"
         )
     if expected is not None:
@@ -122,6 +128,8 @@ def poll_until(
         attempts += 1
         try:
             value = fn()
+        except DeploySmokeError:
+            raise  # a blocked write or a blown budget is a failure, not "not yet"
         except Exception as exc:
             last = f"{type(exc).__name__}: {exc}"
         else:

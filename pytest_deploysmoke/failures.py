@@ -59,7 +59,7 @@ def _describe_redis(item: pytest.Item, exc: BaseException, redis: Any) -> str:
     what = f"redis {call.action}" if call else "redis"
     phrase = describe_error(exc)
     if isinstance(exc, redis.AuthenticationError) or "auth" in str(exc).lower():
-        return f"{what}: {exc}; check the password in redis_url"
+        return f"{what}: {str(exc).rstrip('.')}; check the password in redis_url"
     if isinstance(exc, (redis.ConnectionError, redis.TimeoutError)):
         after = f" after {call.ms:.0f} ms" if call else ""
         return f"{what}: {phrase}{after}; is Redis up and redis_url right?"
@@ -78,31 +78,34 @@ def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
     phrase = describe_error(exc)
     elapsed = _last_elapsed(item)
     after = f" after {elapsed:.0f} ms" if elapsed is not None else ""
-    return f"{what}: {phrase}{after}" + (f"; {hint}" if (hint := _hint(item, phrase)) else "")
+    return f"{what}: {phrase}{after}" + (f"; {hint}" if (hint := _hint(item, phrase, str(request.url))) else "")
 
 
-def _hint(item: pytest.Item, phrase: str) -> str | None:
+def _hint(item: pytest.Item, phrase: str, url: str) -> str | None:
+    from pytest_deploysmoke.targets import get_target
+
+    target = get_target(item.config)
+    ours = target is not None and url.startswith(target.base_url)  # a call to the target, not elsewhere
     if phrase == "connection refused":
-        return "is the service up and base_url right?"
+        return "is the service up and base_url right?" if ours else "is the service up and the URL right?"
     if phrase == "timed out":
-        from pytest_deploysmoke.targets import get_target
-
-        target = get_target(item.config)
         limit = f"the target's timeout is {target.timeout:g} s; " if target else ""
         return f"{limit}is the service overloaded, or should timeout be raised?"
     if phrase == "DNS lookup failed":
-        return "check the host name in base_url"
+        return "check the host name in base_url" if ours else "check the host name in the URL"
     if phrase.startswith("TLS verification failed"):
         return "check the certificate chain, or set verify_tls = false for a self-signed host"
     return None
 
 
 def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | None:
+    if "pytest_deploysmoke.httpclient" not in sys.modules:
+        return None  # no plugin client has made a request, so there is no response to blame
     from pytest_deploysmoke.httpclient import last_response_key
 
-    response = item.stash.get(last_response_key, None) if "pytest_deploysmoke.httpclient" in sys.modules else None
-    if response is None:
-        return None
+    response = item.stash.get(last_response_key, None)
+    if response is None or exc.doc != response.text:
+        return None  # the bad JSON came from somewhere else; keep pytest's own report
     request = response.request
     return (
         f"{request.method} {request.url} answered {response.status_code} with a body that is not valid JSON "

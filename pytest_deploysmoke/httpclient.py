@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from pytest_deploysmoke.budgets import Budget, Duration
+from pytest_deploysmoke.budgets import Budget, Duration, budget_from_mark
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import SAFE_METHODS, get_decision
 from pytest_deploysmoke.records import CallRecord, current_item, record
@@ -84,9 +84,7 @@ class HttpProbe:
             return None
         if mark_budget_key not in item.stash:  # read the mark once per check, not once per call
             mark = item.get_closest_marker("budget")
-            item.stash[mark_budget_key] = (
-                Budget.of(mark.args[0] if len(mark.args) == 1 else tuple(mark.args)) if mark else None
-            )
+            item.stash[mark_budget_key] = budget_from_mark(*mark.args, **mark.kwargs) if mark else None
         return item.stash[mark_budget_key]
 
     def attempts(self, request: httpx.Request) -> int:

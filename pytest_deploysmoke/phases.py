@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke.errors import PhaseMarkError
+from pytest_deploysmoke.errors import MarkError
 
 MARKERS = (
     "smoke: a post-deploy smoke check (implied by the phase mark); select with -m smoke",
@@ -49,7 +49,7 @@ def read_phase(item: pytest.Item, known: Sequence[str], default: str) -> PhaseMa
     """Return the item's phase from its closest ``phase`` mark, or *default*.
 
     Raises:
-        PhaseMarkError: the mark's arguments are wrong or the phase is not in *known*.
+        MarkError: the mark's arguments are wrong or the phase is not in *known*.
     """
     mark = item.get_closest_marker("phase")
     if mark is None:
@@ -58,12 +58,24 @@ def read_phase(item: pytest.Item, known: Sequence[str], default: str) -> PhaseMa
         phase = _phase_args(*mark.args, **mark.kwargs)
     except TypeError as exc:
         problem = str(exc).replace("_phase_args() ", "")
-        raise PhaseMarkError(f"{item.nodeid}: invalid @pytest.mark.phase: {problem}") from None
+        raise MarkError(f"{item.nodeid}: invalid @pytest.mark.phase: {problem}") from None
     if phase.name not in known:
-        raise PhaseMarkError(
+        raise MarkError(
             f"{item.nodeid}: unknown phase '{phase.name}' in @pytest.mark.phase; configured phases: {', '.join(known)}"
         )
     return phase
+
+
+def check_budget_mark(item: pytest.Item) -> None:
+    """Raise MarkError when the item's ``budget`` mark cannot be read."""
+    from pytest_deploysmoke.budgets import budget_from_mark
+
+    mark = item.get_closest_marker("budget")
+    if mark is not None:
+        try:
+            budget_from_mark(*mark.args, **mark.kwargs)
+        except (TypeError, ValueError) as exc:
+            raise MarkError(f"{item.nodeid}: invalid @pytest.mark.budget: {exc}") from None
 
 
 def assign(item: pytest.Item, known: Sequence[str], default: str) -> PhaseMark:
@@ -95,7 +107,8 @@ def check_collected(collector: pytest.Collector, result: Any, known: Sequence[st
         if isinstance(item, pytest.Item):
             try:
                 assign(item, known, default)
-            except PhaseMarkError as exc:
+                check_budget_mark(item)
+            except MarkError as exc:
                 raise collector.CollectError(str(exc)) from None
 
 

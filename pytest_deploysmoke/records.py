@@ -9,7 +9,8 @@ import pytest
 
 CallKind = Literal["http", "ws", "db", "redis"]
 
-#: The user property that carries a check's call records (plain dicts; crosses xdist's wire).
+#: The user property that carries a check's call records, as a JSON list of objects (it crosses
+#: xdist's wire, and JUnit writes it as is).
 #: It is set on the teardown report, the one ``--junitxml`` reads properties from, with every
 #: call of the check, so each consumer finds all of them in one place.
 CALLS_PROPERTY = "deploysmoke.calls"

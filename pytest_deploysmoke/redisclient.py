@@ -29,24 +29,37 @@ READ_COMMANDS = frozenset(
 )
 
 
-class SmokeRedis(redis.Redis):
-    """A redis-py client that records each command and refuses writes the production guard forbids."""
+class _Guarded:
+    """What SmokeRedis and its pipelines share: the guard on write commands, and the records."""
 
     _deploysmoke_config: pytest.Config | None = None
     _deploysmoke_redactor: Redactor | None = None
+
+    def _deploysmoke_guard(self, args: tuple[Any, ...]) -> None:
+        config = self._deploysmoke_config
+        if config is None or not args or str(args[0]).upper() in READ_COMMANDS:
+            return
+        item = current_item(config)
+        decision = get_decision(item) if item is not None else None
+        if decision is not None and not decision.may_write:
+            command = str(args[0]).upper()
+            record(config, CallRecord("redis", self._deploysmoke_action(args), "blocked", ok=False, ms=0.0))
+            raise GuardError(decision.blocked(command))
+
+    def _deploysmoke_action(self, args: tuple[Any, ...]) -> str:
+        shown = " ".join(str(a) for a in args[:2])  # the command and its key; values stay out
+        return self._deploysmoke_redactor.redact(shown) if self._deploysmoke_redactor else shown
+
+
+class SmokeRedis(_Guarded, redis.Redis):
+    """A redis-py client that records each command and refuses writes the production guard forbids."""
 
     def execute_command(self, *args: Any, **options: Any) -> Any:
         config = self._deploysmoke_config
         if config is None or not args:
             return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-        command = str(args[0]).upper()
-        action = self._action(args)
-        if command not in READ_COMMANDS:
-            item = current_item(config)
-            decision = get_decision(item) if item is not None else None
-            if decision is not None and not decision.may_write:
-                record(config, CallRecord("redis", action, "blocked", ok=False, ms=0.0))
-                raise GuardError(decision.blocked(command))
+        self._deploysmoke_guard(args)
+        action = self._deploysmoke_action(args)
         started = time.perf_counter()
         try:
             result = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # as above
@@ -58,9 +71,41 @@ class SmokeRedis(redis.Redis):
         record(config, CallRecord("redis", action, "ok", ok=True, ms=_ms(started)))
         return result
 
-    def _action(self, args: tuple[Any, ...]) -> str:
-        shown = " ".join(str(a) for a in args[:2])  # the command and its key; values stay out
-        return self._deploysmoke_redactor.redact(shown) if self._deploysmoke_redactor else shown
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> SmokePipeline:
+        """A pipeline whose queued commands pass the same guard; its execute is recorded as one call."""
+        pipe = SmokePipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+        pipe._deploysmoke_config = self._deploysmoke_config
+        pipe._deploysmoke_redactor = self._deploysmoke_redactor
+        return pipe
+
+
+class SmokePipeline(_Guarded, redis.client.Pipeline):
+    """A pipeline that refuses to queue a write the production guard forbids."""
+
+    def execute_command(self, *args: Any, **kwargs: Any) -> Any:
+        self._deploysmoke_guard(args)
+        return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+
+    def execute(self, raise_on_error: bool = True) -> list[Any]:
+        config = self._deploysmoke_config
+        queued = len(self.command_stack)
+        started = time.perf_counter()
+        try:
+            result = super().execute(raise_on_error)
+        except redis.RedisError as exc:
+            if config is not None:
+                from pytest_deploysmoke.network import describe_error
+
+                record(
+                    config,
+                    CallRecord(
+                        "redis", f"PIPELINE ({queued} commands)", describe_error(exc), ok=False, ms=_ms(started)
+                    ),
+                )
+            raise
+        if config is not None:
+            record(config, CallRecord("redis", f"PIPELINE ({queued} commands)", "ok", ok=True, ms=_ms(started)))
+        return result
 
 
 def _ms(started: float) -> float:

@@ -45,7 +45,8 @@ class SmokeWebSocket:
             message = await asyncio.wait_for(self.connection.recv(), limit)
         except asyncio.TimeoutError:
             raise WebSocketError(
-                f"WS {self._path}: no message within {limit:g} s ({self.received} received so far)"
+                f"WS {self._path}: no message within {limit:g} s ({self.received} received so far); "
+                "is the stream publishing?"
             ) from None
         except websockets.ConnectionClosed as exc:
             raise WebSocketError(self._closed_message(exc)) from None
@@ -78,8 +79,9 @@ class SmokeWebSocket:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 shown = f"; last message: {_excerpt(last)}" if seen else ""
+                hint = "check the condition, or wait longer with within=" if seen else "is the stream publishing?"
                 raise WebSocketError(
-                    f"WS {self._path}: no matching message within {limit:g} s ({seen} messages received{shown})"
+                    f"WS {self._path}: no matching message within {limit:g} s ({seen} messages received{shown}); {hint}"
                 )
             try:
                 message = await (self.recv_json(remaining) if parse_json else self.recv(remaining))
@@ -96,6 +98,10 @@ class SmokeWebSocket:
         """Send one message."""
         try:
             await asyncio.wait_for(self.connection.send(message), self._timeout)
+        except asyncio.TimeoutError:
+            raise WebSocketError(
+                f"WS {self._path}: sending took longer than {self._timeout:g} s; is the server reading?"
+            ) from None
         except websockets.ConnectionClosed as exc:
             raise WebSocketError(self._closed_message(exc)) from None
 
@@ -109,7 +115,10 @@ class SmokeWebSocket:
         how = f"code {frame.code}" + (f" ({frame.reason})" if frame.reason else "") if frame else "no close frame"
         when = "before the first message" if self.received == 0 else f"after {self.received} messages"
         record(self._config, CallRecord("ws", f"recv {self._path}", f"closed {how}", ok=False, ms=elapsed))
-        return f"WS {self._path}: closed by the server with {how} after {elapsed:.0f} ms, {when}"
+        return (
+            f"WS {self._path}: closed by the server with {how} after {elapsed:.0f} ms, {when}; "
+            "the server's logs say why"
+        )
 
 
 @asynccontextmanager
@@ -178,6 +187,11 @@ def _ssl_context(target: Target) -> Any:
 
 
 def _excerpt(message: Any) -> str:
-    text = message if isinstance(message, str) else repr(message)
+    if isinstance(message, str):
+        text = message
+    elif isinstance(message, bytes):
+        text = repr(message)
+    else:  # a parsed JSON message is shown as JSON
+        text = json.dumps(message, default=str)
     flat = " ".join(text.split())
     return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + " ..."

@@ -3,6 +3,7 @@ real PostgreSQL and Redis servers that ``python3 tasks.py test`` starts (see dev
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import threading
@@ -76,7 +77,7 @@ def recorded_calls(reprec: pytest.HookRecorder, nodeid_part: str = "") -> list[d
         if nodeid_part in report.nodeid
         for name, value in report.user_properties
         if name == "deploysmoke.calls"
-        for call in value
+        for call in json.loads(value)
     ]
 
 

@@ -83,7 +83,7 @@ def test_expired_token_fails_clearly(pytester: pytest.Pytester, api_url: str, sm
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
         [
-            "the token from login is already expired (exp * UTC, * s ago); check the login endpoint and the server's clock"
+            "the bearer token is already expired (exp * UTC, * s ago); check the login endpoint (or the configured token) and the server's clock"
         ]
     )
 

@@ -98,7 +98,9 @@ def test_helpers_against_the_stand_in(pytester: pytest.Pytester, api_url: str) -
             "$.status: expected 'healthy', got 'ok'; $.version: expected '2.0.2', got '2.0.1'"
         ]
     )
-    result.stdout.fnmatch_lines([f"E   *Failed: GET {api_url}/malformed answered 200 with a body that is not JSON (*"])
+    result.stdout.fnmatch_lines(
+        [f"E   *Failed: GET {api_url}/malformed answered 200 with a body that is not valid JSON (*"]
+    )
     result.stdout.fnmatch_lines(
         [
             "E   *Failed: poll_until(progress): condition not met after * attempts in 0.* s "

@@ -238,3 +238,28 @@ def test_verify_tls_false_accepts_a_self_signed_host(pytester: pytest.Pytester, 
     pytester.makefile(".toml", deploysmoke=target_toml(tls_url, "verify_tls = false"))
     pytester.makepyfile(test_calls="def test_health(http):\n    assert http.get('/health').status_code == 200\n")
     pytester.inline_run("--deploy-target=t").assertoutcome(passed=1)
+
+
+def test_bad_json_from_elsewhere_is_not_blamed_on_the_last_response(pytester: pytest.Pytester, api_url: str) -> None:
+    """A JSONDecodeError whose document is not the last response body keeps pytest's own report."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_calls="import json\n\ndef test_x(http):\n    http.get('/health')\n    json.loads('{not json')\n"
+    )
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.no_fnmatch_line("*answered 200 with a body that is not valid JSON*")
+    result.stdout.fnmatch_lines(["*json.decoder.JSONDecodeError: Expecting property name enclosed in double quotes*"])
+
+
+def test_poll_until_does_not_retry_a_blocked_write(pytester: pytest.Pytester, api_url: str) -> None:
+    """poll_until lets a production-guard refusal through at once instead of polling until the timeout."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url, "production = true"))
+    pytester.makepyfile(
+        test_calls="from pytest_deploysmoke import poll_until\n\n"
+        "def test_x(http):\n    poll_until(lambda: http.post('/api/v1/items', json={}), timeout=2, every=0.5)\n"
+    )
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["POST /api/v1/items blocked: target 't' is production*"])
+    result.stdout.no_fnmatch_line("*condition not met*")

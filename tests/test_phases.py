@@ -145,3 +145,26 @@ def test_non_gating_phase_failure_skips_nothing(project: pytest.Pytester) -> Non
     result = project.runpytest("--deploy-target=local")
     result.assert_outcomes(passed=1, failed=1)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
+
+
+def test_bad_budget_mark_is_a_collection_error(project: pytest.Pytester) -> None:
+    """A budget mark that cannot be read fails collection with the value and the accepted forms."""
+    project.makepyfile(test_checks="import pytest\n\n@pytest.mark.budget('fast')\ndef test_h():\n    pass\n")
+    result = project.runpytest("--deploy-target=local")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "test_checks.py::test_h: invalid @pytest.mark.budget: "
+            "a duration must be seconds or a string like '100ms' or '1.5s', got 'fast'"
+        ]
+    )
+
+
+def test_budget_mark_with_keywords_is_a_collection_error(project: pytest.Pytester) -> None:
+    """budget(limit='1s') is refused with the forms the mark takes."""
+    project.makepyfile(test_checks="import pytest\n\n@pytest.mark.budget(limit='1s')\ndef test_h():\n    pass\n")
+    result = project.runpytest("--deploy-target=local")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["*invalid @pytest.mark.budget: takes positional arguments only, budget(limit) or budget(target, limit)*"]
+    )

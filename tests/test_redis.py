@@ -75,3 +75,23 @@ def test_target_without_redis_url_skips(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--deploy-target=prod", "-rs")
     result.assert_outcomes(skipped=1)
     result.stdout.fnmatch_lines(["*target 'prod' has no redis_url*"])
+
+
+def test_pipeline_writes_pass_the_same_guard(pytester: pytest.Pytester, redis_url: str, cached_key: str) -> None:
+    """A write queued on a pipeline is refused on production; a read-only pipeline runs and is recorded."""
+    pytester.makefile(".toml", deploysmoke=redis_toml(redis_url, "production = true"))
+    pytester.makepyfile(
+        test_cache=f"""
+        def test_write(redis_client):
+            redis_client.pipeline().set({cached_key!r}, 'x').execute()
+
+        def test_read(redis_client):
+            assert redis_client.pipeline().get({cached_key!r}).ttl({cached_key!r}).execute()[0] == "42"
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1, failed=1)
+    (failure,) = reprec.getfailures()
+    assert str(failure.longrepr) == "SET blocked: target 't' is production and the test is not marked destructive"
+    assert redis.Redis.from_url(redis_url).get(cached_key) == b"42"
+    assert [c["action"] for c in recorded_calls(reprec, "test_read")] == ["PIPELINE (2 commands)"]

@@ -78,7 +78,11 @@ def test_failed_registration_is_reported(pytester: pytest.Pytester, api_url: str
     pytester.makepyfile(test_users="def test_user(smoke_user):\n    pass\n")
     result = pytester.runpytest("--deploy-target=t")
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines(["register POST /status/409 as smoke-*@example.com answered 405: Method Not Allowed"])
+    result.stdout.fnmatch_lines(
+        [
+            "register POST /status/409 as smoke-*@example.com answered 405: Method Not Allowed; check [[]smoke_user] register_path*"
+        ]
+    )
 
 
 def test_missing_section_skips(pytester: pytest.Pytester, api_url: str) -> None:
