@@ -37,7 +37,15 @@ PYTEST_ARGS = ("-m", "pytest", "--co", "-q", "-p", "no:cacheprovider")
 DISABLE_ARGS = ("-p", f"no:{PLUGIN_NAME}")
 PYTEST_INI = "[pytest]\nasyncio_default_fixture_loop_scope = function\n"
 # Environment that would change what the runs do: extra options or plugins, or a deploy target.
-SCRUBBED_ENV_PREFIXES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD", "DEPLOYSMOKE_")
+# PYTHONDONTWRITEBYTECODE too: with it, every run recompiles (and pytest re-rewrites) every plugin
+# module, which no user machine does; the timings should show what a user's run costs.
+SCRUBBED_ENV_PREFIXES = (
+    "PYTEST_ADDOPTS",
+    "PYTEST_PLUGINS",
+    "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+    "DEPLOYSMOKE_",
+    "PYTHONDONTWRITEBYTECODE",
+)
 
 
 class BenchmarkError(Exception):

@@ -17,15 +17,7 @@ from pytest_deploysmoke import options, phases
 if TYPE_CHECKING:
     from pytest_deploysmoke.targets import RunSettings
 
-pytest_plugins = [
-    "pytest_deploysmoke.fixtures.target",
-    "pytest_deploysmoke.fixtures.http",
-    "pytest_deploysmoke.fixtures.auth",
-    "pytest_deploysmoke.fixtures.db",
-    "pytest_deploysmoke.fixtures.redis",
-    "pytest_deploysmoke.fixtures.ws",
-    "pytest_deploysmoke.fixtures.users",
-]
+pytest_plugins = ["pytest_deploysmoke.fixtures"]
 
 
 def _settings(config: pytest.Config) -> RunSettings | None:
