@@ -11,25 +11,14 @@ import pytest
 
 from pytest_deploysmoke.budgets import Duration, parse_duration
 from pytest_deploysmoke.errors import DeploySmokeError
+from pytest_deploysmoke.failures import answered, excerpt
 
 if TYPE_CHECKING:
     import httpx
 
 T = TypeVar("T")
 
-EXCERPT_CHARS = 300
-
-
-def _excerpt(text: str) -> str:
-    flat = " ".join(text.split())
-    if not flat:
-        return "(empty body)"
-    return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + " ..."
-
-
-def _what(response: httpx.Response) -> str:
-    request = response.request
-    return f"{request.method} {request.url}"
+POLL_VALUE_CHARS = 300
 
 
 def expect_status(response: httpx.Response, *expected: int) -> httpx.Response:
@@ -38,7 +27,7 @@ def expect_status(response: httpx.Response, *expected: int) -> httpx.Response:
     ok = response.status_code in expected if expected else response.is_success
     if not ok:
         wanted = " or ".join(str(code) for code in expected) if expected else "2xx"
-        pytest.fail(f"{_what(response)} answered {response.status_code}, expected {wanted}: {_excerpt(response.text)}")
+        pytest.fail(f"{answered(response)}, expected {wanted}: {excerpt(response.text)}")
     return response
 
 
@@ -58,15 +47,13 @@ def expect_json(response: httpx.Response, expected: Any = None) -> Any:
             f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
         )
     if problem is not None:  # failed outside the handler, so no chained json traceback is shown
-        pytest.fail(
-            f"{_what(response)} answered {response.status_code} with a body that is not valid JSON ({problem}): "
-            f"{_excerpt(response.text)}"
-        )
+        pytest.fail(f"{answered(response)} with a body that is not valid JSON ({problem}): {excerpt(response.text)}")
     if expected is not None:
         differences = json_differences(body, expected)
         if differences:
             listed = "; ".join(differences)
-            pytest.fail(f"{_what(response)} JSON differs from what was expected: {listed}")
+            request = response.request
+            pytest.fail(f"{request.method} {request.url} JSON differs from what was expected: {listed}")
     return body
 
 
@@ -145,7 +132,7 @@ def poll_until(
         elapsed = time.monotonic() - started
         if elapsed + pause > limit:
             name = getattr(fn, "__name__", "the call")
-            shown = last if len(last) <= EXCERPT_CHARS else last[:EXCERPT_CHARS] + " ..."
+            shown = excerpt(last, POLL_VALUE_CHARS)
             pytest.fail(
                 f"poll_until({name}): condition not met after {attempts} attempts in {elapsed:.1f} s "
                 f"(timeout {limit:g} s, every {pause:g} s); last value: {shown}"

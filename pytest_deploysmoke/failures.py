@@ -73,8 +73,7 @@ def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
         return f"HTTP error: {exc}"
     what = f"{request.method} {request.url}"
     if isinstance(exc, httpx.HTTPStatusError):
-        response = exc.response
-        return f"{what} answered {response.status_code} {response.reason_phrase}: {excerpt(response.text)}"
+        return f"{answered(exc.response)} ({exc.response.reason_phrase}): {excerpt(exc.response.text)}"
     phrase = describe_error(exc)
     elapsed = _last_elapsed(item)
     after = f" after {elapsed:.0f} ms" if elapsed is not None else ""
@@ -106,9 +105,8 @@ def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | No
     response = item.stash.get(last_response_key, None)
     if response is None or exc.doc != response.text:
         return None  # the bad JSON came from somewhere else; keep pytest's own report
-    request = response.request
     return (
-        f"{request.method} {request.url} answered {response.status_code} with a body that is not valid JSON "
+        f"{answered(response)} with a body that is not valid JSON "
         f"({exc.msg} at line {exc.lineno} column {exc.colno}): {excerpt(response.text)}"
     )
 
@@ -118,6 +116,16 @@ def _last_elapsed(item: pytest.Item) -> float | None:
         if not call.ok:
             return call.ms
     return None
+
+
+def answered(response: Any) -> str:
+    """``GET https://host/path answered 503 in 12 ms``: what was tried, what came back, how long it took."""
+    request = response.request
+    try:
+        took = f" in {response.elapsed.total_seconds() * 1000:.0f} ms"
+    except RuntimeError:  # a streamed response that was never closed has no elapsed time
+        took = ""
+    return f"{request.method} {request.url} answered {response.status_code}{took}"
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:

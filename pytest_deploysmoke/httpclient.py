@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -166,7 +167,10 @@ class TimedTransport(httpx.BaseTransport):
                     raise
             else:
                 response.read()  # the body is part of the call's time
-                probe.responded(request, response, time.perf_counter() - started, attempt)
+                elapsed = time.perf_counter() - started
+                # Read here, the body never streams through the client, which would set elapsed.
+                response.elapsed = timedelta(seconds=elapsed)
+                probe.responded(request, response, elapsed, attempt)
                 if not probe.retry_status(response, attempt, attempts):
                     return response
                 response.close()
@@ -198,7 +202,9 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
                     raise
             else:
                 await response.aread()
-                probe.responded(request, response, time.perf_counter() - started, attempt)
+                elapsed = time.perf_counter() - started
+                response.elapsed = timedelta(seconds=elapsed)  # as in the sync twin
+                probe.responded(request, response, elapsed, attempt)
                 if not probe.retry_status(response, attempt, attempts):
                     return response
                 await response.aclose()

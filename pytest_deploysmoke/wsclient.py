@@ -187,11 +187,10 @@ def _ssl_context(target: Target) -> Any:
 
 
 def _excerpt(message: Any) -> str:
+    from pytest_deploysmoke.failures import excerpt
+
     if isinstance(message, str):
-        text = message
-    elif isinstance(message, bytes):
-        text = repr(message)
-    else:  # a parsed JSON message is shown as JSON
-        text = json.dumps(message, default=str)
-    flat = " ".join(text.split())
-    return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + " ..."
+        return excerpt(message, EXCERPT_CHARS)
+    if isinstance(message, bytes):
+        return excerpt(repr(message), EXCERPT_CHARS)
+    return excerpt(json.dumps(message, default=str), EXCERPT_CHARS)  # a parsed JSON message is shown as JSON

@@ -91,7 +91,7 @@ def test_helpers_against_the_stand_in(pytester: pytest.Pytester, api_url: str) -
     pytester.makepyfile(test_helpers=CHECKS)
     result = pytester.runpytest("--deploy-target=t")
     result.assert_outcomes(passed=3, failed=5)
-    result.stdout.fnmatch_lines([f"E   *Failed: GET {api_url}/status/503 answered 503, expected 2xx: *"])
+    result.stdout.fnmatch_lines([f"E   *Failed: GET {api_url}/status/503 answered 503 in * ms, expected 2xx: *"])
     result.stdout.fnmatch_lines(
         [
             f"E   *Failed: GET {api_url}/health JSON differs from what was expected: "
@@ -99,7 +99,7 @@ def test_helpers_against_the_stand_in(pytester: pytest.Pytester, api_url: str) -
         ]
     )
     result.stdout.fnmatch_lines(
-        [f"E   *Failed: GET {api_url}/malformed answered 200 with a body that is not valid JSON (*"]
+        [f"E   *Failed: GET {api_url}/malformed answered 200 in * ms with a body that is not valid JSON (*"]
     )
     result.stdout.fnmatch_lines(
         [
