@@ -138,7 +138,7 @@ class HttpProbe:
 
             raise BudgetExceeded(
                 f"{action} took {format_ms(elapsed)}, over its budget of {format_ms(budget.limit)} "
-                f"(status {response.status_code})"
+                f"(status {response.status_code}); is it slower since this deploy, or is the budget too tight?"
             )
 
     def retry_status(self, response: httpx.Response, attempt: int, attempts: int) -> bool:
