@@ -24,6 +24,7 @@ else:  # pragma: no cover
 
 DOCS = Path(__file__).parent.parent / "docs"
 PAGES = sorted(DOCS.glob("*.md"))
+README = DOCS.parent / "README.md"
 
 _BLOCK = re.compile(r"(?:<!--\s*file:\s*(?P<file>\S+)\s*-->\s*\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
 _ARGS = re.compile(r"<!--\s*args:\s*(?P<args>.*?)\s*-->")
@@ -61,7 +62,7 @@ def test_every_capability_page_exists() -> None:
     assert {"configuration.md", "targets.md", "phases.md", "guard.md", "ci.md", "errors.md"} <= names
 
 
-@pytest.mark.parametrize("path", PAGES, ids=[p.name for p in PAGES])
+@pytest.mark.parametrize("path", [*PAGES, README], ids=[p.name for p in [*PAGES, README]])
 def test_toml_examples_are_valid_config(path: Path) -> None:
     """Every TOML example is a configuration the plugin accepts."""
     for block in read_page(path).toml:
