@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import AuthSettings, LaunchSettings, Target
+    from pytest_deploysmoke.database import SmokeConnection
     from pytest_deploysmoke.errors import (
         BudgetExceeded,
         ConfigError,
@@ -20,12 +21,15 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.fixtures.ws import WsConnect
     from pytest_deploysmoke.gating import PhaseLedger, PhaseOutcome, get_phase_ledger
     from pytest_deploysmoke.guard import GuardDecision, get_decision
+    from pytest_deploysmoke.httpclient import AsyncSmokeClient, SmokeClient
     from pytest_deploysmoke.records import CallRecord, records_of
     from pytest_deploysmoke.redaction import Redactor, Secret
+    from pytest_deploysmoke.redisclient import SmokeRedis
     from pytest_deploysmoke.targets import get_target
     from pytest_deploysmoke.wsclient import SmokeWebSocket
 
 __all__ = [
+    "AsyncSmokeClient",
     "AuthSettings",
     "BudgetExceeded",
     "CallRecord",
@@ -39,6 +43,9 @@ __all__ = [
     "PhaseOutcome",
     "Redactor",
     "Secret",
+    "SmokeClient",
+    "SmokeConnection",
+    "SmokeRedis",
     "SmokeUser",
     "SmokeWebSocket",
     "Target",
@@ -67,6 +74,10 @@ _LAZY = {
     "SmokeUser": "pytest_deploysmoke.fixtures.users",
     "WsConnect": "pytest_deploysmoke.fixtures.ws",
     "SmokeWebSocket": "pytest_deploysmoke.wsclient",
+    "SmokeClient": "pytest_deploysmoke.httpclient",
+    "AsyncSmokeClient": "pytest_deploysmoke.httpclient",
+    "SmokeConnection": "pytest_deploysmoke.database",
+    "SmokeRedis": "pytest_deploysmoke.redisclient",
     "AuthSettings": "pytest_deploysmoke.config",
     "LaunchSettings": "pytest_deploysmoke.config",
     "Target": "pytest_deploysmoke.config",

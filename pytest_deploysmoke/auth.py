@@ -31,11 +31,13 @@ def login(http: SmokeClient, target: Target) -> str:
     response = http.post(auth.login_path, json=body, extensions={LOGIN_EXTENSION: True})
     what = f"login POST {auth.login_path} as {auth.username}"
     if not response.is_success:
-        pytest.fail(
-            f"{what} answered {response.status_code}: {excerpt(response.text)}; "
-            f"check [targets.{target.name}.auth] username and password",
-            pytrace=False,
-        )
+        if response.status_code in (401, 403):
+            hint = f"check [targets.{target.name}.auth] username and password"
+        elif response.status_code in (404, 405):
+            hint = f"check [targets.{target.name}.auth] login_path"
+        else:
+            hint = "the login endpoint itself failed; the service's logs say why"
+        pytest.fail(f"{what} answered {response.status_code}: {excerpt(response.text)}; {hint}", pytrace=False)
     try:
         document = response.json()
     except ValueError:

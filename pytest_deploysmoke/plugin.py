@@ -118,6 +118,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 def _translating_failures(item: pytest.Item) -> Generator[None, None, None]:
     """The body of the setup and call wrappers: recognised library errors become one line."""
+    __tracebackhide__ = True
     try:
         return (yield)
     except Exception as exc:
