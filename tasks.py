@@ -45,24 +45,46 @@ def run(argv: list[str]) -> None:
 
 
 def demo(args: list[str]) -> int:
-    """Run the quickstart smoke suite against its launched local stand-in and write the reports."""
+    """Smoke-check the kifu stand-in on a real PostgreSQL and Redis, and write the reports.
+
+    Starts throwaway servers (devservices.py), lets the suite's ``local`` target launch the
+    stand-in against them, runs ``pytest conftest_examples/kifu --deploy-target=local -m smoke``
+    and says where the reports are.  Everything is stopped at the end.
+    """
+    import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
+
     ensure_env("demo")
     REPORTS.mkdir(exist_ok=True)
+    html, junit = REPORTS / "kifu.html", REPORTS / "kifu.xml"
     argv = [
         str(PYTHON),
         "-m",
         "pytest",
-        "conftest_examples/quickstart",
+        "conftest_examples/kifu",
         "--deploy-target=local",
         "-m",
         "smoke",
-        f"--html={REPORTS / 'quickstart.html'}",
+        f"--html={html}",
         "--self-contained-html",
-        f"--junitxml={REPORTS / 'quickstart.xml'}",
+        f"--junitxml={junit}",
         *args,
     ]
-    code = subprocess.call(argv, cwd=ROOT)
-    print(f"tasks: reports written to {REPORTS.relative_to(ROOT)}/ (quickstart.html, quickstart.xml)")
+    try:
+        devservices.ensure_packages()
+        with devservices.running_services() as service_env:
+            env = {
+                **os.environ,
+                "DATABASE_URL": service_env[devservices.DSN_VAR],
+                "REDIS_URL": service_env[devservices.REDIS_URL_VAR],
+            }
+            code = subprocess.call(argv, cwd=ROOT, env=env)
+    except devservices.ServiceError as exc:
+        print(f"tasks: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("tasks: interrupted; the servers are stopped", file=sys.stderr)
+        return 130
+    print(f"tasks: the report is {html.relative_to(ROOT)} (JUnit XML: {junit.relative_to(ROOT)})")
     return code
 
 

@@ -1,0 +1,209 @@
+"""The kifu example through the plugin: green on a good deploy, each bad deploy caught, prod untouched."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from psycopg import sql
+
+from tests.conftest import _free_port
+
+KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
+TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
+
+
+@pytest.fixture
+def kifu_db(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
+    """A database of its own for one run of the stand-in, dropped afterwards."""
+    name = f"kifu_{uuid.uuid4().hex[:10]}"
+    owner = psycopg.conninfo.conninfo_to_dict(pg_dsn)["user"]
+    with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(str(owner))))
+    yield psycopg.conninfo.make_conninfo(pg_dsn, dbname=name)
+    with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture
+def kifu(pytester: pytest.Pytester, kifu_db: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+    """The kifu suite copied into a fresh project, pointed at its own database and smoke account."""
+    shutil.copytree(KIFU, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setenv("DATABASE_URL", kifu_db)
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    # A smoke account of its own, so the stand-in's login rate limit (per email, in Redis) never trips.
+    monkeypatch.setenv("SMOKE_USER", f"smoke-{uuid.uuid4().hex[:8]}@kifu.example")
+    monkeypatch.delenv("KIFU_FAULTS", raising=False)
+    return pytester
+
+
+def run_kifu(kifu: pytest.Pytester, *args: str) -> pytest.RunResult:
+    return kifu.runpytest_subprocess("--deploy-target=local", "-m", "smoke", "-rfEs", *args, timeout=120)
+
+
+def test_good_deploy_passes_every_check(kifu: pytest.Pytester) -> None:
+    """On a good deploy every checklist item passes, phase by phase."""
+    result = run_kifu(kifu)
+    result.assert_outcomes(passed=26)
+    result.stdout.fnmatch_lines(
+        [
+            "*preflight*PASSED*(gate)*4 passed*",
+            "*migrations*PASSED*(gate)*5 passed*",
+            "*health*PASSED*(gate)*3 passed*",
+            "*auth*PASSED*(gate)*4 passed*",
+            "*features*PASSED*10 passed*",
+        ]
+    )
+
+
+FAULTS = {
+    "missing_migration_021": (
+        "test_migrations.py::test_users_ai_allowlisted_column_exists",
+        "missing columns on public.users: ai_allowlisted; did the migrations run?",
+        "migrations",
+    ),
+    "health_503": (
+        "test_health.py::test_health_answers_200",
+        "GET http://127.0.0.1:*/health answered 503 in * ms, expected 200: *degraded*",
+        "health",
+    ),
+    "login_500": (
+        "test_auth.py::test_*",
+        "login POST /api/v1/auth/login as smoke-*@kifu.example answered 500: *; "
+        "the login endpoint itself failed; the service's logs say why",
+        "auth",
+    ),
+    "klines_empty": (
+        "test_features.py::test_klines_have_five_daily_candles",
+        "GET */api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5 JSON differs from what was expected: "
+        "$: expected 5 items, got 0",
+        None,
+    ),
+    "pack_stuck": (
+        "test_features.py::test_summary_pack_is_generated_from_the_sync_run",
+        "*poll_until(pack_status): condition not met after * attempts in * s (timeout 5 s, every 0.1 s); "
+        "last value: *pending*",
+        None,
+    ),
+    "ws_close": (
+        "test_stream.py::test_first_ticker_arrives_within_two_seconds",
+        "WS /ws/tickers?symbols=BTCUSDT: closed by the server with code 1011 (upstream unavailable) "
+        "after * ms, before the first message; the server's logs say why",
+        None,
+    ),
+    "slow_summary": (
+        "test_features.py::test_trades_summary_answers",
+        "GET /api/v1/trades/summary took 1.5* s, over its budget of 1.00 s (status 200); *",
+        None,
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_bad_deploy_is_caught_by_its_check(
+    kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """Each fault switch fails the check written for it, readably; a fault in a gate skips later phases."""
+    check, message, gate = FAULTS[fault]
+    monkeypatch.setenv("KIFU_FAULTS", fault)
+    result = run_kifu(kifu)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*{check}*"])
+    result.stdout.fnmatch_lines([f"*{message}"])
+    output = result.stdout.str()
+    assert "Traceback" not in output and "INTERNALERROR" not in output
+    if gate is None:
+        assert "later phases not run" not in output
+    else:
+        result.stdout.fnmatch_lines([f"*gate '{gate}' failed (*); later phases not run*"])
+        assert result.parseoutcomes()["skipped"] >= 1
+
+
+@pytest.fixture
+def standing_kifu(kifu: pytest.Pytester, kifu_db: str, redis_url: str) -> Iterator[str]:
+    """The stand-in started by hand, as a deployed service is: no [launch] on a production target."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "JWT_SECRET": "kifu-production-copy-secret-0123456789",
+        "APP_VERSION": "1.8.0",
+        "SMOKE_PASSWORD": "smoke-password-123",
+    }
+    log = kifu.path / "standin.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "uvicorn", "kifu_app.main:app", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=kifu.path,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"the kifu stand-in did not start: {log.read_text(errors='replace')[-2000:]}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def row_counts(dsn: str) -> dict[str, int]:
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        return {
+            table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]  # type: ignore[index]  # count(*) always returns a row
+            for table in TABLES
+        }
+
+
+def test_production_copy_runs_no_destructive_check_and_writes_nothing(
+    kifu: pytest.Pytester, kifu_db: str, standing_kifu: str
+) -> None:
+    """Against a production = true copy, destructive checks are listed as not run and no table gains a row."""
+    toml = kifu.path / "deploysmoke.toml"
+    toml.write_text(
+        toml.read_text(encoding="utf-8")
+        + f"""
+[targets.prodcopy]
+base_url = "{standing_kifu}"
+production = true
+version = "1.8.0"
+timeout = 5
+database_url = "${{DATABASE_URL}}"
+redis_url = "${{REDIS_URL}}"
+
+[targets.prodcopy.auth]
+login_path = "/api/v1/auth/login"
+username = "${{SMOKE_USER}}"
+password = "smoke-password-123"
+username_field = "email"
+""",
+        encoding="utf-8",
+    )
+    before = row_counts(kifu_db)
+    result = kifu.runpytest_subprocess("--deploy-target=prodcopy", "-m", "smoke", timeout=120)
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
+    result.stdout.fnmatch_lines(["*destructive check(s) NOT RUN because target 'prodcopy' is production*"])
+    assert row_counts(kifu_db) == before
