@@ -18,6 +18,10 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
     controller knows each check's phase without the item.
     """
     if report.when == "teardown":
+        report.user_properties.append((records.CHECKLIST_PROPERTY, checklist_title(item)))
+        reported = item.stash.get(records.reported_version_key, None)
+        if reported:
+            report.user_properties.append((records.REPORTED_VERSION_PROPERTY, reported))
         calls = [call.as_dict() for call in records.records_of(item)]
         if calls:
             # A JSON string, so that the JUnit XML property is JSON that any CI tool can read.
@@ -29,6 +33,18 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
         if decision is not None and not decision.may_run:
             report.user_properties.append((guard.BLOCKED_PROPERTY, "production"))
     redact_report(report, redactor)
+
+
+def checklist_title(item: pytest.Item) -> str:
+    """The check in a release manager's words: ``checklist=`` on its phase mark, else its docstring's first line."""
+    phase = phases.get_phase(item)
+    if phase is not None and phase.checklist:
+        return phase.checklist
+    doc = getattr(getattr(item, "obj", None), "__doc__", None)
+    if isinstance(doc, str) and doc.strip():
+        return doc.strip().splitlines()[0].strip()
+    name = item.name.split("[", 1)[0].removeprefix("test_")
+    return name.replace("_", " ").capitalize()
 
 
 def redact_report(report: pytest.TestReport, redactor: Redactor) -> None:

@@ -20,7 +20,7 @@ import pytest
 from pytest_deploysmoke.budgets import Budget, Duration, budget_from_mark
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import SAFE_METHODS, get_decision
-from pytest_deploysmoke.records import CallRecord, current_item, record
+from pytest_deploysmoke.records import CallRecord, current_item, record, reported_version_key
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import Target
@@ -133,6 +133,8 @@ class HttpProbe:
         item = current_item(self.config)
         if item is not None:
             item.stash[last_response_key] = response
+            if request.url.path == self.target.health_path and response.is_success:
+                _note_reported_version(item, response)
         if budget is not None and budget.exceeded(elapsed):
             from pytest_deploysmoke.budgets import format_ms
 
@@ -144,6 +146,17 @@ class HttpProbe:
     def retry_status(self, response: httpx.Response, attempt: int, attempts: int) -> bool:
         """Whether to send again after *response*."""
         return attempt < attempts and response.status_code in RETRY_STATUSES
+
+
+def _note_reported_version(item: pytest.Item, response: httpx.Response) -> None:
+    """Keep the version a health response reports, for the reports' environment table."""
+    try:
+        body = response.json()
+    except ValueError:
+        return
+    version = body.get("version") if isinstance(body, dict) else None
+    if isinstance(version, str) and version:
+        item.stash[reported_version_key] = version
 
 
 class TimedTransport(httpx.BaseTransport):

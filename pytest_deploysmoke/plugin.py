@@ -33,6 +33,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     options.add_options(parser)
 
 
+def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
+    from pytest_deploysmoke import hookspecs
+
+    pluginmanager.add_hookspecs(hookspecs)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in phases.MARKERS:
         config.addinivalue_line("markers", line)
@@ -49,6 +55,12 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     gatekeeper = gating.Gatekeeper(config, settings)
     config.pluginmanager.register(gatekeeper, "deploysmoke-gatekeeper")
+    if not hasattr(config, "workerinput"):  # the reports come together on the controller
+        from pytest_deploysmoke.reports.terminal import VerdictLine
+        from pytest_deploysmoke.summary import RunSummary
+
+        config.pluginmanager.register(RunSummary(config, settings), "deploysmoke-summary")
+        config.pluginmanager.register(VerdictLine(), "deploysmoke-verdict-line")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(gating.XdistHooks(gatekeeper, settings.port), "deploysmoke-xdist")
 

@@ -40,7 +40,14 @@ class RecordLog:
     records: list[CallRecord] = field(default_factory=list)
 
 
+#: Further user properties of the teardown report: the check in checklist words, and the
+#: version the target's health endpoint reported during the check.
+CHECKLIST_PROPERTY = "deploysmoke.checklist"
+REPORTED_VERSION_PROPERTY = "deploysmoke.reported_version"
+
 records_key = pytest.StashKey[RecordLog]()
+#: The version the target's health endpoint reported during this check, when it did.
+reported_version_key = pytest.StashKey[str]()
 current_item_key = pytest.StashKey["pytest.Item | None"]()
 
 

@@ -1,52 +1,59 @@
-"""Terminal summary: per-phase outcomes, failed gates, and checks the production guard held back."""
+"""Terminal summary: per-phase outcomes, guarded checks, and the verdict as the very last line."""
 
 from __future__ import annotations
 
+from collections.abc import Generator
 from typing import Any
 
 import pytest
 
-from pytest_deploysmoke import guard
-from pytest_deploysmoke.gating import get_phase_ledger, skip_reason
-from pytest_deploysmoke.targets import get_settings
+from pytest_deploysmoke.summary import get_verdict
 
-_MARKS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "not run": "not run"}
+_WORDS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "not run": "not run"}
+_COLOURS = {"passed": {"green": True}, "failed": {"red": True}, "skipped": {"yellow": True}}
+_DECISION_COLOURS = {"GO": {"green": True}, "GO with warnings": {"yellow": True}, "NO-GO": {"red": True}}
 
 
 def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
     """Write the deploysmoke section at the end of the terminal summary."""
-    settings = get_settings(config)
-    ledger = get_phase_ledger(config)
-    if settings is None or ledger is None:
+    verdict = get_verdict(config)
+    if verdict is None:
         return
     tr = terminalreporter
-    tr.write_sep("=", f"deploysmoke: target '{settings.target.name}'")
-    width = max(len(p) for p in ledger.phases)
-    for phase, outcome in ledger.outcomes().items():
-        counts = ledger.counts(phase)
+    tr.write_sep("=", f"deploysmoke: target '{verdict.run.target}'")
+    width = max(len(phase.name) for phase in verdict.phases)
+    for phase in verdict.phases:
+        counts = {"passed": phase.passed, "failed": phase.failed, "skipped": phase.skipped}
         detail = ", ".join(f"{n} {k}" for k, n in counts.items() if n)
-        gate = " (gate)" if phase in ledger.gates else ""
-        line = f"  {phase:<{width}}  {_MARKS[outcome]:<7}{gate}"
-        tr.write_line(f"{line}  {detail}".rstrip() if detail else line.rstrip(), **_markup(outcome))
-    for failure in ledger.gate_failures:
-        tr.write_line(f"  {skip_reason(failure)}", red=True, bold=True)
-    blocked = sorted(
-        {
-            report.nodeid
-            for report in tr.stats.get("skipped", [])
-            if any(name == guard.BLOCKED_PROPERTY for name, _ in getattr(report, "user_properties", ()))
-        }
-    )
+        gate = " (gate)" if phase.gate else ""
+        line = f"  {phase.name:<{width}}  {_WORDS[phase.outcome]:<7}{gate}"
+        tr.write_line(f"{line}  {detail}".rstrip() if detail else line.rstrip(), **_COLOURS.get(phase.outcome, {}))
+    blocked = [check.nodeid for check in verdict.checks if check.guard_blocked]
     if blocked:
         tr.write_line(
-            f"  {len(blocked)} destructive check(s) NOT RUN because target '{settings.target.name}' is production "
+            f"  {len(blocked)} destructive check(s) NOT RUN because target '{verdict.run.target}' is production "
             "(use --allow-destructive or allow_destructive = true to run them):",
             yellow=True,
             bold=True,
         )
         for nodeid in blocked:
             tr.write_line(f"    - {nodeid}", yellow=True)
+    for reason in verdict.reasons:
+        tr.write_line(f"  NO-GO: {reason}", red=True)
+    for warning in verdict.warnings:
+        tr.write_line(f"  warning: {warning}", yellow=True)
 
 
-def _markup(outcome: str) -> dict[str, bool]:
-    return {"passed": {"green": True}, "failed": {"red": True}, "skipped": {"yellow": True}}.get(outcome, {})
+class VerdictLine:
+    """Prints the verdict alone on the line just above pytest's final counts."""
+
+    # The outermost wrapper of pytest_terminal_summary ends after pytest's short test summary.
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> Generator[None, None, None]:
+        result = yield
+        verdict = get_verdict(config)
+        if verdict is not None:
+            terminalreporter.write_line(
+                f"deploysmoke verdict: {verdict.headline()}", bold=True, **_DECISION_COLOURS[verdict.decision]
+            )
+        return result

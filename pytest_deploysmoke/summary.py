@@ -1,0 +1,159 @@
+"""RunSummary: collects the checks' reports on the controller and builds the Verdict once."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_deploysmoke import guard, phases, records
+from pytest_deploysmoke.redaction import redact_url
+from pytest_deploysmoke.targets import RunSettings
+from pytest_deploysmoke.verdict import CheckResult, RunInfo, Verdict, decide, phase_results
+
+verdict_key = pytest.StashKey[Verdict]()
+
+
+def get_verdict(config: pytest.Config) -> Verdict | None:
+    """The run's verdict, once the session has finished (None before, or when inert)."""
+    return config.stash.get(verdict_key, None)
+
+
+@dataclass(slots=True)
+class _Check:
+    """What the reports of one check said so far."""
+
+    nodeid: str
+    phase: str = ""
+    title: str = ""
+    outcome: str = "passed"
+    duration: float = 0.0
+    message: str = ""
+    calls: tuple[dict[str, Any], ...] = ()
+    reruns: int = 0
+    guard_blocked: bool = False
+
+
+@dataclass(slots=True)
+class RunSummary:
+    """A plugin object on the controller: folds every report into one check each, then decides."""
+
+    config: pytest.Config
+    settings: RunSettings
+    started: float = field(default_factory=time.time)
+    _checks: dict[str, _Check] = field(default_factory=dict)
+    _reported_version: str = ""
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        check = self._checks.setdefault(report.nodeid, _Check(report.nodeid))
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures' outcome, outside pytest's own Literal
+            check.reruns += 1
+            return
+        check.duration += report.duration
+        for name, value in report.user_properties:
+            if name == phases.PHASE_PROPERTY:
+                check.phase = str(value)
+            elif name == records.CHECKLIST_PROPERTY:
+                check.title = str(value)
+            elif name == records.CALLS_PROPERTY:
+                check.calls = tuple(json.loads(str(value)))
+            elif name == guard.BLOCKED_PROPERTY:
+                check.guard_blocked = True
+            elif name == records.REPORTED_VERSION_PROPERTY:
+                self._reported_version = str(value)
+        if report.failed and check.outcome != "failed":
+            check.outcome, check.message = "failed", _message(report)
+        elif report.skipped and check.outcome == "passed":
+            check.outcome, check.message = "skipped", _message(report)
+
+    def verdict(self) -> Verdict:
+        """Decide from everything reported so far (call once, at the end of the session)."""
+        target = self.settings.target
+        config = self.settings.config
+        checks = [
+            CheckResult(
+                nodeid=c.nodeid,
+                phase=c.phase or config.default_phase,
+                title=c.title or _humanize(c.nodeid),
+                outcome=c.outcome,  # type: ignore[arg-type]  # only the three outcomes are ever stored
+                duration=c.duration,
+                message=c.message,
+                calls=c.calls,
+                reruns=c.reruns,
+                guard_blocked=c.guard_blocked,
+            )
+            for c in self._checks.values()
+        ]
+        run = RunInfo(
+            target=target.name,
+            base_url=redact_url(target.base_url),
+            production=target.production,
+            expected_version=target.version,
+            reported_version=self._reported_version,
+            started=self.started,
+            finished=time.time(),
+            host=socket.gethostname(),
+            commit=_git_commit(self.config.rootpath),
+            extra=tuple(_extra_rows(self.config)),
+        )
+        rank = {name: index for index, name in enumerate(config.phases)}
+        checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
+        return decide(run, phase_results(config.phases, config.gates, checks), checks)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        verdict = self.config.stash[verdict_key] = self.verdict()
+        self.config.hook.pytest_deploysmoke_verdict(config=self.config, verdict=verdict)
+
+
+def _message(report: pytest.TestReport) -> str:
+    """The one line a person needs: the failure's message or the skip's reason."""
+    longrepr: Any = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    crash = getattr(longrepr, "reprcrash", None)
+    if crash is not None and crash.message:
+        text = str(crash.message)
+        for prefix in ("Failed: ", "AssertionError: "):
+            text = text.removeprefix(prefix)
+        return text.splitlines()[0] if text else ""
+    lines = [line for line in str(longrepr or "").splitlines() if line.strip()]
+    errors = [line[1:].strip() for line in lines if line.startswith("E ")]
+    return (errors or lines or [""])[-1 if not errors else 0]
+
+
+def _humanize(nodeid: str) -> str:
+    name = nodeid.rsplit("::", 1)[-1].split("[", 1)[0].removeprefix("test_")
+    return name.replace("_", " ").capitalize()
+
+
+def _git_commit(root: Path) -> str:
+    """The suite's git commit (short), or "" when it is not a git checkout or git is missing."""
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _extra_rows(config: pytest.Config) -> list[tuple[str, str]]:
+    from pytest_deploysmoke.targets import get_redactor
+
+    redact = get_redactor(config).redact
+    rows: list[tuple[str, str]] = []
+    for result in config.hook.pytest_deploysmoke_environment(config=config):
+        for name, value in dict(result or {}).items():
+            rows.append((redact(str(name)), redact(str(value))))
+    return rows

@@ -1,0 +1,146 @@
+"""The verdict of a smoke run: GO, GO with warnings or NO-GO, with its reasons (no pytest)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+Decision = Literal["GO", "GO with warnings", "NO-GO"]
+CheckOutcome = Literal["passed", "failed", "skipped"]
+PhaseOutcome = Literal["passed", "failed", "skipped", "not run"]
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """One check as the reports show it: its checklist words, outcome, time, message and calls."""
+
+    nodeid: str
+    phase: str
+    title: str
+    outcome: CheckOutcome
+    duration: float
+    message: str = ""
+    calls: tuple[Mapping[str, Any], ...] = ()
+    reruns: int = 0
+    guard_blocked: bool = False
+
+    @property
+    def retried_calls(self) -> int:
+        """How many calls needed more than one attempt (``retries`` on the target)."""
+        return sum(1 for call in self.calls if call.get("attempt", 1) > 1 and call.get("ok"))
+
+    @property
+    def slowest_call(self) -> Mapping[str, Any] | None:
+        """The call that took longest, or None when the check made none."""
+        return max(self.calls, key=lambda call: call.get("ms", 0.0), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class PhaseResult:
+    """A checklist phase's outcome and counts."""
+
+    name: str
+    gate: bool
+    outcome: PhaseOutcome
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    """Where and when the run happened (the environment table of the reports)."""
+
+    target: str
+    base_url: str
+    production: bool
+    expected_version: str = ""
+    reported_version: str = ""
+    started: float = 0.0
+    finished: float = 0.0
+    host: str = ""
+    commit: str = ""
+    extra: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def duration(self) -> float:
+        """Seconds from the first check to the end of the run."""
+        return max(self.finished - self.started, 0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """What the run decided, and everything the writers render; computed once per run."""
+
+    decision: Decision
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+    run: RunInfo
+    phases: tuple[PhaseResult, ...]
+    checks: tuple[CheckResult, ...] = field(repr=False)
+
+    @property
+    def go(self) -> bool:
+        """Whether the deploy may stay (GO or GO with warnings)."""
+        return self.decision != "NO-GO"
+
+    def headline(self) -> str:
+        """One line: the decision and its first reason or warning."""
+        detail = self.reasons or self.warnings
+        first = f": {detail[0]}" if detail else ""
+        more = f" (+{len(detail) - 1} more)" if len(detail) > 1 else ""
+        return f"{self.decision}{first}{more}"
+
+    def checks_of(self, phase: str) -> tuple[CheckResult, ...]:
+        """The checks of *phase*, in run order."""
+        return tuple(check for check in self.checks if check.phase == phase)
+
+
+def phase_results(
+    phases: Sequence[str], gates: Iterable[str], checks: Sequence[CheckResult]
+) -> tuple[PhaseResult, ...]:
+    """Each phase's outcome: failed if a check failed, passed if one passed, else skipped or not run."""
+    gate_set = set(gates)
+    results = []
+    for name in phases:
+        mine = [check for check in checks if check.phase == name]
+        counts = {outcome: sum(1 for c in mine if c.outcome == outcome) for outcome in ("passed", "failed", "skipped")}
+        outcome: PhaseOutcome
+        if counts["failed"]:
+            outcome = "failed"
+        elif counts["passed"]:
+            outcome = "passed"
+        elif counts["skipped"]:
+            outcome = "skipped"
+        else:
+            outcome = "not run"
+        results.append(PhaseResult(name, name in gate_set, outcome, **counts))
+    return tuple(results)
+
+
+def decide(run: RunInfo, phases: tuple[PhaseResult, ...], checks: Sequence[CheckResult]) -> Verdict:
+    """Apply the rules: any failure is NO-GO; retries and guarded checks make GO with warnings.
+
+    A failed gate is named first among the reasons.  A check that passed only after reruns or
+    retried calls, and a destructive check the production guard kept from running, are named
+    as warnings, never hidden.
+    """
+    reasons: list[str] = []
+    for phase in phases:
+        if phase.gate and phase.outcome == "failed":
+            first = next(c for c in checks if c.phase == phase.name and c.outcome == "failed")
+            reasons.append(f"gate '{phase.name}' failed ({first.nodeid}); later phases not run")
+    for check in checks:
+        if check.outcome == "failed":
+            reasons.append(f"{check.title} failed ({check.nodeid}): {check.message}".rstrip(": "))
+    warnings: list[str] = []
+    for check in checks:
+        if check.outcome == "passed" and check.reruns:
+            warnings.append(f"{check.title} passed only after {check.reruns} rerun(s) ({check.nodeid})")
+        elif check.outcome == "passed" and check.retried_calls:
+            warnings.append(f"{check.title} passed only after retried calls ({check.nodeid})")
+        if check.guard_blocked:
+            warnings.append(f"{check.title} not run: target '{run.target}' is production ({check.nodeid})")
+    decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
+    return Verdict(decision, tuple(reasons), tuple(warnings), run, phases, tuple(checks))

@@ -1,0 +1,144 @@
+"""The verdict: GO, GO with warnings or NO-GO, decided once and handed to the verdict hook."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_deploysmoke.verdict import CheckResult, RunInfo, decide, phase_results
+
+RUN = RunInfo(target="prod", base_url="https://x", production=True)
+PHASES = ("preflight", "health", "features")
+GATES = ("preflight", "health")
+
+
+def verdict_of(*checks: CheckResult):  # type: ignore[no-untyped-def]  # a local shorthand
+    return decide(RUN, phase_results(PHASES, GATES, checks), checks)
+
+
+def check(name: str, phase: str, outcome: str = "passed", **kw: object) -> CheckResult:
+    return CheckResult(f"t.py::{name}", phase, name, outcome, 0.1, **kw)  # type: ignore[arg-type]  # test data
+
+
+def test_all_passed_is_go() -> None:
+    """Every check passed and no warning: GO."""
+    verdict = verdict_of(check("a", "preflight"), check("b", "health"), check("c", "features"))
+    assert (verdict.decision, verdict.reasons, verdict.warnings) == ("GO", (), ())
+    assert [p.outcome for p in verdict.phases] == ["passed", "passed", "passed"]
+
+
+def test_failed_gate_is_no_go_naming_the_gate_first() -> None:
+    """A failed gate check makes NO-GO; the gate is the first reason, the check's message follows."""
+    verdict = verdict_of(
+        check("a", "preflight"),
+        check("b", "health", "failed", message="GET /health answered 503"),
+        check("c", "features", "skipped", message="gate 'health' failed"),
+    )
+    assert verdict.decision == "NO-GO"
+    assert verdict.reasons == (
+        "gate 'health' failed (t.py::b); later phases not run",
+        "b failed (t.py::b): GET /health answered 503",
+    )
+    assert verdict.headline() == "NO-GO: gate 'health' failed (t.py::b); later phases not run (+1 more)"
+
+
+def test_failure_outside_gates_is_no_go_too() -> None:
+    """Nothing may fail for GO, gate or not."""
+    verdict = verdict_of(check("a", "features", "failed", message="boom"))
+    assert verdict.decision == "NO-GO" and verdict.reasons == ("a failed (t.py::a): boom",)
+
+
+def test_reruns_retries_and_guarded_checks_are_warnings() -> None:
+    """Passing after reruns or retried calls, and destructive checks held back, give GO with warnings."""
+    verdict = verdict_of(
+        check("flaky", "health", reruns=2),
+        check("retried", "features", calls=({"attempt": 2, "ok": True, "ms": 3.0},)),
+        check("writer", "features", "skipped", guard_blocked=True),
+    )
+    assert verdict.decision == "GO with warnings"
+    assert verdict.warnings == (
+        "flaky passed only after 2 rerun(s) (t.py::flaky)",
+        "retried passed only after retried calls (t.py::retried)",
+        "writer not run: target 'prod' is production (t.py::writer)",
+    )
+
+
+def test_phase_outcomes_count_checks() -> None:
+    """A phase's outcome and counts follow its checks; a phase without checks is not run."""
+    verdict = verdict_of(check("a", "health"), check("b", "health", "skipped"))
+    assert [(p.name, p.outcome, p.passed, p.skipped) for p in verdict.phases] == [
+        ("preflight", "not run", 0, 0),
+        ("health", "passed", 1, 1),
+        ("features", "not run", 0, 0),
+    ]
+
+
+CONFTEST = """
+import json
+import pytest
+
+def pytest_deploysmoke_environment(config):
+    return {"pipeline": "https://ci.example/jobs/42"}
+
+def pytest_deploysmoke_verdict(config, verdict):
+    with open("verdict.json", "w") as out:
+        json.dump({"decision": verdict.decision, "reasons": list(verdict.reasons),
+                   "warnings": list(verdict.warnings), "extra": [list(r) for r in verdict.run.extra],
+                   "reported": verdict.run.reported_version, "titles": sorted(c.title for c in verdict.checks)}, out)
+"""
+
+CHECKS = """
+import pytest
+
+@pytest.mark.phase("health")
+def test_health(http):
+    \"\"\"GET /health answers 200.\"\"\"
+    assert http.get("/health").status_code == 200
+
+@pytest.mark.phase("features", checklist="Items can be listed")
+def test_items(http):
+    assert http.get("/items").status_code == 200
+
+@pytest.mark.destructive
+def test_create(http):
+    http.post("/items")
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_verdict_hook_gets_the_typed_verdict_once(
+    pytester: pytest.Pytester, standin_url: str, xdist: list[str]
+) -> None:
+    """The verdict hook runs once on the controller with decision, warnings, checklist words and extra rows."""
+    import json
+
+    pytester.makefile(".toml", deploysmoke=f'[targets.prod]\nbase_url = "{standin_url}"\nproduction = true\n')
+    pytester.makeconftest(CONFTEST)
+    pytester.makepyfile(test_checks=CHECKS)
+    result = pytester.runpytest("--deploy-target=prod", *xdist)
+    result.assert_outcomes(passed=2, skipped=1)
+    result.stdout.fnmatch_lines(
+        [
+            "deploysmoke verdict: GO with warnings: Create not run: target 'prod' is production (test_checks.py::test_create)"
+        ]
+    )
+    seen = json.loads((pytester.path / "verdict.json").read_text())
+    assert seen == {
+        "decision": "GO with warnings",
+        "reasons": [],
+        "warnings": ["Create not run: target 'prod' is production (test_checks.py::test_create)"],
+        "extra": [["pipeline", "https://ci.example/jobs/42"]],
+        "reported": "1.2.3",
+        "titles": ["Create", "GET /health answers 200.", "Items can be listed"],
+    }
+
+
+def test_verdict_line_is_last_before_the_counts(pytester: pytest.Pytester, standin_url: str) -> None:
+    """The verdict line comes right before pytest's final counts, after the short summary."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.s]\nbase_url = "{standin_url}"\nhealth_path = "/status/503"\n')
+    pytester.makepyfile(
+        test_checks="import pytest\n\n@pytest.mark.phase('health')\ndef test_h(http):\n    assert http.get('/status/503').status_code == 200\n"
+    )
+    result = pytester.runpytest("--deploy-target=s", "-ra")
+    assert result.stdout.lines[-2].startswith(
+        "deploysmoke verdict: NO-GO: gate 'health' failed (test_checks.py::test_h)"
+    )
