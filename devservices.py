@@ -7,35 +7,55 @@ tests read (``DEPLOYSMOKE_TEST_DSN``, ``DEPLOYSMOKE_TEST_ADMIN_DSN``,
 ``DEPLOYSMOKE_TEST_REDIS_URL``), and stops both servers and removes their directories on exit.
 A variable the user already set means they bring that server: it is passed on and nothing is
 started for it.  Servers are stopped by their own PID or process group, never by name.
+
+PostgreSQL comes from Debian's ``postgresql`` package (``/usr/lib/postgresql/*/bin``).  When
+those binaries are missing and the process is not root (so apt cannot install them), the
+PostgreSQL bundled in the PyPI package ``pgserver`` is used instead, installed with pip when
+missing: into the running interpreter's environment, or into ``~/.cache/deploysmoke/pgserver``
+when that interpreter is a system one pip may not change (PEP 668).  Only its binaries are
+used: the server is started exactly as the Debian one is (TCP on 127.0.0.1, SCRAM passwords,
+role and database ``smoke``), because ``pgserver.get_server()`` listens on a unix socket only, trusts every local
+connection and, as root, creates a system user and widens the permissions of parent folders.
+``DEPLOYSMOKE_PG=pgserver`` picks the pgserver build even when Debian's binaries are present
+or the process is root; unset (or ``auto``) means the rule above.  Redis has no such fallback:
+there is no working pip build of it, so without root and without ``redis-server`` the error
+names the apt command to run.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import pwd
 import re
 import secrets
 import shutil
 import signal
+import site
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Literal
 from urllib.parse import quote
 
 DSN_VAR = "DEPLOYSMOKE_TEST_DSN"
 ADMIN_DSN_VAR = "DEPLOYSMOKE_TEST_ADMIN_DSN"
 REDIS_URL_VAR = "DEPLOYSMOKE_TEST_REDIS_URL"
+PG_SOURCE_VAR = "DEPLOYSMOKE_PG"  # "pgserver" forces the pip-installed PostgreSQL; unset or "auto": see above
 
 READY_TIMEOUT = 30.0  # seconds a server gets to accept connections
 STOP_TIMEOUT = 10.0  # seconds between SIGTERM and SIGKILL
 APT_TIMEOUT = 900.0  # seconds for each apt-get step
+PIP_TIMEOUT = 600.0  # seconds for pip to install pgserver
+PGSERVER_REQUIREMENT = "pgserver>=0.1.4,<0.2"  # its binaries live in pgserver/pginstall/bin
 PG_ADMIN = "deploysmoke_admin"
 PG_FALLBACK_USER = "deploysmoke-pg"
 SMOKE_ROLE = "smoke"
@@ -98,9 +118,111 @@ def postgres_bindir() -> Path | None:
     return max(found)[1] if found else None
 
 
+def postgres_source(env: Mapping[str, str] | None = None) -> Literal["debian", "pgserver"]:
+    """Where the PostgreSQL server comes from: Debian's binaries, or the pgserver package.
+
+    pgserver when ``DEPLOYSMOKE_PG=pgserver``, or when Debian's binaries are missing and the
+    process is not root (apt could not install them); Debian's otherwise.
+    """
+    env = os.environ if env is None else env
+    return "pgserver" if _pgserver_reason(env) else "debian"
+
+
+def _pgserver_reason(env: Mapping[str, str]) -> str:
+    """Why PostgreSQL comes from pgserver, in a few words; empty when Debian's binaries are used."""
+    choice = env.get(PG_SOURCE_VAR, "").strip().lower()
+    if choice not in ("", "auto", "pgserver"):
+        raise ServiceError(f"{PG_SOURCE_VAR}={choice!r} is not understood; use 'pgserver', or 'auto' (the default)")
+    if choice == "pgserver":
+        return f"{PG_SOURCE_VAR}=pgserver"
+    if postgres_bindir() is None and os.geteuid() != 0:
+        return "no PostgreSQL server under /usr/lib/postgresql, and apt-get needs root"
+    return ""
+
+
+def pgserver_bindir(reason: str = "") -> Path:
+    """The ``bin`` directory of the PostgreSQL bundled in the pgserver package; pip installs it if missing.
+
+    The package goes into the running interpreter's environment, or, when that one is managed by
+    the system (PEP 668: pip refuses it), into a cache folder of the user's with ``--target``
+    (*reason*, why it is needed, goes into the message saying so).  Only its binaries are used,
+    found next to the package (``pgserver/pginstall/bin``) without importing it.
+    """
+    package = _pgserver_package()
+    if package is None:
+        if _externally_managed():
+            target = _pgserver_cache()
+            argv = [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target)]
+            where = f"into {target}, since pip may not install into this system-managed Python"
+        else:
+            argv = [sys.executable, "-m", "pip", "install", "--quiet"]
+            where = "into this Python's environment"
+        argv.append(PGSERVER_REQUIREMENT)
+        print(
+            f"devservices: PostgreSQL will come from pgserver, a PyPI package that bundles it"
+            f" ({reason or 'requested'}); installing it {where} with\n    {' '.join(argv)}",
+            flush=True,
+        )
+        try:
+            code = subprocess.call(argv, stdin=subprocess.DEVNULL, timeout=PIP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            raise ServiceError(f"`{' '.join(argv)}` did not finish within {PIP_TIMEOUT:.0f} s") from None
+        if code != 0:
+            raise ServiceError(
+                f"`{' '.join(argv)}` failed with exit code {code}; install PostgreSQL with\n"
+                "    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive"
+                " apt-get install -y --no-install-recommends postgresql\n"
+                f"or pgserver into this Python ({sys.executable}), or point {DSN_VAR} at a server of your own"
+            )
+        _add_user_site()  # pip falls back to --user when site-packages is read-only
+        importlib.invalidate_caches()
+        package = _pgserver_package()
+        if package is None:
+            raise ServiceError(f"pip installed pgserver but {sys.executable} cannot find it")
+    bindir = package / "pginstall" / "bin"
+    needed = ("initdb", "postgres", "pg_ctl", "pg_isready", "psql")
+    if not all(os.access(bindir / name, os.X_OK) for name in needed):
+        raise ServiceError(
+            f"pgserver has no PostgreSQL binaries ({', '.join(needed)}) in {bindir};"
+            f" remove {package} and run again to reinstall it"
+        )
+    return bindir
+
+
+def _pgserver_package() -> Path | None:
+    """The pgserver package folder: on this interpreter's path, else in the user's cache, else None."""
+    spec = importlib.util.find_spec("pgserver")
+    if spec is not None and spec.submodule_search_locations:
+        return Path(next(iter(spec.submodule_search_locations)))
+    cached = _pgserver_cache() / "pgserver"
+    return cached if (cached / "pginstall" / "bin" / "postgres").exists() else None
+
+
+def _pgserver_cache() -> Path:
+    """Where pgserver is installed for a system-managed Python: ``$XDG_CACHE_HOME/deploysmoke``."""
+    cache = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(cache) / "deploysmoke" / "pgserver"
+
+
+def _externally_managed() -> bool:
+    """True for a system Python that pip refuses to install into (PEP 668); never for a venv."""
+    if sys.prefix != sys.base_prefix:
+        return False
+    return (Path(sysconfig.get_path("stdlib")) / "EXTERNALLY-MANAGED").exists()
+
+
+def _add_user_site() -> None:
+    """Put the user site-packages on sys.path if pip just created it (it is skipped at start when absent)."""
+    if not site.ENABLE_USER_SITE:
+        return
+    user_site = site.getusersitepackages()
+    if os.path.isdir(user_site) and user_site not in sys.path:
+        site.addsitedir(user_site)
+
+
 def _missing_packages(env: Mapping[str, str]) -> list[str]:
     missing = []
-    if not env.get(DSN_VAR) and postgres_bindir() is None:
+    if not env.get(DSN_VAR) and postgres_source(env) == "debian" and postgres_bindir() is None:
         missing.append("postgresql")
     if not env.get(REDIS_URL_VAR) and shutil.which("redis-server") is None:
         missing.append("redis-server")
@@ -110,12 +232,19 @@ def _missing_packages(env: Mapping[str, str]) -> list[str]:
 def ensure_packages(env: Mapping[str, str] | None = None) -> None:
     """Install the PostgreSQL and Redis servers with apt unless present (or brought via *env*).
 
-    Only root installs; anyone else gets a ServiceError naming the exact command to run.
+    Only root installs with apt; anyone else gets a ServiceError naming the exact command to run,
+    except for PostgreSQL, which then comes from pgserver (installed here with pip when missing).
     """
     env = os.environ if env is None else env
     missing = _missing_packages(env)
-    if not missing:
-        return
+    if missing:
+        _apt_install(missing, env)
+    reason = "" if env.get(DSN_VAR) else _pgserver_reason(env)
+    if reason:
+        pgserver_bindir(reason)
+
+
+def _apt_install(missing: list[str], env: Mapping[str, str]) -> None:
     install = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
     if os.geteuid() != 0:
         raise ServiceError(
@@ -264,10 +393,17 @@ def start_postgres(workdir: Path) -> Service:
 
     Its files live in a new directory under *workdir*, which the server's user must be able to
     reach (root runs it as ``postgres`` via runuser, since PostgreSQL refuses to run as root).
+    The server binaries are Debian's, or pgserver's (see :func:`postgres_source`).
     """
-    bindir = postgres_bindir()
-    if bindir is None:
-        raise ServiceError("no PostgreSQL server under /usr/lib/postgresql/*/bin; run ensure_packages()")
+    reason = _pgserver_reason(os.environ)
+    if reason:
+        bindir = pgserver_bindir(reason)
+        print(f"devservices: using {_postgres_version(bindir)} bundled with pgserver ({bindir})", flush=True)
+    else:
+        found = postgres_bindir()
+        if found is None:
+            raise ServiceError("no PostgreSQL server under /usr/lib/postgresql/*/bin; run ensure_packages()")
+        bindir = found
     user = _postgres_user()
     as_user = [] if user is None else ["runuser", "-u", user, "--"]
 
@@ -282,6 +418,15 @@ def start_postgres(workdir: Path) -> Service:
         if user is not None:
             if subprocess.call([*as_user, "test", "-w", str(tempdir)], timeout=30) != 0:
                 raise ServiceError(f"user {user} cannot write to {tempdir}; pass a workdir it can reach, such as /tmp")
+            if reason and not _can_run(as_user, bindir):
+                # pgserver under a folder closed to the server's user, such as /root: run a copy
+                print(f"devservices: {user} cannot reach {bindir}; copying the server into {tempdir}", flush=True)
+                bindir = _copy_pgserver(bindir, tempdir)
+            if not _can_run(as_user, bindir):
+                raise ServiceError(
+                    f"user {user} cannot run {bindir / 'postgres'} (is a parent folder closed to it?);"
+                    " run as a non-root user, or install the server where every user can reach it"
+                )
         admin_password = secrets.token_urlsafe(24)
         smoke_password = secrets.token_urlsafe(24)
         pwfile = tempdir / "pwfile"
@@ -353,6 +498,43 @@ def start_postgres(workdir: Path) -> Service:
         service.stop()
         raise
     return service
+
+
+def _can_run(as_user: list[str], bindir: Path) -> bool:
+    """True if the server's user (``runuser -u USER --``) may execute the postgres binary in *bindir*."""
+    return subprocess.call([*as_user, "test", "-x", str(bindir / "postgres")], timeout=30) == 0
+
+
+def _copy_pgserver(bindir: Path, dest: Path) -> Path:
+    """Copy pgserver's PostgreSQL (``pginstall`` less headers, and its ``pgserver.libs``) into *dest*.
+
+    The layout is kept, since the binaries find their libraries and share files relative to
+    themselves.  Returns the copy's ``bin`` directory.
+    """
+    package = bindir.parent.parent
+    copy = dest / "pgserver"
+    shutil.copytree(package / "pginstall", copy / "pginstall", symlinks=True, ignore=shutil.ignore_patterns("include"))
+    libs = package.parent / "pgserver.libs"
+    if libs.is_dir():
+        shutil.copytree(libs, dest / "pgserver.libs", symlinks=True)
+    return copy / "pginstall" / "bin"
+
+
+def _postgres_version(bindir: Path) -> str:
+    """``PostgreSQL 16.2`` from ``postgres --version`` in *bindir* (the whole line if it differs)."""
+    try:
+        out = subprocess.run(
+            [str(bindir / "postgres"), "--version"],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ServiceError(f"{bindir / 'postgres'} does not run here: {exc}") from None
+    match = re.fullmatch(r"postgres \(PostgreSQL\) (\S+)", out)
+    return f"PostgreSQL {match.group(1)}" if match else out
 
 
 def _postmaster_pid(data: Path, fallback: int) -> int:
