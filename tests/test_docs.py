@@ -35,6 +35,7 @@ _EXPECT = re.compile(r"<!--\s*expect:\s*(?P<expect>.*?)\s*-->")
 class Page:
     files: dict[str, str] = field(default_factory=dict)
     toml: list[str] = field(default_factory=list)
+    yaml: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
     expect: dict[str, int] = field(default_factory=dict)
 
@@ -47,6 +48,8 @@ def read_page(path: Path) -> Page:
             page.files[match["file"]] = match["body"]
         elif match["lang"] == "toml":
             page.toml.append(match["body"])
+        elif match["lang"] in ("yaml", "yml"):
+            page.yaml.append(match["body"])
     if args := _ARGS.search(text):
         page.args = args["args"].split()
     if expect := _EXPECT.search(text):
@@ -72,6 +75,31 @@ def test_toml_examples_are_valid_config(path: Path) -> None:
             if not data:
                 continue
         parse_config(data, path)
+
+
+WITH_YAML = [p for p in PAGES if read_page(p).yaml]
+
+
+@pytest.mark.parametrize("path", WITH_YAML, ids=[p.name for p in WITH_YAML])
+def test_yaml_examples_parse(path: Path) -> None:
+    """Every YAML example (the CI recipes) parses, and each is a mapping of jobs."""
+    import yaml
+
+    for block in read_page(path).yaml:
+        assert isinstance(yaml.safe_load(block), dict)
+
+
+def test_ci_recipes_upload_every_artifact() -> None:
+    """The GitHub Actions and GitLab CI recipes run the smoke suite and keep all four artifacts."""
+    import yaml
+
+    blocks = [yaml.safe_load(block) for block in read_page(DOCS / "ci.md").yaml]
+    gitlab = next(b["smoke-prod"] for b in blocks if "smoke-prod" in b and "script" in b["smoke-prod"])
+    github = next(b["jobs"]["smoke-prod"] for b in blocks if "jobs" in b)
+    assert any("--deploy-target=prod" in line for line in gitlab["script"])
+    assert set(gitlab["artifacts"]["paths"]) == {"smoke.html", "smoke.xml", "smoke-ticket.md", "smoke.json"}
+    upload = next(step for step in github["steps"] if str(step.get("uses", "")).startswith("actions/upload-artifact"))
+    assert set(upload["with"]["path"].split()) == {"smoke.html", "smoke.xml", "smoke-ticket.md", "smoke.json"}
 
 
 RUNNABLE = [p for p in PAGES if read_page(p).files]
