@@ -52,6 +52,20 @@ def add_options(parser: pytest.Parser) -> None:
         help="Run checks marked destructive even on a production target",
     )
     group.addoption(
+        "--deploy-ticket",
+        dest="deploysmoke_ticket",
+        metavar="PATH",
+        default=None,
+        help="Write the release-ticket checklist (Markdown) to PATH",
+    )
+    group.addoption(
+        "--deploy-json",
+        dest="deploysmoke_json",
+        metavar="PATH",
+        default=None,
+        help="Write the JSON summary (schema 1) to PATH",
+    )
+    group.addoption(
         "--deploy-wait",
         dest="deploysmoke_wait",
         metavar="SECONDS",

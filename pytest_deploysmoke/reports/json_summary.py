@@ -1,0 +1,116 @@
+"""JSON summary (`--deploy-json`): the Verdict as a schema-versioned document for CI (no pytest)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime, timezone
+from typing import Any
+
+from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Verdict
+
+#: The document's ``"schema"``; fields are only added within one number, and a removal or a
+#: change of meaning bumps it (see docs/json-schema.md).
+SCHEMA_VERSION = 1
+#: The JSON Schema of that version, shipped in the package (``importlib.resources``).
+SCHEMA_RESOURCE = f"schemas/summary-{SCHEMA_VERSION}.schema.json"
+TOOL_NAME = "pytest-deploysmoke"
+
+
+def render_json(verdict: Verdict) -> str:
+    """The JSON summary of *verdict*: keys in a fixed order, two-space indent, a final newline."""
+    document = summary_document(verdict)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def summary_document(verdict: Verdict) -> dict[str, Any]:
+    """The JSON summary as plain values, before serialisation."""
+    run = verdict.run
+    return {
+        "schema": SCHEMA_VERSION,
+        "tool": {"name": TOOL_NAME, "version": _tool_version()},
+        "target": {"name": run.target, "base_url": run.base_url, "production": run.production},
+        "versions": {"expected": run.expected_version or None, "reported": run.reported_version or None},
+        "started": _timestamp(run.started),
+        "finished": _timestamp(run.finished),
+        "duration_s": _seconds(run.duration),
+        "verdict": {
+            "decision": verdict.decision,
+            "reasons": list(verdict.reasons),
+            "warnings": list(verdict.warnings),
+        },
+        "phases": [_phase(phase) for phase in verdict.phases],
+        "checks": [_check(check) for check in verdict.checks],
+        "environment": _environment(run),
+    }
+
+
+def _phase(phase: PhaseResult) -> dict[str, Any]:
+    return {
+        "name": phase.name,
+        "gate": phase.gate,
+        "outcome": phase.outcome,
+        "passed": phase.passed,
+        "failed": phase.failed,
+        "skipped": phase.skipped,
+    }
+
+
+def _check(check: CheckResult) -> dict[str, Any]:
+    return {
+        "nodeid": check.nodeid,
+        "phase": check.phase,
+        "title": check.title,
+        "outcome": check.outcome,
+        "duration_s": _seconds(check.duration),
+        "message": check.message or None,
+        "reruns": check.reruns,
+        "guard_blocked": check.guard_blocked,
+        "calls": [_call(call) for call in check.calls],
+    }
+
+
+def _call(call: Mapping[str, Any]) -> dict[str, Any]:
+    # The fields are picked one by one, so a field added to CallRecord reaches the document
+    # only together with its schema entry.
+    budget = call.get("budget_ms")
+    return {
+        "kind": str(call.get("kind", "")),
+        "action": str(call.get("action", "")),
+        "outcome": str(call.get("outcome", "")),
+        "ok": bool(call.get("ok", False)),
+        "ms": _ms(call.get("ms", 0.0)),
+        "budget_ms": None if budget is None else _ms(budget),
+        "attempt": int(call.get("attempt", 1)),
+    }
+
+
+def _environment(run: RunInfo) -> dict[str, str | None]:
+    rows: dict[str, str | None] = {"host": run.host or None, "commit": run.commit or None}
+    for name, value in run.extra:
+        if name not in ("host", "commit"):  # the measured values are not overridden by a hook
+            rows[name] = value
+    return rows
+
+
+def _timestamp(seconds: float) -> str:
+    """ISO 8601 in UTC with a ``Z`` and milliseconds: ``2025-06-01T12:00:03.250Z``."""
+    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _seconds(value: float) -> float:
+    return round(max(float(value), 0.0), 3)
+
+
+def _ms(value: Any) -> float:
+    return round(float(value), 1)
+
+
+def _tool_version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version(TOOL_NAME)
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return None

@@ -1,0 +1,21 @@
+"""JUnit: the verdict as properties of the test suite, beside each check's phase and calls."""
+
+from __future__ import annotations
+
+import pytest
+
+from pytest_deploysmoke.verdict import Verdict
+
+
+def add_verdict(config: pytest.Config, verdict: Verdict) -> None:
+    """Put the decision and its headline on ``--junitxml``'s ``<testsuite>`` properties.
+
+    pytest's junitxml writes its file in its own session-finish hook, after this one; CI tools
+    that read JUnit then show the verdict beside the checks.
+    """
+    from _pytest.junitxml import xml_key  # the documented record_testsuite_property uses the same object
+
+    xml = config.stash.get(xml_key, None)
+    if xml is not None:
+        xml.add_global_property("deploysmoke.verdict", verdict.decision)
+        xml.add_global_property("deploysmoke.verdict.headline", verdict.headline())

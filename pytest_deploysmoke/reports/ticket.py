@@ -1,0 +1,306 @@
+"""Release-ticket Markdown: the run's Verdict as a checklist to paste into a ticket (no pytest).
+
+The output is plain GitHub/GitLab-flavoured Markdown (headings, task lists, tables, no HTML).
+Every piece of text from the run is escaped only where Markdown would misread it, so the raw
+text stays readable for trackers that do not render Markdown.
+"""
+
+from __future__ import annotations
+
+import re
+import string
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timezone
+from typing import Any
+
+from pytest_deploysmoke.budgets import format_ms
+from pytest_deploysmoke.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
+
+#: How many calls the response-time table shows, slowest first.
+SLOWEST_CALLS = 10
+#: Longer messages are cut here: the ticket gives the one line, the JSON and HTML reports the rest.
+MESSAGE_LIMIT = 300
+#: Calls and titles are cut here where they share a line or a table row with other things.
+SHORT_LIMIT = 72
+
+_SYMBOLS = {"GO": "✅", "GO with warnings": "⚠️", "NO-GO": "❌"}
+_PHASE_WORDS = {"passed": "passed", "failed": "FAILED", "skipped": "skipped", "not run": "not run"}
+_ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
+# What at the start of a list item's text would open a heading, quote, list or rule.
+_BLOCK_START = re.compile(r"^(?:#{1,6}(?=\s|$)|[>+*-]|\d{1,9}(?=[.)](?:\s|$)))")
+
+
+def render_ticket(verdict: Verdict) -> str:
+    """Render *verdict* as the release-ticket checklist (Markdown, ending with a newline)."""
+    blocks = [
+        _heading(verdict),
+        *_findings(verdict),
+        *_checklist(verdict),
+        *_response_times(verdict.checks),
+        *_environment(verdict.run),
+    ]
+    return "\n\n".join(blocks) + "\n"
+
+
+# -- sections -----------------------------------------------------------------------------
+
+
+def _heading(verdict: Verdict) -> str:
+    run = verdict.run
+    about = [_text(run.target) + (" (production)" if run.production else "")]
+    if run.expected_version:
+        reported = f" (reported {_text(run.reported_version)})" if run.reported_version else ""
+        about.append(f"version {_text(run.expected_version)}{reported}")
+    elif run.reported_version:
+        about.append(f"reported version {_text(run.reported_version)}")
+    if run.started:
+        about.append(_utc(run.started))
+    counts = _counts(
+        sum(c.outcome == "passed" for c in verdict.checks),
+        sum(c.outcome == "failed" for c in verdict.checks),
+        sum(c.outcome == "skipped" for c in verdict.checks),
+        always_passed=True,
+    )
+    took = f" in {_duration(run.duration)}" if run.started and run.finished else ""
+    return (
+        f"## {_SYMBOLS[verdict.decision]} {verdict.decision}: {', '.join(about)}\n\n"
+        f"**{verdict.decision}**: {counts}{took}."
+    )
+
+
+def _findings(verdict: Verdict) -> list[str]:
+    blocks = []
+    if verdict.reasons:
+        blocks.append("**Why NO-GO:**\n\n" + "\n".join(f"- {_text(r)}" for r in verdict.reasons))
+    if verdict.warnings:
+        blocks.append("**Warnings:**\n\n" + "\n".join(f"- {_text(w)}" for w in verdict.warnings))
+    return blocks
+
+
+def _checklist(verdict: Verdict) -> list[str]:
+    phases = list(verdict.phases)
+    known = {phase.name for phase in phases}
+    for check in verdict.checks:  # never hide a check whose phase the config does not list
+        if check.phase not in known:
+            known.add(check.phase)
+            phases.append(_phase_of(check.phase, verdict.checks_of(check.phase)))
+    blocks, empty = [], []
+    for phase in phases:
+        checks = verdict.checks_of(phase.name)
+        if checks:
+            blocks.append(_phase_section(phase, checks, verdict.run))
+        else:
+            empty.append(_text(phase.name) + (" (gate)" if phase.gate else ""))
+    if empty:
+        blocks.append(f"No checks in this run: {', '.join(empty)}.")
+    return blocks
+
+
+def _phase_section(phase: PhaseResult, checks: Sequence[CheckResult], run: RunInfo) -> str:
+    gate = " (gate)" if phase.gate else ""
+    mixed = sum(1 for n in (phase.passed, phase.failed, phase.skipped) if n) > 1
+    counts = f" ({_counts(phase.passed, phase.failed, phase.skipped)})" if mixed else ""
+    lines = [f"### {_text(phase.name)}{gate}: {_PHASE_WORDS[phase.outcome]}{counts}", ""]
+    reasons = {check.message for check in checks}
+    shared = (
+        len(checks) > 1
+        and all(check.outcome == "skipped" and not check.guard_blocked for check in checks)
+        and len(reasons) == 1
+    )
+    if shared:  # say a gate's skip reason once, not once per check
+        reason = reasons.pop()
+        lines += ([f"Skipped: {_text(reason)}", ""] if reason else []) + [f"- [ ] {_text(c.title)}" for c in checks]
+    else:
+        lines += [_item(check, run) for check in checks]
+    return "\n".join(lines)
+
+
+def _item(check: CheckResult, run: RunInfo) -> str:
+    title = _text(check.title)
+    if check.outcome == "passed":
+        detail = [_check_time(check)]
+        if check.reruns:
+            detail.append(f"passed only after {check.reruns} rerun{'s' if check.reruns > 1 else ''}")
+        elif check.retried_calls:
+            detail.append("passed only after retried calls")
+        return f"- [x] {title} — {'; '.join(detail)}"
+    if check.outcome == "failed":
+        message = f": {_code(check.message)}" if check.message.strip() else ""
+        return f"- [ ] {title} — **FAILED**{message}"
+    if check.guard_blocked:
+        return f"- [ ] {title} — not run: destructive, and target '{_text(run.target)}' is production"
+    reason = f": {_text(check.message)}" if check.message.strip() else ""
+    return f"- [ ] {title} — skipped{reason}"
+
+
+def _check_time(check: CheckResult) -> str:
+    took = format_ms(check.duration)
+    slowest = check.slowest_call
+    if slowest is None:
+        return took
+    which = "slowest " if len(check.calls) > 1 else ""
+    return f"{took}, {which}{_call_name(slowest)} {_ms(slowest)}{_budget_note(slowest)}"
+
+
+def _response_times(checks: Sequence[CheckResult]) -> list[str]:
+    calls = [(call, check) for check in checks for call in check.calls]
+    if not calls:
+        return []
+    calls.sort(key=lambda pair: -_number(pair[0].get("ms")))
+    shown = calls[:SLOWEST_CALLS]
+    lead = (
+        f"The {len(shown)} slowest of {len(calls)} calls." if len(calls) > len(shown) else "Every call, slowest first."
+    )
+    rows = [
+        [_call_name(call), _status(call), _ms(call), _budget_cell(call), _text(check.title, SHORT_LIMIT)]
+        for call, check in shown
+    ]
+    table = _table(["Call", "Status", "Time", "Budget", "Check"], rows, right=(2, 3))
+    return [f"### Response times\n\n{lead}\n\n{table}"]
+
+
+def _environment(run: RunInfo) -> list[str]:
+    rows = [
+        ["Target", _text(run.target)],
+        ["Base URL", _code(run.base_url) if run.base_url else "not set"],
+        ["Production", "yes" if run.production else "no"],
+        ["Expected version", _text(run.expected_version) or "not set"],
+        ["Reported version", _text(run.reported_version) or "not reported"],
+    ]
+    if run.started:
+        rows.append(["Started", _utc(run.started)])
+    if run.started and run.finished:
+        rows.append(["Duration", _duration(run.duration)])
+    if run.host:
+        rows.append(["Runner host", _code(run.host)])
+    if run.commit:
+        rows.append(["Suite commit", _code(run.commit)])
+    rows += [[_text(name), _text(value)] for name, value in run.extra]
+    return ["### Environment\n\n" + _table(["Item", "Value"], rows)]
+
+
+# -- pieces -------------------------------------------------------------------------------
+
+
+def _phase_of(name: str, checks: Sequence[CheckResult]) -> PhaseResult:
+    counts = {o: sum(c.outcome == o for c in checks) for o in ("passed", "failed", "skipped")}
+    outcome: PhaseOutcome = "failed" if counts["failed"] else "passed" if counts["passed"] else "skipped"
+    return PhaseResult(name, False, outcome, **counts)
+
+
+def _counts(passed: int, failed: int, skipped: int, *, always_passed: bool = False) -> str:
+    parts = [f"{passed} passed"] if passed or always_passed else []
+    parts += [f"{n} {word}" for n, word in ((failed, "failed"), (skipped, "skipped")) if n]
+    return ", ".join(parts)
+
+
+def _call_name(call: Mapping[str, Any]) -> str:
+    kind = str(call.get("kind", ""))
+    action = _code(str(call.get("action", "")) or "?", SHORT_LIMIT)
+    return action if kind in ("http", "") else f"{_text(kind)} {action}"
+
+
+def _status(call: Mapping[str, Any]) -> str:
+    outcome = _text(str(call.get("outcome", ""))) or "?"
+    shown = outcome if call.get("ok", True) else f"**{outcome}**"
+    attempt = int(call.get("attempt", 1) or 1)
+    return f"{shown} (attempt {attempt})" if attempt > 1 else shown
+
+
+def _ms(call: Mapping[str, Any]) -> str:
+    return format_ms(_number(call.get("ms")) / 1000)
+
+
+def _over_budget(call: Mapping[str, Any]) -> bool:
+    budget = call.get("budget_ms")
+    return budget is not None and _number(call.get("ms")) > _number(budget)
+
+
+def _budget_note(call: Mapping[str, Any]) -> str:
+    budget = call.get("budget_ms")
+    if budget is None:
+        return ""
+    word = "over" if _over_budget(call) else "budget"
+    return f" ({word} {format_ms(_number(budget) / 1000)})"
+
+
+def _budget_cell(call: Mapping[str, Any]) -> str:
+    budget = call.get("budget_ms")
+    if budget is None:
+        return "—"
+    shown = format_ms(_number(budget) / 1000)
+    return f"{shown}, **over**" if _over_budget(call) else shown
+
+
+def _number(value: object) -> float:
+    try:
+        return float(value)  # type: ignore[arg-type]  # JSON from the report: a number, or junk shown as 0
+    except (TypeError, ValueError):
+        return 0.0
+
+
+def _utc(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 60:
+        return format_ms(seconds)
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[str]], *, right: Sequence[int] = ()) -> str:
+    rule = ["---:" if index in right else "---" for index in range(len(header))]
+    lines = [header, rule, *rows]
+    return "\n".join("| " + " | ".join(cell.replace("|", "\\|") for cell in line) + " |" for line in lines)
+
+
+# -- escaping -----------------------------------------------------------------------------
+
+
+def _one_line(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """*text* on one line, with runs of whitespace as one space, cut at *limit* characters."""
+    line = " ".join(text.split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def _code(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """*text* as an inline code span, fenced with more backticks than it contains."""
+    line = _one_line(text, limit)
+    longest = max((len(run) for run in re.findall(r"`+", line)), default=0)
+    fence = "`" * (longest + 1)
+    pad = " " if line.startswith("`") or line.endswith("`") else ""
+    return f"{fence}{pad}{line}{pad}{fence}"
+
+
+def _text(text: str, limit: int = MESSAGE_LIMIT) -> str:
+    """*text* as literal inline Markdown: escape only what Markdown would read as markup.
+
+    Emphasis, strikethrough and code need a pair of markers, so a lone ``*``, ``~`` or backtick
+    stays as it is; an underscore inside a word never emphasises.  Brackets, tags, entities and
+    a line start that would begin a heading, quote or list are always escaped.  Pipes are
+    escaped by the table writer, the only place where they matter.
+    """
+    line = _one_line(text, limit)
+    paired = {mark for mark in "*_~`" if line.count(mark) > 1}
+    out = []
+    for index, char in enumerate(line):
+        before = line[index - 1] if index else " "
+        after = line[index + 1] if index + 1 < len(line) else " "
+        if (
+            (char == "\\" and after in string.punctuation)
+            or (char in "*~`" and char in paired)
+            or (char == "_" and "_" in paired and not (before.isalnum() and after.isalnum()))
+            or char in "[]"
+            or (char == "<" and (after.isalpha() or after in "/!?"))
+            or (char == "&" and _ENTITY.match(line, index))
+        ):
+            out.append("\\")
+        out.append(char)
+    escaped = "".join(out)
+    start = _BLOCK_START.match(escaped)
+    if start is None:
+        return escaped
+    at = start.end() if start.group().isdigit() else 0
+    return escaped[:at] + "\\" + escaped[at:]
