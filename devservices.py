@@ -1,6 +1,7 @@
 """Real PostgreSQL and Redis servers on loopback for the test suite, used by ``tasks.py test``.
 
-``ensure_packages()`` installs the servers with apt when they are missing (as root only).
+``ensure_packages()`` installs the servers with apt when they are missing (as root only), and
+``ensure_packages(browser=True)`` Debian's ``chromium`` as well, for the HTML report tests.
 ``running_services()`` starts a throwaway PostgreSQL and a throwaway Redis, each on a free
 127.0.0.1 port with its data in a temporary directory, yields the environment variables the
 tests read (``DEPLOYSMOKE_TEST_DSN``, ``DEPLOYSMOKE_TEST_ADMIN_DSN``,
@@ -60,6 +61,7 @@ PG_ADMIN = "deploysmoke_admin"
 PG_FALLBACK_USER = "deploysmoke-pg"
 SMOKE_ROLE = "smoke"
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; the HTML report tests drive it headless
 PG_CTL_STOP = ["-m", "fast", "-w", "-t", str(int(STOP_TIMEOUT))]
 
 
@@ -229,11 +231,12 @@ def _missing_packages(env: Mapping[str, str]) -> list[str]:
     return missing
 
 
-def ensure_packages(env: Mapping[str, str] | None = None) -> None:
+def ensure_packages(env: Mapping[str, str] | None = None, *, browser: bool = False) -> None:
     """Install the PostgreSQL and Redis servers with apt unless present (or brought via *env*).
 
     Only root installs with apt; anyone else gets a ServiceError naming the exact command to run,
     except for PostgreSQL, which then comes from pgserver (installed here with pip when missing).
+    With *browser*, Debian's ``chromium`` is installed too (the HTML report tests open it).
     """
     env = os.environ if env is None else env
     missing = _missing_packages(env)
@@ -242,6 +245,25 @@ def ensure_packages(env: Mapping[str, str] | None = None) -> None:
     reason = "" if env.get(DSN_VAR) else _pgserver_reason(env)
     if reason:
         pgserver_bindir(reason)
+    if browser:
+        ensure_chromium()
+
+
+def ensure_chromium() -> Path:
+    """Debian's headless-capable Chromium at /usr/bin/chromium, installed with apt when missing (root only)."""
+    if os.access(CHROMIUM, os.X_OK):
+        return CHROMIUM
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    if os.geteuid() != 0:
+        raise ServiceError(
+            f"the HTML report tests open the report in Chromium, and {CHROMIUM} is not installed; install with\n"
+            f"    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive {' '.join(install)}"
+        )
+    print("devservices: installing chromium with apt-get (for the HTML report tests)", flush=True)
+    _run_apt(install)
+    if not os.access(CHROMIUM, os.X_OK):
+        raise ServiceError(f"apt-get finished but {CHROMIUM} is still missing")
+    return CHROMIUM
 
 
 def _apt_install(missing: list[str], env: Mapping[str, str]) -> None:
@@ -253,6 +275,14 @@ def _apt_install(missing: list[str], env: Mapping[str, str]) -> None:
             f"or point {DSN_VAR} and {REDIS_URL_VAR} at servers of your own"
         )
     print(f"devservices: installing {' '.join(missing)} with apt-get", flush=True)
+    _run_apt(install)
+    still_missing = _missing_packages(env)
+    if still_missing:
+        raise ServiceError(f"apt-get finished but {' and '.join(still_missing)} is still not usable")
+
+
+def _run_apt(install: list[str]) -> None:
+    """``apt-get update``, then *install*, without letting the packages start system-wide servers."""
     apt_env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     with _services_not_started_by_packages():
         for argv in (["apt-get", "update", "-q"], [*install, "-q"]):
@@ -262,9 +292,6 @@ def _apt_install(missing: list[str], env: Mapping[str, str]) -> None:
                 raise ServiceError(f"`{' '.join(argv)}` did not finish within {APT_TIMEOUT:.0f} s") from None
             if code != 0:
                 raise ServiceError(f"`{' '.join(argv)}` failed with exit code {code}")
-    still_missing = _missing_packages(env)
-    if still_missing:
-        raise ServiceError(f"apt-get finished but {' and '.join(still_missing)} is still not usable")
 
 
 @contextlib.contextmanager

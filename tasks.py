@@ -56,6 +56,7 @@ def demo(args: list[str]) -> int:
     ensure_env("demo")
     REPORTS.mkdir(exist_ok=True)
     html, junit = REPORTS / "kifu.html", REPORTS / "kifu.xml"
+    ticket, summary = REPORTS / "kifu-ticket.md", REPORTS / "kifu.json"
     argv = [
         str(PYTHON),
         "-m",
@@ -67,6 +68,8 @@ def demo(args: list[str]) -> int:
         f"--html={html}",
         "--self-contained-html",
         f"--junitxml={junit}",
+        f"--deploy-ticket={ticket}",
+        f"--deploy-json={summary}",
         *args,
     ]
     try:
@@ -84,21 +87,25 @@ def demo(args: list[str]) -> int:
     except KeyboardInterrupt:
         print("tasks: interrupted; the servers are stopped", file=sys.stderr)
         return 130
-    print(f"tasks: the report is {html.relative_to(ROOT)} (JUnit XML: {junit.relative_to(ROOT)})")
+    print(
+        f"tasks: the report is {html.relative_to(ROOT)}; the release-ticket checklist {ticket.relative_to(ROOT)}, "
+        f"the JSON summary {summary.relative_to(ROOT)}, the JUnit XML {junit.relative_to(ROOT)}"
+    )
     return code
 
 
 def test(args: list[str]) -> int:
     """Run the whole test suite against real PostgreSQL and Redis on loopback.
 
-    The servers are installed with apt when missing (as root), started for this run only and
-    stopped afterwards (see devservices.py).  pytest's exit code 5 (no tests ran) is a failure too.
+    The servers, and Chromium for the HTML report tests, are installed with apt when missing
+    (as root); the servers are started for this run only and stopped afterwards (see
+    devservices.py).  pytest's exit code 5 (no tests ran) is a failure too.
     """
     import devservices  # POSIX only (runuser, process groups): loaded for this task alone
 
     ensure_env("dev")
     try:
-        devservices.ensure_packages()
+        devservices.ensure_packages(browser=True)
         with devservices.running_services() as service_env:
             argv = [str(PYTHON), "-m", "pytest", *args]
             code = subprocess.call(argv, cwd=ROOT, env={**os.environ, **service_env})

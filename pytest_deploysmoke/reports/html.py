@@ -1,0 +1,308 @@
+"""pytest-html report: title, environment rows, phase and slowest-call columns, call tables, verdict banner."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import re
+import socket
+from collections.abc import Callable, Mapping, Sequence
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_deploysmoke import phases, records
+from pytest_deploysmoke.redaction import redact_url
+from pytest_deploysmoke.summary import failure_line, get_verdict
+from pytest_deploysmoke.targets import get_redactor
+from pytest_deploysmoke.verdict import PhaseResult, RunInfo, Verdict
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.targets import RunSettings
+
+#: Characters of a failure message shown in a row's details (the full text is in the log below it).
+MESSAGE_CHARS = 600
+#: Characters of a call (a SQL statement can be long) shown in the "Slowest call" column; all of it on hover.
+ACTION_CHARS = 60
+PENDING = "(known at the end of the run)"
+
+_DECISION_CLASS = {"GO": "go", "GO with warnings": "warn", "NO-GO": "nogo"}
+_PHASE_MARK = {"passed": "\u2713", "failed": "\u2717", "skipped": "\u2013", "not run": "\u2013"}
+
+# pytest-html 4 has no hook for its page layout, and its own CSS only comes from --css (the
+# user's option).  This block travels inside the banner, so --self-contained-html keeps it.
+# It puts the summary (with the verdict) right under the title and the environment table
+# after the results, and colours what our cells and details contain.
+_STYLE = """
+body { display: flex; flex-direction: column; }
+#environment-header, #environment { order: 1; }
+footer { order: 2; }
+.deploysmoke-verdict { margin: 4px 0 14px; padding: 12px 16px; border-left: 12px solid; border-radius: 4px;
+  color: #111; font-size: 14px; line-height: 1.45; }
+.deploysmoke-verdict--go { background: #e7f5e9; border-color: #2e7d32; }
+.deploysmoke-verdict--warn { background: #fff6dd; border-color: #e0a100; }
+.deploysmoke-verdict--nogo { background: #fdeaea; border-color: #c62828; }
+.deploysmoke-verdict__decision { font-size: 30px; font-weight: bold; letter-spacing: 0.5px; }
+.deploysmoke-verdict--go .deploysmoke-verdict__decision { color: #1b5e20; }
+.deploysmoke-verdict--warn .deploysmoke-verdict__decision { color: #8a5a00; }
+.deploysmoke-verdict--nogo .deploysmoke-verdict__decision { color: #b71c1c; }
+.deploysmoke-verdict__facts { color: #333; margin: 2px 0 8px; }
+.deploysmoke-verdict ul { margin: 6px 0 2px; padding-left: 22px; }
+.deploysmoke-verdict li { margin: 2px 0; }
+.deploysmoke-phases { margin: 8px 0 2px; }
+.deploysmoke-phase { display: inline-block; margin: 0 6px 4px 0; padding: 2px 9px; border-radius: 10px;
+  font-size: 12px; color: #333; background: #eee; border: 1px solid #ccc; }
+.deploysmoke-phase--passed { background: #d7efd9; border-color: #81c784; color: #1b5e20; }
+.deploysmoke-phase--failed { background: #f8d4d4; border-color: #e57373; color: #b71c1c; font-weight: bold; }
+.deploysmoke-phase--skipped, .deploysmoke-phase--not-run { color: #777; }
+#results-table td.col-phase, #results-table td.col-slowest { color: #333; }
+.deploysmoke-details { color: #222; margin: 4px 0 10px; }
+.deploysmoke-details h4 { margin: 6px 0 4px; font-size: 12px; }
+.deploysmoke-details table { border-collapse: collapse; margin-bottom: 6px; }
+.deploysmoke-details th, .deploysmoke-details td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
+  font-family: "Courier New", Courier, monospace; font-size: 12px; vertical-align: top; }
+.deploysmoke-details th { font-family: inherit; background: #f4f4f4; }
+.deploysmoke-details td.num { text-align: right; }
+.deploysmoke-details tr.deploysmoke-bad td { background: #fdeaea; color: #b71c1c; }
+.deploysmoke-details .deploysmoke-over { color: #b71c1c; font-weight: bold; }
+.deploysmoke-failure { border-left: 4px solid #c62828; background: #fdeaea; padding: 4px 10px; }
+.deploysmoke-failure dt { font-weight: bold; }
+.deploysmoke-failure dd { margin: 0 0 4px 12px; font-family: "Courier New", Courier, monospace;
+  white-space: pre-wrap; word-break: break-word; }
+"""
+
+
+class HtmlReport:
+    """pytest-html's hooks for one run, registered on the controller when pytest-html writes a report.
+
+    Every hook of pytest-html is optional here, so the class may be registered without it.
+    """
+
+    def __init__(self, config: pytest.Config, settings: RunSettings) -> None:
+        self._config = config
+        self._settings = settings
+        self._redact: Callable[[str], str] = get_redactor(config).redact
+        self._calls: dict[str, list[dict[str, Any]]] = {}  # nodeid -> the calls on its teardown report
+        self._failures: dict[str, list[tuple[str, str]]] = {}  # nodeid -> (setup/call/teardown, one-line message)
+
+    # -- environment table -----------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        # pytest-html reads pytest-metadata's dict in its trylast sessionstart, keeps that very
+        # dict and serializes it only when it writes the file, in its trylast sessionfinish.
+        # So the rows known now go in here, first in the table; the rest are filled in by
+        # pytest_html_results_summary, which that same sessionfinish calls just before writing.
+        target = self._settings.target
+        early = RunInfo(
+            target=target.name,
+            base_url=redact_url(target.base_url),
+            production=target.production,
+            expected_version=target.version,
+            host=socket.gethostname(),
+        )
+        rows = environment_rows(early)
+        for name in ("Reported version", "Started (UTC)", "Duration", "Git commit"):
+            rows[name] = PENDING
+        self._put_rows(rows)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_report_title(self, report: Any) -> None:
+        target = self._settings.target
+        report.title = self._redact(" ".join(part for part in ("Smoke:", target.name, target.version) if part))
+
+    # -- results table ---------------------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, '<th class="sortable" data-column-type="phase">Phase</th>')
+        cells.insert(4, "<th>Slowest call</th>")
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: pytest.TestReport | pytest.CollectReport, cells: list[str]) -> None:
+        phase = next(
+            (str(value) for name, value in getattr(report, "user_properties", ()) if name == phases.PHASE_PROPERTY),
+            "",
+        )
+        slowest = _slowest(self._calls.get(report.nodeid, ()))
+        cells.insert(1, f'<td class="col-phase">{escape(self._redact(phase))}</td>')
+        cells.insert(4, f'<td class="col-slowest">{self._slowest_cell(slowest)}</td>')
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # Runs before pytest-html's trylast implementation, which builds the row of a test once
+        # its teardown report arrives, from all three reports and the extras of each: so the
+        # calls (on the teardown report only) are known when the row hook asks, and details
+        # put on the teardown report show in the test's row.
+        nodeid = report.nodeid
+        if str(report.outcome) == "rerun":  # pytest-rerunfailures' outcome; its attempt has its own row
+            return
+        if report.failed:
+            self._failures.setdefault(nodeid, []).append((report.when, self._redact(failure_line(report))))
+        if report.when != "teardown":
+            return
+        calls = _calls_of(report)
+        self._calls[nodeid] = calls
+        failures = self._failures.pop(nodeid, [])
+        if calls or failures:
+            from pytest_html import extras  # type: ignore[import-untyped]  # pytest-html ships no type information
+
+            content = render_details(calls, failures, self._redact)
+            report.extras = [*getattr(report, "extras", []), extras.html(content)]  # type: ignore[attr-defined]  # pytest-html's attribute
+
+    def _slowest_cell(self, call: Mapping[str, Any] | None) -> str:
+        if call is None:
+            return ""
+        ms = float(call.get("ms", 0.0))
+        budget = call.get("budget_ms")
+        over = budget is not None and ms > float(budget)
+        action = self._redact(str(call.get("action", "")))
+        shown = action if len(action) <= ACTION_CHARS else action[: ACTION_CHARS - 3] + "..."
+        css = "deploysmoke-over" if over else "deploysmoke-call"
+        return f'<span class="{css}" title="{escape(action)}">{escape(shown)} {ms:.0f} ms</span>'
+
+    # -- summary: the verdict banner ----------------------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(self, prefix: list[str]) -> None:
+        verdict = get_verdict(self._config)
+        if verdict is None:  # the run ended before RunSummary decided (an internal error)
+            return
+        rows = environment_rows(verdict.run)
+        rows.update((self._redact(name), escape(self._redact(value))) for name, value in verdict.run.extra)
+        self._put_rows(self._blacked_out(rows))
+        prefix.insert(0, f"<style>{_STYLE}</style>{render_banner(verdict, self._redact)}")
+
+    def _blacked_out(self, rows: dict[str, str]) -> dict[str, str]:
+        """Apply pytest-html's ``environment_table_redact_list`` to rows it has not seen at sessionstart."""
+        patterns = self._config.getini("environment_table_redact_list")
+        return {
+            name: "\u2593" * len(value) if any(re.match(pattern, name) for pattern in patterns) else value
+            for name, value in rows.items()
+        }
+
+    def _put_rows(self, rows: Mapping[str, str]) -> None:
+        """Put *rows* first in pytest-metadata's dict, the one pytest-html shows as its environment."""
+        try:
+            from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]  # untyped, like pytest-html
+        except ImportError:  # pytest-metadata < 3 (pytest-html 4.1 still accepts it): no environment rows
+            return
+        metadata = self._config.stash.get(metadata_key, None)
+        if metadata is None:
+            return
+        # pytest-html keeps a reference to this very dict: reorder it in place, never replace it
+        others = {key: value for key, value in metadata.items() if key not in rows}
+        metadata.clear()
+        metadata.update(rows)
+        metadata.update(others)
+
+
+def environment_rows(run: RunInfo) -> dict[str, str]:
+    """The environment table's rows for *run*, as HTML (pytest-html inserts the values as markup)."""
+    started = ""
+    if run.started:
+        started = datetime.datetime.fromtimestamp(run.started, tz=datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+    values = {
+        "Target": run.target,
+        "Base URL": run.base_url,
+        "Production": "yes" if run.production else "no",
+        "Expected version": run.expected_version or "(not set)",
+        "Reported version": run.reported_version or "(not reported)",
+        "Started (UTC)": started,
+        "Duration": f"{run.duration:.1f} s" if run.finished else "",
+        "Runner host": run.host,
+        "Git commit": run.commit or "(not a git checkout)",
+    }
+    return {name: escape(value) for name, value in values.items()}
+
+
+def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
+    """The verdict banner: the decision, the run in one line, the reasons and warnings, the phases."""
+    run = verdict.run
+    counts = {
+        outcome: sum(1 for c in verdict.checks if c.outcome == outcome) for outcome in ("passed", "failed", "skipped")
+    }
+    facts = [f"target {run.target}" + (" (production)" if run.production else "")]
+    facts.append(_versions(run))
+    facts.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no checks ran")
+    facts.append(f"{run.duration:.1f} s")
+    items = [f"<li><b>NO-GO:</b> {escape(redact(reason))}</li>" for reason in verdict.reasons]
+    items += [f"<li><b>Warning:</b> {escape(redact(warning))}</li>" for warning in verdict.warnings]
+    listing = f"<ul>{''.join(items)}</ul>" if items else ""
+    line = escape(redact(" \u00b7 ".join(facts)))
+    return (
+        f'<section id="deploysmoke-verdict" role="status" aria-label="deploy verdict"'
+        f' class="deploysmoke-verdict deploysmoke-verdict--{_DECISION_CLASS[verdict.decision]}">'
+        f'<div class="deploysmoke-verdict__decision">{escape(verdict.decision)}</div>'
+        f'<div class="deploysmoke-verdict__facts">{line}</div>'
+        f"{listing}{_render_phases(verdict.phases)}</section>"
+    )
+
+
+def _versions(run: RunInfo) -> str:
+    expected, reported = run.expected_version, run.reported_version
+    if expected and expected == reported:
+        return f"version {expected} (expected and reported)"
+    if expected:
+        return f"version {expected} expected, {reported or 'none'} reported"
+    return f"version {reported} reported" if reported else "no version expected or reported"
+
+
+def _render_phases(results: Sequence[PhaseResult]) -> str:
+    chips = []
+    for phase in results:
+        label = f"{_PHASE_MARK[phase.outcome]} {phase.name}" + (" (gate)" if phase.gate else "")
+        title = f"{phase.outcome}: {phase.passed} passed, {phase.failed} failed, {phase.skipped} skipped"
+        css = phase.outcome.replace(" ", "-")
+        chips.append(
+            f'<span class="deploysmoke-phase deploysmoke-phase--{css}" title="{escape(title)}">{escape(label)}</span>'
+        )
+    return f'<div class="deploysmoke-phases">{"".join(chips)}</div>' if chips else ""
+
+
+def render_details(
+    calls: Sequence[Mapping[str, Any]], failures: Sequence[tuple[str, str]], redact: Callable[[str], str]
+) -> str:
+    """A test's details: what failed (request, response, message), then the table of its calls."""
+    parts = ['<div class="deploysmoke-details">']
+    failed_call = next((call for call in reversed(calls) if not call.get("ok", True)), None)
+    for when, message in failures:
+        shown = message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS] + " ..."
+        rows = []
+        if failed_call is not None:
+            rows.append(("Request", str(failed_call.get("action", ""))))
+            rows.append(("Response", str(failed_call.get("outcome", ""))))
+        rows.append((f"Failure ({when})", shown or "(no message)"))
+        listed = "".join(f"<dt>{escape(name)}</dt><dd>{escape(redact(value))}</dd>" for name, value in rows)
+        parts.append(f'<dl class="deploysmoke-failure">{listed}</dl>')
+    if calls:
+        parts.append(f"<h4>Calls ({len(calls)})</h4>")
+        parts.append("<table><tr><th>#</th><th>Call</th><th>Result</th><th>ms</th><th>Budget</th></tr>")
+        for index, call in enumerate(calls, 1):
+            ms = float(call.get("ms", 0.0))
+            budget = call.get("budget_ms")
+            over = budget is not None and ms > float(budget)
+            attempt = int(call.get("attempt", 1))
+            result = str(call.get("outcome", "")) + (f" (attempt {attempt})" if attempt > 1 else "")
+            ms_cell = f'<span class="deploysmoke-over">{ms:.0f}</span>' if over else f"{ms:.0f}"
+            bad = "" if call.get("ok", True) else ' class="deploysmoke-bad"'
+            parts.append(
+                f"<tr{bad}><td class=num>{index}</td><td>{escape(redact(str(call.get('action', ''))))}</td>"
+                f"<td>{escape(redact(result))}</td><td class=num>{ms_cell}</td>"
+                f"<td class=num>{'' if budget is None else f'{float(budget):.0f}'}</td></tr>"
+            )
+        parts.append("</table>")
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _calls_of(report: pytest.TestReport) -> list[dict[str, Any]]:
+    for name, value in report.user_properties:
+        if name == records.CALLS_PROPERTY:
+            loaded = json.loads(str(value))
+            return [dict(call) for call in loaded if isinstance(call, dict)]
+    return []
+
+
+def _slowest(calls: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
+    return max(calls, key=lambda call: float(call.get("ms", 0.0)), default=None)
