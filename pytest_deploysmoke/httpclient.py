@@ -133,7 +133,7 @@ class HttpProbe:
         item = current_item(self.config)
         if item is not None:
             item.stash[last_response_key] = response
-            if request.url.path == self.target.health_path and response.is_success:
+            if request.url.path == self.target.health_path:  # a 503 body may still say which version is up
                 _note_reported_version(item, response)
         if budget is not None and budget.exceeded(elapsed):
             from pytest_deploysmoke.budgets import format_ms

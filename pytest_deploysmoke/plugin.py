@@ -53,6 +53,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(targets.get_redactor(config).redact(str(exc))) from None
     if settings is None:
         return
+    if not hasattr(config, "workerinput"):
+        from pytest_deploysmoke.reports import check_output_paths
+
+        try:
+            check_output_paths(config)
+        except ConfigError as exc:
+            raise pytest.UsageError(str(exc)) from None
     gatekeeper = gating.Gatekeeper(config, settings)
     config.pluginmanager.register(gatekeeper, "deploysmoke-gatekeeper")
     if not hasattr(config, "workerinput"):  # the reports come together on the controller
@@ -61,6 +68,10 @@ def pytest_configure(config: pytest.Config) -> None:
 
         config.pluginmanager.register(RunSummary(config, settings), "deploysmoke-summary")
         config.pluginmanager.register(VerdictLine(), "deploysmoke-verdict-line")
+        if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):
+            from pytest_deploysmoke.reports.html import HtmlReport
+
+            config.pluginmanager.register(HtmlReport(config, settings), "deploysmoke-html")
     if config.pluginmanager.hasplugin("xdist"):
         config.pluginmanager.register(gating.XdistHooks(gatekeeper, settings.port), "deploysmoke-xdist")
 

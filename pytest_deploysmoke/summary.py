@@ -21,7 +21,11 @@ verdict_key = pytest.StashKey[Verdict]()
 
 
 def get_verdict(config: pytest.Config) -> Verdict | None:
-    """The run's verdict, once the session has finished (None before, or when inert)."""
+    """The run's verdict, from ``pytest_sessionfinish`` on (None before, or when inert).
+
+    RunSummary decides it in a ``tryfirst`` sessionfinish implementation, so any other
+    plugin's sessionfinish, and every hook called from one, finds it.
+    """
     return config.stash.get(verdict_key, None)
 
 
@@ -68,9 +72,9 @@ class RunSummary:
             elif name == records.REPORTED_VERSION_PROPERTY:
                 self._reported_version = str(value)
         if report.failed and check.outcome != "failed":
-            check.outcome, check.message = "failed", _message(report)
+            check.outcome, check.message = "failed", failure_line(report)
         elif report.skipped and check.outcome == "passed":
-            check.outcome, check.message = "skipped", _message(report)
+            check.outcome, check.message = "skipped", failure_line(report)
 
     def verdict(self) -> Verdict:
         """Decide from everything reported so far (call once, at the end of the session)."""
@@ -106,13 +110,27 @@ class RunSummary:
         checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
         return decide(run, phase_results(config.phases, config.gates, checks), checks)
 
+    # Decided first thing at sessionfinish, written last: other plugins render the verdict from
+    # their own sessionfinish (pytest-html's trylast one calls pytest_html_results_summary), and
+    # the order among trylast implementations depends on which plugin was registered first.
+    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_decide(self, session: pytest.Session) -> None:
+        """Build the verdict before any other sessionfinish implementation runs."""
+        from pytest_deploysmoke.reports.junit import add_verdict
+
+        verdict = self.config.stash[verdict_key] = self.verdict()
+        add_verdict(self.config, verdict)  # before junitxml writes its file in its own sessionfinish
+
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        verdict = self.config.stash[verdict_key] = self.verdict()
+        from pytest_deploysmoke.reports import write_files
+
+        verdict = self.config.stash[verdict_key]
+        write_files(self.config, verdict)
         self.config.hook.pytest_deploysmoke_verdict(config=self.config, verdict=verdict)
 
 
-def _message(report: pytest.TestReport) -> str:
+def failure_line(report: pytest.TestReport) -> str:
     """The one line a person needs: the failure's message or the skip's reason."""
     longrepr: Any = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:

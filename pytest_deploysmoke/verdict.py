@@ -65,7 +65,7 @@ class RunInfo:
 
     @property
     def duration(self) -> float:
-        """Seconds from the first check to the end of the run."""
+        """Seconds from the start of the session (when the plugin configured it) to its end."""
         return max(self.finished - self.started, 0.0)
 
 

@@ -207,3 +207,34 @@ username_field = "email"
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*destructive check(s) NOT RUN because target 'prodcopy' is production*"])
     assert row_counts(kifu_db) == before
+
+
+def test_gate_fault_is_no_go_in_every_artifact(kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """With /health failing, the HTML, the ticket, the JSON and the JUnit XML all say NO-GO and name the gate."""
+    import json
+    import xml.etree.ElementTree as ET
+
+    monkeypatch.setenv("KIFU_FAULTS", "health_503")
+    out = kifu.path / "out"
+    result = run_kifu(
+        kifu,
+        f"--html={out / 'report.html'}",
+        "--self-contained-html",
+        f"--deploy-ticket={out / 'ticket.md'}",
+        f"--deploy-json={out / 'summary.json'}",
+        f"--junitxml={out / 'junit.xml'}",
+    )
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    gate = "gate 'health' failed (test_health.py::test_health_answers_200)"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["verdict"]["decision"] == "NO-GO" and summary["verdict"]["reasons"][0].startswith(gate)
+    ticket = (out / "ticket.md").read_text(encoding="utf-8")
+    assert ticket.splitlines()[0].startswith("## ❌ NO-GO: local") and gate in ticket
+    suite = ET.parse(out / "junit.xml").getroot().find("testsuite")
+    assert suite is not None
+    properties = {p.get("name"): p.get("value") for p in suite.iter("property")}
+    assert properties["deploysmoke.verdict"] == "NO-GO"
+    assert gate in str(properties["deploysmoke.verdict.headline"])
+    html = (out / "report.html").read_text(encoding="utf-8")
+    banner = html.split('class="deploysmoke-verdict', 1)[1][:2000]  # the verdict banner, before the results
+    assert "NO-GO" in banner and "gate &#x27;health&#x27; failed (test_health.py::test_health_answers_200)" in banner

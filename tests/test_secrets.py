@@ -72,6 +72,8 @@ def test_planted_secrets_never_appear(planted: pytest.Pytester, tmp_path: Path, 
     """A failing check that prints, logs and asserts on every secret leaks none of them."""
     junit = tmp_path / "junit.xml"
     html = tmp_path / "report.html"
+    ticket = tmp_path / "ticket.md"
+    summary = tmp_path / "summary.json"
     result = planted.runpytest(
         "--deploy-target=prod",
         "-rA",
@@ -79,6 +81,8 @@ def test_planted_secrets_never_appear(planted: pytest.Pytester, tmp_path: Path, 
         f"--junitxml={junit}",
         f"--html={html}",
         "--self-contained-html",
+        f"--deploy-ticket={ticket}",
+        f"--deploy-json={summary}",
         *xdist,
     )
     result.assert_outcomes(failed=1, skipped=1)
@@ -88,3 +92,6 @@ def test_planted_secrets_never_appear(planted: pytest.Pytester, tmp_path: Path, 
     assert_no_secret(output, "the terminal")
     assert_no_secret(junit.read_text(encoding="utf-8"), "the JUnit XML")
     assert_no_secret(html.read_text(encoding="utf-8"), "the HTML report")
+    assert_no_secret(ticket.read_text(encoding="utf-8"), "the release ticket")
+    assert_no_secret(summary.read_text(encoding="utf-8"), "the JSON summary")
+    assert "NO-GO" in ticket.read_text(encoding="utf-8")

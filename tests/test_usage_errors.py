@@ -182,3 +182,12 @@ def test_bad_base_url_option_is_blamed_on_the_option(pytester: pytest.Pytester) 
         message
         == "--deploy-base-url is 'localhost:8000'; expected an absolute http or https URL such as 'https://host'"
     )
+
+
+def test_report_path_that_is_a_directory_is_refused_before_any_check(pytester: pytest.Pytester) -> None:
+    """--deploy-ticket naming a directory is a usage error, so no run is wasted on an unwritable report."""
+    pytester.mkdir("reports")
+    message = run_usage_error(
+        pytester, '[targets.prod]\nbase_url = "https://x"\n', "--deploy-target=prod", "--deploy-ticket=reports"
+    )
+    assert message == "--deploy-ticket 'reports' is a directory; give a file path, e.g. reports/smoke.md"
