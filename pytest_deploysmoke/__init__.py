@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.redaction import Redactor, Secret
     from pytest_deploysmoke.redisclient import SmokeRedis
     from pytest_deploysmoke.targets import get_target
+    from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Verdict
     from pytest_deploysmoke.wsclient import SmokeWebSocket
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "AuthSettings",
     "BudgetExceeded",
     "CallRecord",
+    "CheckResult",
     "ConfigError",
     "DeploySmokeError",
     "GuardDecision",
@@ -41,7 +43,9 @@ __all__ = [
     "MarkError",
     "PhaseLedger",
     "PhaseOutcome",
+    "PhaseResult",
     "Redactor",
+    "RunInfo",
     "Secret",
     "SmokeClient",
     "SmokeConnection",
@@ -50,6 +54,7 @@ __all__ = [
     "SmokeWebSocket",
     "Target",
     "TargetNotReady",
+    "Verdict",
     "WebSocketError",
     "WsConnect",
     "__version__",
@@ -63,6 +68,10 @@ __all__ = [
 ]
 
 _LAZY = {
+    "CheckResult": "pytest_deploysmoke.verdict",
+    "PhaseResult": "pytest_deploysmoke.verdict",
+    "RunInfo": "pytest_deploysmoke.verdict",
+    "Verdict": "pytest_deploysmoke.verdict",
     "CallRecord": "pytest_deploysmoke.records",
     "records_of": "pytest_deploysmoke.records",
     "GuardDecision": "pytest_deploysmoke.guard",
