@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_deploysmoke.budgets import Budget
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.redaction import Redactor, Secret, is_secret_name, redact_url
 
@@ -95,6 +96,7 @@ class Target:
     required_env: tuple[str, ...] = ()
     wait_ready: float = 0.0
     retries: int = 0
+    budgets: Mapping[str, Budget] = field(default_factory=_empty)
     allow_destructive: bool = False
     vars: Mapping[str, Any] = field(default_factory=_empty)
     auth: AuthSettings | None = None
@@ -369,6 +371,7 @@ def build_target(
         required_env=tuple(table.get("required_env", ())),
         wait_ready=wait_ready,
         retries=int(table.get("retries", 0)),
+        budgets=_budgets(where, label, table.get("budgets", {})),
         allow_destructive=bool(table.get("allow_destructive", False)),
         vars=MappingProxyType(dict(table.get("vars", {}))),
         auth=auth,
@@ -376,6 +379,22 @@ def build_target(
         launch=launch,
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
+
+
+def _budgets(where: str, label: str, table: Mapping[str, Any]) -> Mapping[str, Budget]:
+    """``"GET /path" = "1s"`` or ``= ["500ms", "1s"]`` (target, limit) entries, checked now."""
+    budgets: dict[str, Budget] = {}
+    for key, value in table.items():
+        method, _, path = key.partition(" ")
+        if not method.isupper() or not path.startswith("/"):
+            raise ConfigError(
+                where, f"{label[:-1]}.budgets]", f"has key '{key}'", 'expected "METHOD /path", e.g. "GET /health"'
+            )
+        try:
+            budgets[key] = Budget.of(tuple(value) if isinstance(value, list) else value)
+        except ValueError as exc:
+            raise ConfigError(where, f'{label[:-1]}.budgets] "{key}"', f"is {value!r}: {exc}") from None
+    return MappingProxyType(budgets)
 
 
 def _build_auth(table: Mapping[str, Any], secrets: list[str]) -> AuthSettings:
@@ -499,6 +518,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "wait_ready": _NUMBER,
     "retries": _Field("a whole number of retries (0 or more)", lambda v: type(v) is int and v >= 0),
     "allow_destructive": _BOOL,
+    "budgets": _TABLE,
     "vars": _TABLE,
     "auth": _TABLE,
     "smoke_user": _TABLE,

@@ -76,17 +76,25 @@ class HttpProbe:
             raise GuardError(decision.blocked(action))
 
     def budget(self, request: httpx.Request) -> Budget | None:
-        """The call's budget: ``budget=`` on the call, else the check's ``budget`` mark."""
+        """The call's budget: ``budget=`` on the call, else the check's ``budget`` mark, else the
+        target's ``[budgets]`` entry for ``METHOD /path``."""
         budget = request.extensions.get(BUDGET_EXTENSION)
         if budget is not None:
             return Budget.of(budget)
         item = current_item(self.config)
         if item is None:
-            return None
+            return self._configured_budget(request)
         if mark_budget_key not in item.stash:  # read the mark once per check, not once per call
             mark = item.get_closest_marker("budget")
             item.stash[mark_budget_key] = budget_from_mark(*mark.args, **mark.kwargs) if mark else None
-        return item.stash[mark_budget_key]
+        return item.stash[mark_budget_key] or self._configured_budget(request)
+
+    def _configured_budget(self, request: httpx.Request) -> Budget | None:
+        """The target's ``[targets.X.budgets]`` entry for this method and path, if any."""
+        budgets = self.target.budgets
+        if not budgets:
+            return None
+        return budgets.get(f"{request.method} {request.url.path}")
 
     def attempts(self, request: httpx.Request) -> int:
         """How many times the request may be sent: retries apply to idempotent methods only."""
@@ -111,6 +119,7 @@ class HttpProbe:
                 ms=elapsed * 1000,
                 budget_ms=budget.limit * 1000 if budget else None,
                 attempt=attempt,
+                target_ms=budget.target * 1000 if budget and budget.target is not None else None,
             ),
         )
 
@@ -128,6 +137,7 @@ class HttpProbe:
                 ms=elapsed * 1000,
                 budget_ms=budget.limit * 1000 if budget else None,
                 attempt=attempt,
+                target_ms=budget.target * 1000 if budget and budget.target is not None else None,
             ),
         )
         item = current_item(self.config)

@@ -27,6 +27,7 @@ class CallRecord:
     ms: float
     budget_ms: float | None = None
     attempt: int = 1
+    target_ms: float | None = None  # a two-level budget's target: over it only warns
 
     def as_dict(self) -> dict[str, Any]:
         """The record as plain JSON-able values."""

@@ -140,6 +140,13 @@ def decide(run: RunInfo, phases: tuple[PhaseResult, ...], checks: Sequence[Check
             warnings.append(f"{check.title} passed only after {check.reruns} rerun(s) ({check.nodeid})")
         elif check.outcome == "passed" and check.retried_calls:
             warnings.append(f"{check.title} passed only after retried calls ({check.nodeid})")
+        for call in check.calls:
+            target = call.get("target_ms")
+            if check.outcome == "passed" and target is not None and call.get("ms", 0.0) > target:
+                warnings.append(
+                    f"{check.title}: {call.get('action')} took {call['ms']:.0f} ms, over its {target:.0f} ms target "
+                    f"(limit {call.get('budget_ms', 0):.0f} ms) ({check.nodeid})"
+                )
         if check.guard_blocked:
             warnings.append(f"{check.title} not run: target '{run.target}' is production ({check.nodeid})")
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")

@@ -135,6 +135,7 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
             "ms": 0.0,
             "budget_ms": None,
             "attempt": 1,
+            "target_ms": None,
         }
     ]
 

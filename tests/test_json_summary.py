@@ -116,6 +116,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "ms": 12.3,
                         "budget_ms": None,
                         "attempt": 1,
+                        "target_ms": None,
                     },
                     {
                         "kind": "http",
@@ -125,6 +126,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "ms": 8.0,
                         "budget_ms": 300.0,
                         "attempt": 2,
+                        "target_ms": None,
                     },
                 ],
             },
@@ -337,6 +339,7 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
         "ok": True,
         "budget_ms": 5000.0,
         "attempt": 1,
+        "target_ms": None,
     }
     assert [call["action"] for call in document["checks"][2]["calls"]] == ["GET /status/418"]
 

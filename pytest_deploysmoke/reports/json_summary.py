@@ -82,6 +82,7 @@ def _call(call: Mapping[str, Any]) -> dict[str, Any]:
         "ms": _ms(call.get("ms", 0.0)),
         "budget_ms": None if budget is None else _ms(budget),
         "attempt": int(call.get("attempt", 1)),
+        "target_ms": None if call.get("target_ms") is None else _ms(call["target_ms"]),
     }
 
 
