@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
@@ -57,6 +58,8 @@ def demo(args: list[str]) -> int:
     REPORTS.mkdir(exist_ok=True)
     html, junit = REPORTS / "kifu.html", REPORTS / "kifu.xml"
     ticket, summary = REPORTS / "kifu-ticket.md", REPORTS / "kifu.json"
+    for stale in (html, junit, ticket, summary):  # so a report on disk is always this run's
+        stale.unlink(missing_ok=True)
     argv = [
         str(PYTHON),
         "-m",
@@ -72,26 +75,41 @@ def demo(args: list[str]) -> int:
         f"--deploy-json={summary}",
         *args,
     ]
+    code = run_with_services(
+        argv,
+        lambda services: {
+            "DATABASE_URL": services[devservices.DSN_VAR],
+            "REDIS_URL": services[devservices.REDIS_URL_VAR],
+        },
+    )
+    if not html.exists():
+        return code  # the run never got going; run_with_services or pytest said why
+    print(
+        f"tasks: the report is {html.relative_to(ROOT)}; the release-ticket checklist {ticket.relative_to(ROOT)}, "
+        f"the JSON summary {summary.relative_to(ROOT)}, the JUnit XML {junit.relative_to(ROOT)}"
+    )
+    return code
+
+
+def run_with_services(
+    argv: list[str], env_for: Callable[[dict[str, str]], dict[str, str]], *, browser: bool = False
+) -> int:
+    """Run *argv* with throwaway PostgreSQL and Redis (installed when missing), stopped afterwards.
+
+    *env_for* turns the servers' variables into the environment the command needs.
+    """
+    import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
+
     try:
-        devservices.ensure_packages()
-        with devservices.running_services() as service_env:
-            env = {
-                **os.environ,
-                "DATABASE_URL": service_env[devservices.DSN_VAR],
-                "REDIS_URL": service_env[devservices.REDIS_URL_VAR],
-            }
-            code = subprocess.call(argv, cwd=ROOT, env=env)
+        devservices.ensure_packages(browser=browser)
+        with devservices.running_services() as services:
+            return subprocess.call(argv, cwd=ROOT, env={**os.environ, **env_for(services)})
     except devservices.ServiceError as exc:
         print(f"tasks: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("tasks: interrupted; the servers are stopped", file=sys.stderr)
         return 130
-    print(
-        f"tasks: the report is {html.relative_to(ROOT)}; the release-ticket checklist {ticket.relative_to(ROOT)}, "
-        f"the JSON summary {summary.relative_to(ROOT)}, the JUnit XML {junit.relative_to(ROOT)}"
-    )
-    return code
 
 
 def test(args: list[str]) -> int:
@@ -101,20 +119,9 @@ def test(args: list[str]) -> int:
     (as root); the servers are started for this run only and stopped afterwards (see
     devservices.py).  pytest's exit code 5 (no tests ran) is a failure too.
     """
-    import devservices  # POSIX only (runuser, process groups): loaded for this task alone
 
     ensure_env("dev")
-    try:
-        devservices.ensure_packages(browser=True)
-        with devservices.running_services() as service_env:
-            argv = [str(PYTHON), "-m", "pytest", *args]
-            code = subprocess.call(argv, cwd=ROOT, env={**os.environ, **service_env})
-    except devservices.ServiceError as exc:
-        print(f"tasks: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("tasks: interrupted; the test servers are stopped", file=sys.stderr)
-        return 130
+    code = run_with_services([str(PYTHON), "-m", "pytest", *args], lambda services: services, browser=True)
     if code == 5:
         print("tasks: pytest collected no tests; that is a failure", file=sys.stderr)
     return code
