@@ -142,3 +142,16 @@ def test_verdict_line_is_last_before_the_counts(pytester: pytest.Pytester, stand
     assert result.stdout.lines[-2].startswith(
         "deploysmoke verdict: NO-GO: gate 'health' failed (test_checks.py::test_h)"
     )
+
+
+def test_calls_over_target_are_one_warning_per_check() -> None:
+    """However many samples went over their target, a check gives one warning naming the worst."""
+    calls = tuple(
+        {"action": "GET /x", "ok": True, "ms": ms, "target_ms": 100.0, "budget_ms": 1000.0}
+        for ms in (90, 150, 400, 120)
+    )
+    verdict = verdict_of(check("sampled", "features", calls=calls))
+    assert verdict.decision == "GO with warnings"
+    assert verdict.warnings == (
+        "sampled: 3 calls over their target, worst GET /x took 400 ms, over its 100 ms target (limit 1000 ms) (t.py::sampled)",
+    )
