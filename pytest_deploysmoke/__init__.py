@@ -17,6 +17,7 @@ if TYPE_CHECKING:
         WebSocketError,
     )
     from pytest_deploysmoke.expect import expect_json, expect_status, poll_until
+    from pytest_deploysmoke.fixtures.perf import Latency
     from pytest_deploysmoke.fixtures.users import SmokeUser
     from pytest_deploysmoke.fixtures.ws import WsConnect
     from pytest_deploysmoke.gating import PhaseLedger, PhaseOutcome, get_phase_ledger
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.records import CallRecord, records_of
     from pytest_deploysmoke.redaction import Redactor, Secret
     from pytest_deploysmoke.redisclient import SmokeRedis
+    from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis
     from pytest_deploysmoke.targets import get_target
     from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Verdict
     from pytest_deploysmoke.wsclient import SmokeWebSocket
@@ -39,8 +41,12 @@ __all__ = [
     "DeploySmokeError",
     "GuardDecision",
     "GuardError",
+    "Latency",
+    "LatencyHistogram",
+    "LatencyStats",
     "LaunchSettings",
     "MarkError",
+    "Millis",
     "PhaseLedger",
     "PhaseOutcome",
     "PhaseResult",
@@ -81,6 +87,10 @@ _LAZY = {
     "expect_status": "pytest_deploysmoke.expect",
     "poll_until": "pytest_deploysmoke.expect",
     "SmokeUser": "pytest_deploysmoke.fixtures.users",
+    "Latency": "pytest_deploysmoke.fixtures.perf",
+    "LatencyHistogram": "pytest_deploysmoke.stats",
+    "LatencyStats": "pytest_deploysmoke.stats",
+    "Millis": "pytest_deploysmoke.stats",
     "WsConnect": "pytest_deploysmoke.fixtures.ws",
     "SmokeWebSocket": "pytest_deploysmoke.wsclient",
     "SmokeClient": "pytest_deploysmoke.httpclient",

@@ -35,6 +35,10 @@ DEFAULT_PHASES: Final = (
 DEFAULT_GATES: Final = ("preflight", "migrations", "health", "auth")
 DEFAULT_PHASE: Final = "features"
 ADHOC_TARGET: Final = "adhoc"
+#: Requests a ``latency()`` measurement sends when neither the call, --deploy-samples nor the target says.
+DEFAULT_SAMPLES: Final = 20
+#: The most requests one ``latency()`` measurement may send (warm-up not counted).
+MAX_SAMPLES: Final = 10_000
 
 
 def _empty() -> Mapping[str, Any]:
@@ -98,6 +102,7 @@ class Target:
     retries: int = 0
     budgets: Mapping[str, Budget] = field(default_factory=_empty)
     allow_destructive: bool = False
+    samples: int = DEFAULT_SAMPLES
     vars: Mapping[str, Any] = field(default_factory=_empty)
     auth: AuthSettings | None = None
     smoke_user: SmokeUserSettings | None = None
@@ -373,6 +378,7 @@ def build_target(
         retries=int(table.get("retries", 0)),
         budgets=_budgets(where, label, table.get("budgets", {})),
         allow_destructive=bool(table.get("allow_destructive", False)),
+        samples=int(table.get("samples", DEFAULT_SAMPLES)),
         vars=MappingProxyType(dict(table.get("vars", {}))),
         auth=auth,
         smoke_user=smoke_user,
@@ -518,6 +524,9 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "wait_ready": _NUMBER,
     "retries": _Field("a whole number of retries (0 or more)", lambda v: type(v) is int and v >= 0),
     "allow_destructive": _BOOL,
+    "samples": _Field(
+        f"a whole number of requests from 1 to {MAX_SAMPLES}", lambda v: type(v) is int and 1 <= v <= MAX_SAMPLES
+    ),
     "budgets": _TABLE,
     "vars": _TABLE,
     "auth": _TABLE,

@@ -73,6 +73,14 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="Wait up to SECONDS for health_path to answer 2xx before any check (overrides wait_ready)",
     )
+    group.addoption(
+        "--deploy-samples",
+        dest="deploysmoke_samples",
+        metavar="N",
+        type=int,
+        default=None,
+        help="Requests each latency() measurement sends unless the check says (overrides the target's samples)",
+    )
 
 
 #: The environment variable that selects a target when --deploy-target is absent.

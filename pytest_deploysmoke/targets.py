@@ -10,6 +10,8 @@ import pytest
 
 from pytest_deploysmoke.config import (
     ADHOC_TARGET,
+    DEFAULT_SAMPLES,
+    MAX_SAMPLES,
     DeployConfig,
     Target,
     build_target,
@@ -35,6 +37,7 @@ class RunSettings:
     allow_destructive: bool
     wait_ready: float
     port: int | None
+    samples: int = DEFAULT_SAMPLES  # requests per latency() measurement: --deploy-samples, else the target's samples
 
     @property
     def destructive_allowed(self) -> bool:
@@ -98,6 +101,9 @@ def configure(config: pytest.Config) -> RunSettings | None:
     wait: float | None = option.deploysmoke_wait
     if wait is not None and wait < 0:
         raise ConfigError(None, "--deploy-wait", f"is {wait:g}", "expected seconds >= 0")
+    samples: int | None = option.deploysmoke_samples
+    if samples is not None and not 1 <= samples <= MAX_SAMPLES:
+        raise ConfigError(None, "--deploy-samples", f"is {samples}", f"expected a whole number from 1 to {MAX_SAMPLES}")
     settings = RunSettings(
         target=target,
         config=deploy_config,
@@ -106,6 +112,7 @@ def configure(config: pytest.Config) -> RunSettings | None:
         allow_destructive=bool(option.deploysmoke_allow_destructive or target.allow_destructive),
         wait_ready=target.wait_ready if wait is None else wait,
         port=port,
+        samples=target.samples if samples is None else samples,
     )
     config.stash[settings_key] = settings
     config.stash[redactor_key] = target.redactor()
@@ -144,6 +151,8 @@ def header_lines(config: pytest.Config) -> list[str]:
         rerun.append("--allow-destructive")
     if config.option.deploysmoke_wait is not None:
         rerun.append(f"--deploy-wait={config.option.deploysmoke_wait:g}")
+    if config.option.deploysmoke_samples is not None:
+        rerun.append(f"--deploy-samples={config.option.deploysmoke_samples}")
     lines.append(f"deploysmoke: rerun with {' '.join(rerun)}")
     if target.production and not settings.allow_destructive:
         lines.append("deploysmoke: production guard on: checks marked destructive will not run")

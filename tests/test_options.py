@@ -19,6 +19,7 @@ def test_help_lists_the_options_in_their_group(pytester: pytest.Pytester) -> Non
             "*--deploy-phase=NAME?,NAME?*",
             "*--allow-destructive*",
             "*--deploy-wait=SECONDS*",
+            "*--deploy-samples=N*",
         ]
     )
 

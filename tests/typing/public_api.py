@@ -11,6 +11,10 @@ import pytest_deploysmoke
 from pytest_deploysmoke import (
     CallRecord,
     GuardDecision,
+    Latency,
+    LatencyHistogram,
+    LatencyStats,
+    Millis,
     PhaseLedger,
     PhaseOutcome,
     Secret,
@@ -70,6 +74,20 @@ def login_body(user: SmokeUser) -> dict[str, str]:
 async def first_ticker(ws_connect: WsConnect) -> Any:
     async with ws_connect("/ws/tickers/krw", auth=True, timeout=5) as ws:
         return await ws.first(lambda m: m["type"] == "ticker", within=3)
+
+
+def percentiles_in_budget(latency: Latency, authed_http: httpx.Client) -> bool:
+    stats: LatencyStats = latency("/api/markets/krw", samples=50, concurrency=4, budget="2s", params={"q": "btc"})
+    p95: Millis = stats.p95
+    authed: LatencyStats = latency("POST /api/screener/filter", json={}, client=authed_http, ok_statuses=(200, 422))
+    return p95 < "2s" and stats.p99 < 5 and stats.error_rate < 0.01 and authed.errors == 0 and bool(stats.describe())
+
+
+def histogram_p99(values: list[float]) -> float:
+    histogram = LatencyHistogram()
+    for value in values:
+        histogram.record(value)
+    return histogram.percentile(99) * (1 + histogram.relative_error)
 
 
 version: str = pytest_deploysmoke.__version__

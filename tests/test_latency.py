@@ -1,0 +1,498 @@
+"""The latency fixture and its statistics: a bounded histogram, Millis comparisons, real samples."""
+
+from __future__ import annotations
+
+import math
+import pickle
+import random
+from typing import Any
+
+import pytest
+
+from pytest_deploysmoke.budgets import Budget
+from pytest_deploysmoke.latency import split_request
+from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis
+from tests.conftest import recorded_calls
+
+# -- the histogram (pure) -------------------------------------------------------------------------
+
+ROUNDING_MS = 0.0005  # values are counted in whole microseconds
+
+
+def nearest_rank(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(q * len(ordered) / 100 - 1e-9)) - 1]
+
+
+def histogram_of(values: list[float]) -> LatencyHistogram:
+    histogram = LatencyHistogram()
+    for value in values:
+        histogram.record(value)
+    return histogram
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        [float(v) for v in range(1, 1001)],
+        [random.Random(7).lognormvariate(3.5, 1.2) for _ in range(20_000)],
+        [random.Random(8).uniform(0.05, 0.3) for _ in range(500)],  # under 0.256 ms: 1 µs buckets
+        [50.0] * 19 + [2450.0],
+    ],
+    ids=["1-to-1000", "lognormal", "sub-millisecond", "one-outlier"],
+)
+def test_percentiles_are_within_the_stated_relative_error(values: list[float]) -> None:
+    """Each percentile is never below the exact nearest-rank value and at most 1/128 above it."""
+    histogram = histogram_of(values)
+    assert histogram.relative_error == 1 / 128 < 0.01
+    for q in (0, 1, 25, 50, 90, 95, 99, 99.9, 100):
+        exact = nearest_rank(values, q)
+        got = histogram.percentile(q)
+        assert exact - ROUNDING_MS <= got <= (exact + ROUNDING_MS) * (1 + histogram.relative_error), (q, exact, got)
+
+
+def test_min_max_mean_and_count_are_exact() -> None:
+    """min, max and mean are kept beside the buckets, so they are the recorded values themselves."""
+    values = [12.3456, 30.0, 2450.25, 0.0]
+    histogram = histogram_of(values)
+    assert (histogram.count, histogram.min, histogram.max) == (4, 0.0, 2450.25)
+    assert histogram.mean == pytest.approx(sum(values) / 4)
+    assert histogram.percentile(100) == 2450.25  # capped at the exact maximum
+    assert histogram.percentile(0) == 0.0
+
+
+def test_memory_is_bounded_whatever_is_recorded() -> None:
+    """Recording a million values keeps the bucket count it was made with."""
+    histogram = LatencyHistogram()
+    buckets = histogram.bucket_count
+    assert buckets == 3840
+    values = random.Random(3).choices([0.2, 3.0, 45.0, 800.0, 12_000.0, 3_600_000.0], k=1_000_000)
+    for value in values:
+        histogram.record(value)
+    assert histogram.count == 1_000_000
+    assert histogram.bucket_count == buckets
+
+
+def test_values_past_the_highest_trackable_are_counted_at_the_top() -> None:
+    """A value over about 19 hours counts in the last bucket; max stays exact."""
+    histogram = histogram_of([1.0, 100 * 3600 * 1000.0])
+    assert histogram.max == 100 * 3600 * 1000.0
+    assert histogram.percentile(100) == histogram.max
+    assert 1.0 <= histogram.percentile(50) <= 1.0 * (1 + histogram.relative_error)
+
+
+def test_empty_histogram_has_no_values() -> None:
+    """With nothing recorded, count is 0 and every value is NaN."""
+    histogram = LatencyHistogram()
+    assert histogram.count == 0
+    assert all(math.isnan(v) for v in (histogram.min, histogram.max, histogram.mean, histogram.percentile(95)))
+
+
+@pytest.mark.parametrize("bad", [-1.0, math.inf, math.nan])
+def test_bad_values_are_refused(bad: float) -> None:
+    """A negative, infinite or NaN latency is a ValueError, not a silent bucket."""
+    with pytest.raises(ValueError, match="a latency must be a finite number of ms >= 0"):
+        LatencyHistogram().record(bad)
+    with pytest.raises(ValueError, match="a percentile is from 0 to 100"):
+        LatencyHistogram().percentile(101)
+
+
+def test_more_significant_digits_mean_finer_buckets() -> None:
+    """Three significant digits give 1/1024 relative error, in a bigger (still fixed) array."""
+    histogram = LatencyHistogram(significant_digits=3)
+    assert histogram.relative_error == 1 / 1024
+    assert histogram.bucket_count > LatencyHistogram().bucket_count
+
+
+# -- Millis and LatencyStats (pure) -----------------------------------------------------------------
+
+
+def stats_of(values: list[float], **kwargs: Any) -> LatencyStats:
+    return LatencyStats.from_histogram(histogram_of(values), action="GET /x", **kwargs)
+
+
+def test_millis_compares_with_durations_and_seconds() -> None:
+    """Strings carry their unit, plain numbers are seconds (as budget= is), Millis are ms."""
+    p95 = Millis(2450.0, "p95", "of 1: ...")
+    assert p95 < "2.5s" and p95 > "2s" and p95 <= "2450ms" and p95 >= "2450ms"
+    assert p95 < 3 and p95 > 2 and 3 > p95 and 2.0 < p95  # seconds, also reflected
+    assert p95 == "2450ms" and p95 == 2.45 and p95 != 2450
+    assert Millis(10.0) < Millis(20.0)
+    assert hash(Millis(50.0)) == hash(0.05)
+    assert float(p95) == 2450.0 and p95 + 1 == 2451.0  # arithmetic is plain ms
+    assert (p95 == "fast") is False
+    with pytest.raises(ValueError, match="a duration must be seconds or a string like '100ms'"):
+        assert p95 < "fast"
+    with pytest.raises(TypeError):
+        assert p95 < None
+
+
+def test_millis_shows_the_distribution_in_repr_and_the_value_in_str() -> None:
+    """repr (what a failed assert prints) carries the whole distribution; str and format the value."""
+    stats = stats_of([12.0] + [30.0] * 45 + [2450.0, 2450.0, 2600.0, 2700.0], errors=1, error_outcomes=[("500", 1)])
+    # 2450 ms is reported as 2458 ms: the top of its bucket, 0.3 % above (within 1/128).
+    assert repr(stats.p95) == "2458 ms (p95 of 50: min 12, p50 30, p95 2458, p99 2700, max 2700; 1 error: 500 x1)"
+    assert str(stats.p95) == "2458 ms" and f"{stats.p95}" == "2458 ms" and f"{stats.p95:.1f}" == "2457.6"
+    assert repr(pickle.loads(pickle.dumps(stats.p95))) == repr(stats.p95)
+
+
+def test_failed_assert_shows_the_distribution() -> None:
+    """`assert stats.p95 < "10ms"` fails with every percentile in the message."""
+    stats = stats_of([12.0] + [30.0] * 48 + [2700.0])
+    with pytest.raises(AssertionError) as failure:
+        assert stats.p95 < "10ms"
+    assert "30 ms (p95 of 50: min 12, p50 30, p95 30, p99 2700, max 2700; 0 errors) < '10ms'" in str(failure.value)
+
+
+def test_stats_fields_and_describe() -> None:
+    """count includes unanswered requests; error_rate is errors over count; describe is one line."""
+    stats = stats_of(
+        [50.0] * 8,
+        errors=2,
+        unanswered=2,
+        warmup=1,
+        concurrency=2,
+        elapsed_s=0.25,
+        error_outcomes=[("timed out", 2)],
+    )
+    assert (stats.count, stats.errors, stats.error_rate, stats.warmup, stats.unanswered) == (10, 2, 0.2, 1, 2)
+    assert stats.p50 == "50ms" and stats.max == "50ms"
+    assert stats.describe() == (
+        "GET /x: 10 requests (+1 warm-up), concurrency 2, 0.25 s: min 50, p50 50, p95 50, p99 50, max 50 ms, "
+        "mean 50 ms; 2 errors: timed out x2 (20.0%)"
+    )
+    assert repr(stats.p50).endswith(
+        "(p50 of 8 answered: min 50, p50 50, p95 50, p99 50, max 50; 2 errors: timed out x2)"
+    )
+
+
+def test_empty_stats_compare_false() -> None:
+    """With no answer, every latency is NaN: `stats.p95 < "1s"` is false and says why."""
+    stats = stats_of([], errors=3, unanswered=3, error_outcomes=[("connection refused", 3)])
+    assert (stats.count, stats.error_rate) == (3, 1.0)
+    assert not stats.p95 < "1s"
+    assert repr(stats.p95) == "n/a (p95 of 0: no answers; 3 errors: connection refused x3)"
+    assert stats_of([]).describe() == "GET /x: 0 requests, concurrency 1, 0.00 s: no answers; 0 errors (0.0%)"
+
+
+@pytest.mark.parametrize(
+    ("request_text", "expected"),
+    [
+        ("/health", ("GET", "/health")),
+        ("POST /api/search", ("POST", "/api/search")),
+        ("https://example.com/x", ("GET", "https://example.com/x")),
+    ],
+)
+def test_request_is_a_path_or_method_and_path(request_text: str, expected: tuple[str, str]) -> None:
+    """`latency("/x")` is a GET; `latency("POST /x")` names the method."""
+    assert split_request(request_text) == expected
+
+
+# -- the fixture against the API stand-in -----------------------------------------------------------
+
+
+def target_toml(url: str, extra: str = "") -> str:
+    return f'[targets.t]\nbase_url = "{url}"\ntimeout = 5.0\n{extra}\n'
+
+
+KNOWN_SLEEP = """
+import json
+
+def test_known_sleep(latency):
+    stats = latency("/slow?s=0.05", samples=20)
+    print(stats.describe())
+    # The stand-in sleeps 50 ms per request, so no request can be faster; 120 ms absorbs a busy machine.
+    assert (stats.count, stats.warmup, stats.errors, stats.error_rate) == (20, 1, 0, 0.0)
+    assert stats.min >= "50ms"
+    assert "45ms" <= stats.p50 <= "120ms"
+    assert stats.min <= stats.p50 <= stats.p95 <= stats.p99 <= stats.max
+    assert stats.concurrency == 1 and stats.elapsed_s > 0
+"""
+
+
+def test_known_sleep_gives_its_distribution(pytester: pytest.Pytester, api_url: str) -> None:
+    """20 samples of a 50 ms sleep: min at least 50 ms, p50 in 45..120 ms, percentiles in order."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(test_perf=KNOWN_SLEEP)
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    calls = recorded_calls(reprec, "test_known_sleep")
+    assert len(calls) == 21  # the warm-up request is recorded like every call
+    assert {(c["action"], c["outcome"]) for c in calls} == {("GET /slow?s=0.05", "200")}
+
+
+def test_warmup_is_excluded_and_counted(pytester: pytest.Pytester, api_url: str) -> None:
+    """warmup=3 sends three requests first; the statistics cover only the measured ones."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_perf="""
+        def test_warm(latency):
+            stats = latency("/health", samples=5, warmup=3)
+            assert (stats.count, stats.warmup) == (5, 3)
+
+        def test_cold(latency):
+            stats = latency("/health", samples=2, warmup=0)
+            assert (stats.count, stats.warmup) == (2, 0)
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=2)
+    assert len(recorded_calls(reprec, "test_warm")) == 8
+    assert len(recorded_calls(reprec, "test_cold")) == 2
+
+
+def test_errors_are_counted(pytester: pytest.Pytester, api_url: str, closed_port: int) -> None:
+    """A 500 is an error unless ok_statuses says otherwise; a refused connection is one too, without a latency."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_perf=f"""
+        import math
+
+        def test_server_errors(latency):
+            stats = latency("/status/500", samples=5)
+            assert (stats.count, stats.errors, stats.error_rate, stats.unanswered) == (5, 5, 1.0, 0)
+            assert stats.error_outcomes == (("500", 5),)
+            assert stats.p95 < "5s"  # a 500 still came back, with a latency
+
+        def test_not_found_is_fine_when_expected(latency):
+            stats = latency("/status/404", samples=3, ok_statuses=(404,))
+            assert stats.errors == 0
+
+        def test_client_errors_count_by_default(latency):
+            assert latency("/status/404", samples=3).errors == 3
+
+        def test_refused(latency):
+            stats = latency("http://127.0.0.1:{closed_port}/health", samples=4, warmup=0)
+            assert (stats.count, stats.errors, stats.unanswered) == (4, 4, 4)
+            assert stats.error_outcomes == (("connection refused", 4),)
+            assert math.isnan(stats.p95) and not stats.p95 < "1s"
+        """
+    )
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(passed=4)
+
+
+def test_failed_p95_assert_shows_the_whole_distribution(pytester: pytest.Pytester, api_url: str) -> None:
+    """`assert stats.p95 < "10ms"` fails with min, p50, p95, p99, max and the errors in the message."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_perf="""
+        def test_fast(latency):
+            stats = latency("/slow?s=0.05", samples=5)
+            assert stats.p95 < "10ms"
+        """
+    )
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "E       AssertionError: assert * ms (p95 of 5: min *, p50 *, p95 *, p99 *, max *; 0 errors) < '10ms'",
+            "E        +  where * = <LatencyStats GET /slow?s=0.05: 5 requests (+1 warm-up), concurrency 1, *>.p95",
+        ]
+    )
+
+
+def test_budget_applies_to_the_p95(pytester: pytest.Pytester, api_url: str) -> None:
+    """budget= fails the check when the p95 is over it, with the distribution; under it passes."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_perf="""
+        def test_over(latency):
+            latency("/slow?s=0.05", samples=5, budget="10ms")
+
+        def test_under(latency):
+            latency("/slow?s=0.05", samples=5, budget="5s")
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1, failed=1)
+    (failure,) = reprec.getfailures()
+    message = str(failure.longrepr)
+    assert message.startswith("GET /slow?s=0.05: p95 "), message
+    assert " ms is over the budget of 10 ms (p95 of 5: min " in message
+    assert message.endswith("; 0 errors); is it slower since this deploy, or is the budget too tight?"), message
+
+
+def test_per_call_budget_is_judged_after_the_run(pytester: pytest.Pytester, api_url: str) -> None:
+    """A budget mark still applies to every measured request, but the check sees the whole run first."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_perf="""
+        import pytest
+
+        @pytest.mark.budget("10ms")
+        def test_marked(latency):
+            latency("/slow?s=0.05", samples=3)
+        """
+    )
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "GET /slow?s=0.05 took * ms, over its budget of 10 ms (status 200); is it slower since this deploy, "
+            "or is the budget too tight? (3 of 3 measured requests were over their per-call budget: "
+            "min *, p50 *, p95 *, p99 *, max * ms; 0 errors)"
+        ]
+    )
+
+
+def test_concurrency_sends_from_several_threads(pytester: pytest.Pytester, api_url: str) -> None:
+    """concurrency=4 sends the samples from four threads; every request is still recorded."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(
+        test_perf="""
+        def test_parallel(latency):
+            stats = latency("/slow", params={"s": "0.05"}, samples=20, warmup=4, concurrency=4)
+            assert (stats.count, stats.warmup, stats.errors, stats.concurrency) == (20, 4, 0, 4)
+            assert stats.min >= "50ms"
+            assert stats.min <= stats.p50 <= stats.p95 <= stats.p99 <= stats.max
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    assert len(recorded_calls(reprec, "test_parallel")) == 24
+
+
+SAMPLES = """
+def test_default_samples(latency):
+    print("samples:", latency("/health", warmup=0).count)
+"""
+
+
+def test_deploy_samples_overrides_the_config(pytester: pytest.Pytester, api_url: str) -> None:
+    """The target's samples key sets the default; --deploy-samples wins, and the rerun line repeats it."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url, "samples = 3"))
+    pytester.makepyfile(test_perf=SAMPLES)
+    result = pytester.runpytest("--deploy-target=t", "-s")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*samples: 3"])
+    result = pytester.runpytest("--deploy-target=t", "-s", "--deploy-samples=7")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["deploysmoke: rerun with --deploy-target=t --deploy-samples=7", "*samples: 7"])
+
+
+def test_default_samples_is_twenty(pytester: pytest.Pytester, api_url: str) -> None:
+    """Without samples anywhere, a measurement sends 20 requests."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(test_perf=SAMPLES)
+    result = pytester.runpytest("--deploy-target=t", "-s")
+    result.stdout.fnmatch_lines(["*samples: 20"])
+
+
+@pytest.mark.parametrize(
+    ("toml_extra", "args", "message"),
+    [
+        (
+            "samples = 0",
+            [],
+            "deploysmoke.toml: [targets.t] samples is int 0; expected a whole number of requests from 1 to 10000",
+        ),
+        (
+            'samples = "20"',
+            [],
+            "deploysmoke.toml: [targets.t] samples is '20'; expected a whole number of requests from 1 to 10000",
+        ),
+        ("", ["--deploy-samples=0"], "--deploy-samples is 0; expected a whole number from 1 to 10000"),
+        ("", ["--deploy-samples=10001"], "--deploy-samples is 10001; expected a whole number from 1 to 10000"),
+    ],
+    ids=["zero-in-config", "string-in-config", "zero-option", "over-the-cap"],
+)
+def test_bad_samples_are_usage_errors(
+    pytester: pytest.Pytester, toml_extra: str, args: list[str], message: str
+) -> None:
+    """samples out of 1..10000, in the config or on the command line, stops the run before any check."""
+    pytester.makefile(".toml", deploysmoke=target_toml("http://127.0.0.1:9", toml_extra))
+    pytester.makepyfile(test_x="def test_x():\n    pass\n")
+    result = pytester.runpytest("--deploy-target=t", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([f"ERROR: {message}"])
+
+
+@pytest.mark.parametrize(
+    ("call", "message"),
+    [
+        ('latency("/health", concurrency=17)', "latency(): concurrency must be a whole number from 1 to 16, got 17"),
+        ('latency("/health", samples=10_001)', "latency(): samples must be a whole number from 1 to 10000, got 10001"),
+        ('latency("/health", warmup=-1)', "latency(): warmup must be a whole number from 0 to 1000, got -1"),
+        (
+            'latency("/health", budget="fast")',
+            "a duration must be seconds or a string like '100ms' or '1.5s', got 'fast'",
+        ),
+        (
+            'latency("/health", ok_statuses="200")',
+            "latency(): ok_statuses must be HTTP status codes such as (200, 404), got '200'",
+        ),
+    ],
+    ids=["concurrency", "samples", "warmup", "budget", "ok_statuses"],
+)
+def test_bad_arguments_fail_before_sending(pytester: pytest.Pytester, api_url: str, call: str, message: str) -> None:
+    """An argument out of range is a ValueError that names it, and nothing is sent."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(test_perf=f"def test_bad(latency):\n    {call}\n")
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(failed=1)
+    (failure,) = reprec.getfailures()
+    assert f"ValueError: {message}" in str(failure.longrepr)
+    assert recorded_calls(reprec) == []
+
+
+def test_time_cap_stops_a_run_that_retries(pytester: pytest.Pytester, api_url: str) -> None:
+    """Requests that retry past the timeout hit the cap of samples x timeout, and the check says so."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.t]\nbase_url = "{api_url}"\ntimeout = 0.2\nretries = 2\n')
+    pytester.makepyfile(test_perf='def test_hanging(latency):\n    latency("/slow?s=1", samples=2, warmup=0)\n')
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "GET /slow?s=1: stopped after 1 of 2 measured requests (0 warm-up) at the time cap of 0.4 s "
+            "(each request's timeout of 0.2 s times 2): no answers; 1 error: timed out x1; "
+            "is the service hanging, or are retries adding up?"
+        ]
+    )
+
+
+def test_writes_on_production_are_refused_once(pytester: pytest.Pytester, api_url: str) -> None:
+    """A POST measured on production from a check not marked destructive is blocked at the first request."""
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url, "production = true"))
+    pytester.makepyfile(
+        test_perf='def test_write(latency):\n    latency("POST /api/v1/items", json={}, concurrency=4)\n'
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(failed=1)
+    (failure,) = reprec.getfailures()
+    assert str(failure.longrepr) == (
+        "POST /api/v1/items blocked: target 't' is production and the test is not marked destructive"
+    )
+    assert [c["outcome"] for c in recorded_calls(reprec)] == ["blocked"]
+
+
+def test_latency_needs_a_target(pytester: pytest.Pytester) -> None:
+    """Without a deploy target a check using latency is skipped, as with http."""
+    pytester.makepyfile(test_perf='def test_x(latency):\n    latency("/health")\n')
+    result = pytester.runpytest("-rs")
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*no deploy target selected (use --deploy-target)*"])
+
+
+def test_budget_object_is_accepted() -> None:
+    """A two-level budget's limit is what the p95 is held to."""
+    from pytest_deploysmoke.latency import check_p95
+
+    stats = stats_of([50.0] * 20)
+    check_p95(stats, Budget.of(("10ms", "1s")))
+    with pytest.raises(pytest.fail.Exception, match=r"p95 50 ms is over the budget of 20 ms"):
+        check_p95(stats, Budget.of("20ms"))
+
+
+def test_budget_with_no_answer_says_so(pytester: pytest.Pytester, closed_port: int) -> None:
+    """A p95 budget on a service that answers nothing fails with the errors and the likely fix."""
+    pytester.makefile(".toml", deploysmoke=target_toml(f"http://127.0.0.1:{closed_port}"))
+    pytester.makepyfile(test_perf='def test_down(latency):\n    latency("/health", samples=3, budget="500ms")\n')
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "GET /health: none of 3 requests was answered, so the p95 budget of 500 ms cannot be met "
+            "(3 errors: connection refused x3); is the service up and base_url right?"
+        ]
+    )
