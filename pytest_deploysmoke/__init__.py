@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.fixtures.perf import Latency
     from pytest_deploysmoke.fixtures.users import SmokeUser
     from pytest_deploysmoke.fixtures.ws import WsConnect
-    from pytest_deploysmoke.gating import PhaseLedger, PhaseOutcome, get_phase_ledger
+    from pytest_deploysmoke.gating import PhaseLedger, get_phase_ledger
     from pytest_deploysmoke.guard import GuardDecision, get_decision
     from pytest_deploysmoke.httpclient import AsyncSmokeClient, SmokeClient
     from pytest_deploysmoke.records import CallRecord, records_of
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.redisclient import SmokeRedis
     from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis
     from pytest_deploysmoke.targets import get_target
-    from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Verdict
+    from pytest_deploysmoke.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
     from pytest_deploysmoke.wsclient import SmokeWebSocket
 
 __all__ = [
@@ -108,7 +108,7 @@ _LAZY = {
     "MarkError": "pytest_deploysmoke.errors",
     "TargetNotReady": "pytest_deploysmoke.errors",
     "PhaseLedger": "pytest_deploysmoke.gating",
-    "PhaseOutcome": "pytest_deploysmoke.gating",
+    "PhaseOutcome": "pytest_deploysmoke.verdict",
     "get_phase_ledger": "pytest_deploysmoke.gating",
     "Redactor": "pytest_deploysmoke.redaction",
     "Secret": "pytest_deploysmoke.redaction",

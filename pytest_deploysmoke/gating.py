@@ -20,14 +20,13 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import pytest
 
 from pytest_deploysmoke import guard, phases
 from pytest_deploysmoke.targets import RunSettings
-
-PhaseOutcome = Literal["passed", "failed", "skipped", "not run"]
+from pytest_deploysmoke.verdict import PhaseOutcome, phase_outcome
 
 #: Key of the shared gate file in xdist's ``workerinput``.
 GATE_FILE_WORKERINPUT = "deploysmoke_gate_file"
@@ -68,14 +67,7 @@ class PhaseLedger:
 
     def outcome(self, phase: str) -> PhaseOutcome:
         """The phase's outcome: failed if any check failed, passed if any passed, else skipped."""
-        outcomes = {o for p, o in self._tests.values() if p == phase}
-        if "failed" in outcomes:
-            return "failed"
-        if "passed" in outcomes:
-            return "passed"
-        if "skipped" in outcomes:
-            return "skipped"
-        return "not run"
+        return phase_outcome({o for p, o in self._tests.values() if p == phase})
 
     def outcomes(self) -> dict[str, PhaseOutcome]:
         """Every configured phase's outcome, in phase order."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -97,6 +97,18 @@ class Verdict:
         return tuple(check for check in self.checks if check.phase == phase)
 
 
+def phase_outcome(outcomes: Collection[str]) -> PhaseOutcome:
+    """A phase's outcome from its checks' outcomes: failed if one failed, passed if one passed, else
+    skipped, and not run without checks.  The one rule the live ledger and the verdict share."""
+    if "failed" in outcomes:
+        return "failed"
+    if "passed" in outcomes:
+        return "passed"
+    if "skipped" in outcomes:
+        return "skipped"
+    return "not run"
+
+
 def phase_results(
     phases: Sequence[str], gates: Iterable[str], checks: Sequence[CheckResult]
 ) -> tuple[PhaseResult, ...]:
@@ -106,15 +118,7 @@ def phase_results(
     for name in phases:
         mine = [check for check in checks if check.phase == name]
         counts = {outcome: sum(1 for c in mine if c.outcome == outcome) for outcome in ("passed", "failed", "skipped")}
-        outcome: PhaseOutcome
-        if counts["failed"]:
-            outcome = "failed"
-        elif counts["passed"]:
-            outcome = "passed"
-        elif counts["skipped"]:
-            outcome = "skipped"
-        else:
-            outcome = "not run"
+        outcome = phase_outcome({c.outcome for c in mine})
         results.append(PhaseResult(name, name in gate_set, outcome, **counts))
     return tuple(results)
 
