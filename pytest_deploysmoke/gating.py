@@ -256,3 +256,11 @@ class SharedGateView:
 
 def _lines(chunk: bytes) -> Sequence[bytes]:
     return [line for line in chunk.splitlines() if line.strip()]
+
+
+def register(config: pytest.Config, settings: RunSettings) -> None:
+    """Register the Gatekeeper, and its xdist hooks when xdist is loaded."""
+    gatekeeper = Gatekeeper(config, settings)
+    config.pluginmanager.register(gatekeeper, "deploysmoke-gatekeeper")
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(XdistHooks(gatekeeper, settings.port), "deploysmoke-xdist")

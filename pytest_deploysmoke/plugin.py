@@ -44,36 +44,18 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     if not options.target_requested(config):
         return
-    from pytest_deploysmoke import gating, targets
+    from pytest_deploysmoke import gating, reports, targets
     from pytest_deploysmoke.errors import ConfigError
 
     try:
         settings = targets.configure(config)
+        if settings is None:
+            return
+        if not hasattr(config, "workerinput"):  # the reports come together on the controller
+            reports.register_writers(config, settings)
     except ConfigError as exc:
         raise pytest.UsageError(targets.get_redactor(config).redact(str(exc))) from None
-    if settings is None:
-        return
-    if not hasattr(config, "workerinput"):
-        from pytest_deploysmoke.reports import check_output_paths
-
-        try:
-            check_output_paths(config)
-        except ConfigError as exc:
-            raise pytest.UsageError(str(exc)) from None
-    gatekeeper = gating.Gatekeeper(config, settings)
-    config.pluginmanager.register(gatekeeper, "deploysmoke-gatekeeper")
-    if not hasattr(config, "workerinput"):  # the reports come together on the controller
-        from pytest_deploysmoke.reports.terminal import VerdictLine
-        from pytest_deploysmoke.summary import RunSummary
-
-        config.pluginmanager.register(RunSummary(config, settings), "deploysmoke-summary")
-        config.pluginmanager.register(VerdictLine(), "deploysmoke-verdict-line")
-        if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):
-            from pytest_deploysmoke.reports.html import HtmlReport
-
-            config.pluginmanager.register(HtmlReport(config, settings), "deploysmoke-html")
-    if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(gating.XdistHooks(gatekeeper, settings.port), "deploysmoke-xdist")
+    gating.register(config, settings)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

@@ -6,7 +6,26 @@ from pathlib import Path
 
 import pytest
 
+from pytest_deploysmoke.targets import RunSettings
 from pytest_deploysmoke.verdict import Verdict
+
+
+def register_writers(config: pytest.Config, settings: RunSettings) -> None:
+    """On the controller: check the report paths, then register the plugin objects that report.
+
+    Raises:
+        ConfigError: a report path cannot be written (checked before any check runs).
+    """
+    from pytest_deploysmoke.reports.terminal import VerdictLine
+    from pytest_deploysmoke.summary import RunSummary
+
+    check_output_paths(config)
+    config.pluginmanager.register(RunSummary(config, settings), "deploysmoke-summary")
+    config.pluginmanager.register(VerdictLine(), "deploysmoke-verdict-line")
+    if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):
+        from pytest_deploysmoke.reports.html import HtmlReport
+
+        config.pluginmanager.register(HtmlReport(config, settings), "deploysmoke-html")
 
 
 def check_output_paths(config: pytest.Config) -> None:
