@@ -17,12 +17,13 @@ if TYPE_CHECKING:
         WebSocketError,
     )
     from pytest_deploysmoke.expect import expect_json, expect_status, poll_until
-    from pytest_deploysmoke.fixtures.perf import Latency
+    from pytest_deploysmoke.fixtures.perf import Latency, LoadProbeCall
     from pytest_deploysmoke.fixtures.users import SmokeUser
     from pytest_deploysmoke.fixtures.ws import WsConnect
     from pytest_deploysmoke.gating import PhaseLedger, get_phase_ledger
     from pytest_deploysmoke.guard import GuardDecision, get_decision
     from pytest_deploysmoke.httpclient import AsyncSmokeClient, SmokeClient
+    from pytest_deploysmoke.loadprobe import LoadStats, LoopLag
     from pytest_deploysmoke.records import CallRecord, records_of
     from pytest_deploysmoke.redaction import Redactor, Secret
     from pytest_deploysmoke.redisclient import SmokeRedis
@@ -45,6 +46,9 @@ __all__ = [
     "LatencyHistogram",
     "LatencyStats",
     "LaunchSettings",
+    "LoadProbeCall",
+    "LoadStats",
+    "LoopLag",
     "MarkError",
     "Millis",
     "PhaseLedger",
@@ -91,6 +95,9 @@ _LAZY = {
     "LatencyHistogram": "pytest_deploysmoke.stats",
     "LatencyStats": "pytest_deploysmoke.stats",
     "Millis": "pytest_deploysmoke.stats",
+    "LoadProbeCall": "pytest_deploysmoke.fixtures.perf",
+    "LoadStats": "pytest_deploysmoke.loadprobe",
+    "LoopLag": "pytest_deploysmoke.loadprobe",
     "WsConnect": "pytest_deploysmoke.fixtures.ws",
     "SmokeWebSocket": "pytest_deploysmoke.wsclient",
     "SmokeClient": "pytest_deploysmoke.httpclient",

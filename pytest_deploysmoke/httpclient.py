@@ -238,6 +238,27 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
+class AsyncGuardedTransport(httpx.AsyncBaseTransport):
+    """Guards every request like AsyncTimedTransport, but neither times, retries nor records it.
+
+    The load probe sends thousands of requests; one record per request would bloat every report,
+    so it keeps its own aggregate and records one call for the whole run.
+    """
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, probe: HttpProbe) -> None:
+        self._inner = inner
+        self._probe = probe
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        self._probe.guard(request)
+        response = await self._inner.handle_async_request(request)
+        await response.aread()  # the body is part of the request's time
+        return response
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+
 class SmokeClient(httpx.Client):
     """An ``httpx.Client`` whose methods also take ``budget="100ms"``."""
 
@@ -327,3 +348,22 @@ def make_async_client(config: pytest.Config, target: Target, headers: dict[str, 
     probe = HttpProbe(config, target, get_redactor(config))
     transport = AsyncTimedTransport(httpx.AsyncHTTPTransport(verify=target.verify_tls), probe)
     return AsyncSmokeClient(transport=transport, **_client_options(target, headers))
+
+
+def make_load_client(config: pytest.Config, target: Target, *, connections: int) -> httpx.AsyncClient:
+    """An async client for the load probe: guarded like every client, its calls not recorded one by one."""
+    from pytest_deploysmoke.targets import get_redactor
+
+    probe = HttpProbe(config, target, get_redactor(config))
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    inner = httpx.AsyncHTTPTransport(verify=target.verify_tls, limits=limits)
+    return httpx.AsyncClient(transport=AsyncGuardedTransport(inner, probe), **_client_options(target, None))
+
+
+def guard_requests(config: pytest.Config, target: Target, requests: list[httpx.Request]) -> None:
+    """Refuse, before anything is sent, a scenario holding a write the running check may not make."""
+    from pytest_deploysmoke.targets import get_redactor
+
+    probe = HttpProbe(config, target, get_redactor(config))
+    for request in requests:
+        probe.guard(request)

@@ -265,9 +265,8 @@ class Millis(float):
         return hash(float(self) / 1000)
 
 
-@final
 @dataclass(frozen=True, slots=True, repr=False)
-class LatencyStats:
+class LatencyStats:  # not @final: loadprobe.LoadStats adds the load figures
     """What one ``latency(...)`` measurement saw: counts, errors and the latency distribution.
 
     The ms fields are :class:`Millis`: ``assert stats.p95 < "2s"`` works, and its failure shows
