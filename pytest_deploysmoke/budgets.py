@@ -9,12 +9,12 @@ from typing import Any, TypeAlias
 #: What users may write for a duration: seconds as a number, or a string with a unit.
 Duration: TypeAlias = int | float | str
 
-_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>ms|s|sec|m|min)?\s*$", re.IGNORECASE)
-_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0}
+_DURATION = re.compile(r"^\s*(?P<value>\d+(?:\.\d+)?|\.\d+)\s*(?P<unit>ms|s|sec|m|min|h)?\s*$", re.IGNORECASE)
+_UNITS = {"ms": 0.001, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
 def parse_duration(value: Duration) -> float:
-    """Return *value* in seconds: ``0.1``, ``"100ms"``, ``"1.5s"``, ``"2m"``.
+    """Return *value* in seconds: ``0.1``, ``"100ms"``, ``"1.5s"``, ``"2m"``, ``"1h"``.
 
     Raises:
         ValueError: *value* is negative, not a number, or has an unknown unit.

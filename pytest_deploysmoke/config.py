@@ -10,12 +10,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pytest_deploysmoke.budgets import Budget
+from pytest_deploysmoke.budgets import Budget, parse_duration
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.redaction import Redactor, Secret, is_secret_name, redact_url
+from pytest_deploysmoke.rollback import RollbackRules, parse_percent
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -82,6 +83,35 @@ class LaunchSettings:
     env: Mapping[str, str] = field(default_factory=_empty)
 
 
+#: Methods a watch probe may send: the watch window only reads.
+WATCH_METHODS: Final = ("GET", "HEAD")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchProbe:
+    """One thing the watch window samples: an HTTP request, or a WebSocket connect (``kind="ws"``)."""
+
+    kind: Literal["http", "ws"]
+    method: str  # "GET", "HEAD"; "WS" for a WebSocket
+    path: str  # with its query, as sent
+    health: bool = False  # the "health" probe, which the consecutive-failures rule watches
+
+    @property
+    def action(self) -> str:
+        """``GET /health``, ``ws /ws/tickers``: how lines and reasons name it."""
+        return f"ws {self.path}" if self.kind == "ws" else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """The watch window after the checks (``[targets.X.watch]``): off while ``duration`` is 0."""
+
+    duration: float = 0.0
+    every: float = 900.0
+    probes: tuple[WatchProbe, ...] = ()
+    metrics_url: str | None = None
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class Target:
     """One deploy target, resolved: variables expanded, ``{port}`` substituted, secrets wrapped."""
@@ -107,6 +137,8 @@ class Target:
     auth: AuthSettings | None = None
     smoke_user: SmokeUserSettings | None = None
     launch: LaunchSettings | None = None
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    rollback: RollbackRules = field(default_factory=RollbackRules)
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     def redactor(self) -> Redactor:
@@ -361,6 +393,9 @@ def build_target(
         if launch.timeout <= 0:
             raise ConfigError(where, f"{label} launch.timeout", f"is {launch.timeout:g}", "expected seconds > 0")
 
+    watch = _build_watch(where, label, table.get("watch", {}), health_path, sub_port)
+    rollback = _build_rollback(where, label, table.get("rollback", {}))
+
     return Target(
         name=name,
         base_url=url.rstrip("/"),
@@ -383,7 +418,77 @@ def build_target(
         auth=auth,
         smoke_user=smoke_user,
         launch=launch,
+        watch=watch,
+        rollback=rollback,
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
+    )
+
+
+def parse_probe(text: str, health_path: str = "/health") -> WatchProbe:
+    """``"health"``, ``"GET /path"`` or ``"ws /path"`` as a WatchProbe.
+
+    Raises:
+        ValueError: *text* is none of those forms, or its method would write.
+    """
+    if text.strip() == "health":
+        return WatchProbe("http", "GET", health_path, health=True)
+    method, _, path = text.strip().partition(" ")
+    path = path.strip()
+    if not path.startswith("/"):
+        raise ValueError(f'probe \'{text}\' is not "health", "GET /path" or "ws /path"')
+    if method.lower() == "ws":
+        return WatchProbe("ws", "WS", path)
+    if method not in WATCH_METHODS:
+        raise ValueError(f"probe '{text}' uses {method}; the watch window only reads: GET or HEAD")
+    return WatchProbe("http", method, path, health=path == health_path)
+
+
+def _build_watch(
+    where: str, label: str, table: Mapping[str, Any], health_path: str, sub_port: Callable[[str, str], str]
+) -> WatchSettings:
+    watch_label = f"{label[:-1]}.watch]"
+    defaults = WatchSettings()
+    durations = {}
+    for key in ("duration", "every"):
+        value = table.get(key, getattr(defaults, key))
+        try:
+            durations[key] = parse_duration(value)
+        except ValueError as exc:
+            raise ConfigError(where, f"{watch_label} {key}", f"is {value!r}: {exc}") from None
+    if durations["every"] <= 0:
+        raise ConfigError(where, f"{watch_label} every", f"is {table['every']!r}", "expected an interval > 0")
+    probes = []
+    for text in table.get("probes", ["health"]):
+        try:
+            probes.append(parse_probe(text, health_path))
+        except ValueError as exc:
+            raise ConfigError(where, f"{watch_label} probes", str(exc)) from None
+    metrics_url = table.get("metrics_url")
+    if metrics_url is not None:
+        metrics_url = sub_port("watch.metrics_url", metrics_url)
+        if not metrics_url.startswith("/"):
+            _check_url(where, f"{watch_label} metrics_url", metrics_url, ("http", "https"))
+    return WatchSettings(durations["duration"], durations["every"], tuple(probes), metrics_url)
+
+
+def _build_rollback(where: str, label: str, table: Mapping[str, Any]) -> RollbackRules:
+    rollback_label = f"{label[:-1]}.rollback]"
+    defaults = RollbackRules()
+    rates = {}
+    for key in ("error_rate", "ws_failure_rate"):
+        value = table.get(key)
+        if value is None:
+            rates[key] = getattr(defaults, key)
+            continue
+        try:
+            rates[key] = parse_percent(value)
+        except ValueError as exc:
+            raise ConfigError(where, f"{rollback_label} {key}", f"is {value!r}", str(exc)) from None
+    return RollbackRules(
+        error_rate=rates["error_rate"],
+        p95_over_target=float(table.get("p95_over_target", defaults.p95_over_target)),
+        ws_failure_rate=rates["ws_failure_rate"],
+        health_consecutive_failures=int(table.get("health_consecutive_failures", defaults.health_consecutive_failures)),
     )
 
 
@@ -532,6 +637,8 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "auth": _TABLE,
     "smoke_user": _TABLE,
     "launch": _TABLE,
+    "watch": _TABLE,
+    "rollback": _TABLE,
 }
 _AUTH_KEYS: Mapping[str, _Field] = {
     "login_path": _STR,
@@ -560,6 +667,24 @@ _LAUNCH_KEYS: Mapping[str, _Field] = {
 }
 
 
+_DURATION = _Field('a duration such as "15m" or "2s", or seconds as a number', lambda v: _is_str(v) or _is_number(v))
+_WATCH_KEYS: Mapping[str, _Field] = {
+    "duration": _DURATION,
+    "every": _DURATION,
+    "probes": _Field('a list of probes: "health", "GET /path" or "ws /path"', lambda v: _is_str_list(v) and bool(v)),
+    "metrics_url": _STR,
+}
+_PERCENT = _Field('a percentage such as "5%"', _is_str)
+_ROLLBACK_KEYS: Mapping[str, _Field] = {
+    "error_rate": _PERCENT,
+    "p95_over_target": _Field("a factor > 0 such as 2.0", lambda v: _is_number(v) and v > 0),
+    "ws_failure_rate": _PERCENT,
+    "health_consecutive_failures": _Field(
+        "a whole number of failures (1 or more)", lambda v: type(v) is int and v >= 1
+    ),
+}
+
+
 def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> None:
     _check_keys(where, label, table, _TARGET_KEYS)
     if "auth" in table:
@@ -569,6 +694,10 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
         _check_keys(where, user_label, table["smoke_user"], _SMOKE_USER_KEYS)
         if "register_path" not in table["smoke_user"]:
             raise ConfigError(where, user_label, "has no register_path", 'add register_path = "/api/..."')
+    if "watch" in table:
+        _check_keys(where, label[:-1] + ".watch]", table["watch"], _WATCH_KEYS)
+    if "rollback" in table:
+        _check_keys(where, label[:-1] + ".rollback]", table["rollback"], _ROLLBACK_KEYS)
     if "launch" in table:
         launch_label = label[:-1] + ".launch]"
         _check_keys(where, launch_label, table["launch"], _LAUNCH_KEYS)

@@ -16,8 +16,9 @@ def pytest_deploysmoke_verdict(config: pytest.Config, verdict: Verdict) -> None:
     """Called once on the controller at the end of the run, after every check, with the verdict.
 
     Use it to post the verdict to a chat channel or to start a rollback job; return values are
-    ignored.  ``verdict.decision`` is ``"GO"``, ``"GO with warnings"`` or ``"NO-GO"``;
-    ``verdict.reasons`` and ``verdict.warnings`` say why.  Not called when no target is selected.
+    ignored.  ``verdict.decision`` is ``"GO"``, ``"GO with warnings"``, ``"NO-GO"``
+    or ``"ROLLBACK"``; ``verdict.rollback``, ``verdict.reasons`` and ``verdict.warnings`` say why.
+    Not called when no target is selected.
     """
 
 

@@ -81,6 +81,21 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="Requests each latency() measurement sends unless the check says (overrides the target's samples)",
     )
+    group.addoption(
+        "--deploy-watch",
+        dest="deploysmoke_watch",
+        metavar="DURATION",
+        default=None,
+        help="After the checks, watch the target this long (e.g. 1h, 6s; 0 is off) and roll back when a rule trips "
+        "(overrides [watch] duration)",
+    )
+    group.addoption(
+        "--deploy-watch-every",
+        dest="deploysmoke_watch_every",
+        metavar="INTERVAL",
+        default=None,
+        help="One line and one rollback-rule check per INTERVAL of the watch (e.g. 15m; overrides [watch] every)",
+    )
 
 
 #: The environment variable that selects a target when --deploy-target is absent.

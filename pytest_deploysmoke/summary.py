@@ -6,7 +6,7 @@ import json
 import socket
 import subprocess
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -14,10 +14,13 @@ import pytest
 
 from pytest_deploysmoke import guard, phases, records
 from pytest_deploysmoke.redaction import redact_url
+from pytest_deploysmoke.rollback import RollbackRules, evaluate, phase_figures
 from pytest_deploysmoke.targets import RunSettings
 from pytest_deploysmoke.verdict import CheckResult, RunInfo, Verdict, decide, phase_results
 
 verdict_key = pytest.StashKey[Verdict]()
+#: The phase whose recorded calls the rollback rules are also evaluated on.
+PERFORMANCE_PHASE = "performance"
 
 
 def get_verdict(config: pytest.Config) -> Verdict | None:
@@ -76,8 +79,13 @@ class RunSummary:
         elif report.skipped and check.outcome == "passed":
             check.outcome, check.message = "skipped", failure_line(report)
 
-    def verdict(self) -> Verdict:
-        """Decide from everything reported so far (call once, at the end of the session)."""
+    def verdict(self, session: pytest.Session | None = None) -> Verdict:
+        """Decide from everything reported so far (call once, at the end of the session).
+
+        The rollback rules are evaluated on the performance phase's calls; then, when a watch
+        window is asked for and the checks did not already decide against the deploy, the
+        window runs (with *session*) and its tripped rules join the verdict.
+        """
         target = self.settings.target
         config = self.settings.config
         checks = [
@@ -108,7 +116,16 @@ class RunSummary:
         )
         rank = {name: index for index, name in enumerate(config.phases)}
         checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
-        return decide(run, phase_results(config.phases, config.gates, checks), checks)
+        phase_list = phase_results(config.phases, config.gates, checks)
+        rollback = list(_performance_rollback(target.rollback, checks))
+        if self.settings.watch_duration <= 0:
+            return decide(run, phase_list, checks, rollback=rollback)
+        from pytest_deploysmoke import watch
+
+        prior = decide(run, phase_list, checks, rollback=rollback)
+        outcome = watch.run_window(self.config, self.settings, prior.decision, session)
+        run = replace(run, finished=time.time())
+        return decide(run, phase_list, checks, rollback=[*rollback, *outcome.rollback], watch=outcome.line)
 
     # Decided first thing at sessionfinish, written last: other plugins render the verdict from
     # their own sessionfinish (pytest-html's trylast one calls pytest_html_results_summary), and
@@ -118,8 +135,11 @@ class RunSummary:
         """Build the verdict before any other sessionfinish implementation runs."""
         from pytest_deploysmoke.reports.junit import add_verdict
 
-        verdict = self.config.stash[verdict_key] = self.verdict()
+        verdict = self.config.stash[verdict_key] = self.verdict(session)
         add_verdict(self.config, verdict)  # before junitxml writes its file in its own sessionfinish
+        if verdict.decision == "ROLLBACK" and session.exitstatus == pytest.ExitCode.OK:
+            # pytest returns session.exitstatus as set after sessionfinish: the checks passed, the deploy did not.
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
@@ -128,6 +148,14 @@ class RunSummary:
         verdict = self.config.stash[verdict_key]
         write_files(self.config, verdict)
         self.config.hook.pytest_deploysmoke_verdict(config=self.config, verdict=verdict)
+
+
+def _performance_rollback(rules: RollbackRules, checks: list[CheckResult]) -> tuple[str, ...]:
+    """The rollback rules that trip on the calls the performance phase's checks recorded."""
+    calls = [call for check in checks if check.phase == PERFORMANCE_PHASE for call in check.calls]
+    if not calls:
+        return ()
+    return evaluate(rules, phase_figures("the performance phase", calls))
 
 
 def failure_line(report: pytest.TestReport) -> str:

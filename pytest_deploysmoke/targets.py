@@ -38,6 +38,8 @@ class RunSettings:
     wait_ready: float
     port: int | None
     samples: int = DEFAULT_SAMPLES  # requests per latency() measurement: --deploy-samples, else the target's samples
+    watch_duration: float = 0.0  # seconds of watch window: --deploy-watch, else [watch] duration
+    watch_every: float = 900.0  # seconds per watch interval: --deploy-watch-every, else [watch] every
 
     @property
     def destructive_allowed(self) -> bool:
@@ -104,6 +106,10 @@ def configure(config: pytest.Config) -> RunSettings | None:
     samples: int | None = option.deploysmoke_samples
     if samples is not None and not 1 <= samples <= MAX_SAMPLES:
         raise ConfigError(None, "--deploy-samples", f"is {samples}", f"expected a whole number from 1 to {MAX_SAMPLES}")
+    watch_duration = _option_duration("--deploy-watch", option.deploysmoke_watch, target.watch.duration)
+    watch_every = _option_duration("--deploy-watch-every", option.deploysmoke_watch_every, target.watch.every)
+    if watch_every <= 0:
+        raise ConfigError(None, "--deploy-watch-every", f"is {option.deploysmoke_watch_every!r}", "expected > 0")
     settings = RunSettings(
         target=target,
         config=deploy_config,
@@ -113,10 +119,24 @@ def configure(config: pytest.Config) -> RunSettings | None:
         wait_ready=target.wait_ready if wait is None else wait,
         port=port,
         samples=target.samples if samples is None else samples,
+        watch_duration=watch_duration,
+        watch_every=watch_every,
     )
     config.stash[settings_key] = settings
     config.stash[redactor_key] = target.redactor()
     return settings
+
+
+def _option_duration(name: str, value: str | None, default: float) -> float:
+    """The seconds an option gives, else *default*; ConfigError when it is not a duration."""
+    if value is None:
+        return default
+    from pytest_deploysmoke.budgets import parse_duration
+
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise ConfigError(None, name, f"is {value!r}", f"expected a duration such as 1h, 15m or 6s ({exc})") from None
 
 
 def free_port() -> int:
@@ -153,7 +173,17 @@ def header_lines(config: pytest.Config) -> list[str]:
         rerun.append(f"--deploy-wait={config.option.deploysmoke_wait:g}")
     if config.option.deploysmoke_samples is not None:
         rerun.append(f"--deploy-samples={config.option.deploysmoke_samples}")
+    if config.option.deploysmoke_watch is not None:
+        rerun.append(f"--deploy-watch={config.option.deploysmoke_watch}")
+    if config.option.deploysmoke_watch_every is not None:
+        rerun.append(f"--deploy-watch-every={config.option.deploysmoke_watch_every}")
     lines.append(f"deploysmoke: rerun with {' '.join(rerun)}")
+    if settings.watch_duration > 0:
+        probes = ", ".join(probe.action for probe in target.watch.probes)
+        lines.append(
+            f"deploysmoke: watch window {settings.watch_duration:g} s after the checks, "
+            f"a line every {settings.watch_every:g} s; probes: {probes}"
+        )
     if target.production and not settings.allow_destructive:
         lines.append("deploysmoke: production guard on: checks marked destructive will not run")
     return [get_redactor(config).redact(line) for line in lines]

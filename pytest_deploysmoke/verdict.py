@@ -1,4 +1,4 @@
-"""The verdict of a smoke run: GO, GO with warnings or NO-GO, with its reasons (no pytest)."""
+"""The verdict of a smoke run: GO, GO with warnings, NO-GO or ROLLBACK, with its reasons (no pytest)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Decision = Literal["GO", "GO with warnings", "NO-GO"]
+Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
 PhaseOutcome = Literal["passed", "failed", "skipped", "not run"]
 
@@ -79,15 +79,19 @@ class Verdict:
     run: RunInfo
     phases: tuple[PhaseResult, ...]
     checks: tuple[CheckResult, ...] = field(repr=False)
+    #: The rollback rules that tripped, each with the rule, the measured value and the threshold.
+    rollback: tuple[str, ...] = ()
+    #: One line on the watch window: what it measured, or why it did not run ("" when not asked for).
+    watch: str = ""
 
     @property
     def go(self) -> bool:
         """Whether the deploy may stay (GO or GO with warnings)."""
-        return self.decision != "NO-GO"
+        return self.decision in ("GO", "GO with warnings")
 
     def headline(self) -> str:
-        """One line: the decision and its first reason or warning."""
-        detail = self.reasons or self.warnings
+        """One line: the decision and its first rollback reason, reason or warning."""
+        detail = self.rollback or self.reasons or self.warnings
         first = f": {detail[0]}" if detail else ""
         more = f" (+{len(detail) - 1} more)" if len(detail) > 1 else ""
         return f"{self.decision}{first}{more}"
@@ -123,8 +127,19 @@ def phase_results(
     return tuple(results)
 
 
-def decide(run: RunInfo, phases: tuple[PhaseResult, ...], checks: Sequence[CheckResult]) -> Verdict:
-    """Apply the rules: any failure is NO-GO; retries and guarded checks make GO with warnings.
+def decide(
+    run: RunInfo,
+    phases: tuple[PhaseResult, ...],
+    checks: Sequence[CheckResult],
+    *,
+    rollback: Sequence[str] = (),
+    watch: str = "",
+) -> Verdict:
+    """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; retries and
+    guarded checks make GO with warnings.
+
+    *rollback* holds the rollback rules that tripped (see :mod:`pytest_deploysmoke.rollback`);
+    any makes the decision ROLLBACK, whatever the checks said.  *watch* is the watch window's line.
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
     retried calls, and a destructive check the production guard kept from running, are named
@@ -160,4 +175,8 @@ def decide(run: RunInfo, phases: tuple[PhaseResult, ...], checks: Sequence[Check
         if check.guard_blocked:
             warnings.append(f"{check.title} not run: target '{run.target}' is production ({check.nodeid})")
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
-    return Verdict(decision, tuple(reasons), tuple(warnings), run, phases, tuple(checks))
+    if rollback:
+        decision = "ROLLBACK"
+    return Verdict(
+        decision, tuple(reasons), tuple(warnings), run, phases, tuple(checks), rollback=tuple(rollback), watch=watch
+    )

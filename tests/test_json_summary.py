@@ -92,6 +92,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
             "decision": "NO-GO",
             "reasons": ["Prüfung der Liste failed (t.py::test_items): assert 0 == 1"],
             "warnings": ["Health answers passed only after retried calls (t.py::test_health)"],
+            "rollback": [],
         },
         "phases": [
             {"name": "health", "gate": True, "outcome": "passed", "passed": 1, "failed": 0, "skipped": 0},
@@ -306,7 +307,7 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
     """A passing run writes a schema-valid GO summary with the target, versions, phases and each check's calls."""
     result, document = run_with_json(pytester, standin_url)
     result.assert_outcomes(passed=3)
-    assert document["verdict"] == {"decision": "GO", "reasons": [], "warnings": []}
+    assert document["verdict"] == {"decision": "GO", "reasons": [], "warnings": [], "rollback": []}
     assert document["target"] == {"name": "stage", "base_url": standin_url, "production": False}
     assert document["versions"] == {"expected": "1.2.3", "reported": "1.2.3"}
     assert document["started"] <= document["finished"]

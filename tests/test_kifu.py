@@ -53,7 +53,7 @@ def run_kifu(kifu: pytest.Pytester, *args: str) -> pytest.RunResult:
 def test_good_deploy_passes_every_check(kifu: pytest.Pytester) -> None:
     """On a good deploy every checklist item passes, phase by phase."""
     result = run_kifu(kifu)
-    result.assert_outcomes(passed=26)
+    result.assert_outcomes(passed=28)
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*4 passed*",
@@ -61,6 +61,7 @@ def test_good_deploy_passes_every_check(kifu: pytest.Pytester) -> None:
             "*health*PASSED*(gate)*3 passed*",
             "*auth*PASSED*(gate)*4 passed*",
             "*features*PASSED*10 passed*",
+            "*performance*PASSED*2 passed*",
         ]
     )
 

@@ -27,7 +27,7 @@ MESSAGE_CHARS = 600
 ACTION_CHARS = 60
 PENDING = "(known at the end of the run)"
 
-_DECISION_CLASS = {"GO": "go", "GO with warnings": "warn", "NO-GO": "nogo"}
+_DECISION_CLASS = {"GO": "go", "GO with warnings": "warn", "NO-GO": "nogo", "ROLLBACK": "rollback"}
 _PHASE_MARK = {"passed": "\u2713", "failed": "\u2717", "skipped": "\u2013", "not run": "\u2013"}
 
 # pytest-html 4 has no hook for its page layout, and its own CSS only comes from --css (the
@@ -43,10 +43,12 @@ footer { order: 2; }
 .deploysmoke-verdict--go { background: #e7f5e9; border-color: #2e7d32; }
 .deploysmoke-verdict--warn { background: #fff6dd; border-color: #e0a100; }
 .deploysmoke-verdict--nogo { background: #fdeaea; border-color: #c62828; }
+.deploysmoke-verdict--rollback { background: #f3e5f5; border-color: #6a1b9a; }
 .deploysmoke-verdict__decision { font-size: 30px; font-weight: bold; letter-spacing: 0.5px; }
 .deploysmoke-verdict--go .deploysmoke-verdict__decision { color: #1b5e20; }
 .deploysmoke-verdict--warn .deploysmoke-verdict__decision { color: #8a5a00; }
 .deploysmoke-verdict--nogo .deploysmoke-verdict__decision { color: #b71c1c; }
+.deploysmoke-verdict--rollback .deploysmoke-verdict__decision { color: #4a148c; }
 .deploysmoke-verdict__facts { color: #333; margin: 2px 0 8px; }
 .deploysmoke-verdict ul { margin: 6px 0 2px; padding-left: 22px; }
 .deploysmoke-verdict li { margin: 2px 0; }
@@ -226,7 +228,9 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
     facts.append(_versions(run))
     facts.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no checks ran")
     facts.append(f"{run.duration:.1f} s")
-    items = [f"<li><b>NO-GO:</b> {escape(redact(reason))}</li>" for reason in verdict.reasons]
+    items = [f"<li><b>ROLLBACK:</b> {escape(redact(reason))}</li>" for reason in verdict.rollback]
+    items += [f"<li><b>Watch:</b> {escape(redact(verdict.watch))}</li>"] if verdict.watch else []
+    items += [f"<li><b>NO-GO:</b> {escape(redact(reason))}</li>" for reason in verdict.reasons]
     items += [f"<li><b>Warning:</b> {escape(redact(warning))}</li>" for warning in verdict.warnings]
     listing = f"<ul>{''.join(items)}</ul>" if items else ""
     line = escape(redact(" \u00b7 ".join(facts)))

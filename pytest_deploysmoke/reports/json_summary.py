@@ -38,6 +38,7 @@ def summary_document(verdict: Verdict) -> dict[str, Any]:
             "decision": verdict.decision,
             "reasons": list(verdict.reasons),
             "warnings": list(verdict.warnings),
+            "rollback": list(verdict.rollback),
         },
         "phases": [_phase(phase) for phase in verdict.phases],
         "checks": [_check(check) for check in verdict.checks],

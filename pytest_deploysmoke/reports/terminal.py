@@ -11,7 +11,12 @@ from pytest_deploysmoke.summary import get_verdict
 
 _WORDS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "not run": "not run"}
 _COLOURS = {"passed": {"green": True}, "failed": {"red": True}, "skipped": {"yellow": True}}
-_DECISION_COLOURS = {"GO": {"green": True}, "GO with warnings": {"yellow": True}, "NO-GO": {"red": True}}
+_DECISION_COLOURS = {
+    "GO": {"green": True},
+    "GO with warnings": {"yellow": True},
+    "NO-GO": {"red": True},
+    "ROLLBACK": {"purple": True},
+}
 
 
 def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
@@ -38,6 +43,10 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         )
         for nodeid in blocked:
             tr.write_line(f"    - {nodeid}", yellow=True)
+    if verdict.watch:
+        tr.write_line(f"  {verdict.watch}")
+    for reason in verdict.rollback:
+        tr.write_line(f"  ROLLBACK: {reason}", purple=True, bold=True)
     for reason in verdict.reasons:
         tr.write_line(f"  NO-GO: {reason}", red=True)
     for warning in verdict.warnings:

@@ -23,7 +23,7 @@ MESSAGE_LIMIT = 300
 #: Calls and titles are cut here where they share a line or a table row with other things.
 SHORT_LIMIT = 72
 
-_SYMBOLS = {"GO": "✅", "GO with warnings": "⚠️", "NO-GO": "❌"}
+_SYMBOLS = {"GO": "✅", "GO with warnings": "⚠️", "NO-GO": "❌", "ROLLBACK": "⏪"}
 _PHASE_WORDS = {"passed": "passed", "failed": "FAILED", "skipped": "skipped", "not run": "not run"}
 _ENTITY = re.compile(r"&(?:#[0-9]+|#[xX][0-9a-fA-F]+|[A-Za-z][A-Za-z0-9]*);")
 # What at the start of a list item's text would open a heading, quote, list or rule.
@@ -70,8 +70,13 @@ def _heading(verdict: Verdict) -> str:
 
 def _findings(verdict: Verdict) -> list[str]:
     blocks = []
+    if verdict.rollback:
+        blocks.append("**Why ROLLBACK:**\n\n" + "\n".join(f"- {_text(r)}" for r in verdict.rollback))
+    if verdict.watch:
+        blocks.append(f"**Watch window:** {_text(verdict.watch)}")
     if verdict.reasons:
-        blocks.append("**Why NO-GO:**\n\n" + "\n".join(f"- {_text(r)}" for r in verdict.reasons))
+        why = "Failed checks" if verdict.decision == "ROLLBACK" else "Why NO-GO"
+        blocks.append(f"**{why}:**\n\n" + "\n".join(f"- {_text(r)}" for r in verdict.reasons))
     if verdict.warnings:
         blocks.append("**Warnings:**\n\n" + "\n".join(f"- {_text(w)}" for w in verdict.warnings))
     return blocks

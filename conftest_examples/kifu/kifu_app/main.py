@@ -55,6 +55,7 @@ class Kifu:
     settings: Settings
     cache: aioredis.Redis
     jobs: set[asyncio.Task[None]] = field(default_factory=set)
+    klines_served: int = 0
 
     def fault(self, name: str) -> bool:
         """Whether the fault switch *name* is on."""
@@ -112,6 +113,8 @@ async def livez(request: Request) -> Response:
 async def health(request: Request) -> Response:
     """Readiness: version, and whether the database and Redis answer; 503 when something is down."""
     app = kifu(request)
+    if app.fault("slow_health"):
+        await asyncio.sleep(0.25)
     database_state, redis_state = await asyncio.gather(database.probe(app.settings.database_url), ping(app.cache))
     body = {"status": "ok", "version": app.settings.version, "database": database_state, "redis": redis_state}
     if app.fault("health_503"):
@@ -119,6 +122,13 @@ async def health(request: Request) -> Response:
     elif database_state != "ok" or redis_state != "ok":
         body["status"] = "degraded"
     return JSONResponse(body, status_code=200 if body["status"] == "ok" else 503)
+
+
+async def metrics(request: Request) -> Response:
+    """The process's own Prometheus metrics (CPU seconds, resident memory, ...)."""
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
 
 
 async def ping(cache: aioredis.Redis) -> str:
@@ -224,6 +234,9 @@ async def trades_summary(request: Request, caller: Caller) -> Response:
 
 async def klines(request: Request) -> Response:
     app = kifu(request)
+    app.klines_served += 1
+    if app.fault("error_burst") and app.klines_served % 3 == 0:
+        return error(500, "upstream_error", "the exchange feed failed")
     symbol = request.query_params.get("symbol", "").upper()
     interval = request.query_params.get("interval", "1d")
     limit = request.query_params.get("limit", "500")
@@ -431,6 +444,7 @@ app = Starlette(
     routes=[
         Route("/livez", livez),
         Route("/health", health),
+        Route("/metrics", metrics),
         Route("/api/v1/auth/register", register, methods=["POST"]),
         Route("/api/v1/auth/login", login, methods=["POST"]),
         Route("/api/v1/users/me", me),

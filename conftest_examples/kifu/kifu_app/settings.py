@@ -15,6 +15,8 @@ FAULTS = {
     "pack_stuck": "summary packs never leave 'pending'",
     "ws_close": "the ticker WebSocket closes at once with 1011",
     "slow_summary": "the trades summary takes 1.5 s",
+    "error_burst": "every third market klines request answers 500",
+    "slow_health": "/health takes 0.25 s",
 }
 MIN_SECRET_BYTES = 32
 

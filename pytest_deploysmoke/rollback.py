@@ -1,0 +1,147 @@
+"""Rollback rules: thresholds from the checklists and their evaluation on measured figures (no pytest)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Final
+
+#: The checklists' defaults: roll back at 5 % errors, p95 over twice its target, 10 % WebSocket
+#: failures, or three health failures in a row.
+DEFAULT_ERROR_RATE: Final = 0.05
+DEFAULT_P95_OVER_TARGET: Final = 2.0
+DEFAULT_WS_FAILURE_RATE: Final = 0.10
+DEFAULT_HEALTH_CONSECUTIVE_FAILURES: Final = 3
+
+
+@dataclass(frozen=True, slots=True)
+class RollbackRules:
+    """When a deploy must be rolled back (``[targets.X.rollback]``); rates are fractions, 0.05 is 5 %."""
+
+    error_rate: float = DEFAULT_ERROR_RATE
+    p95_over_target: float = DEFAULT_P95_OVER_TARGET
+    ws_failure_rate: float = DEFAULT_WS_FAILURE_RATE
+    health_consecutive_failures: int = DEFAULT_HEALTH_CONSECUTIVE_FAILURES
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointFigures:
+    """One endpoint's measured p95 over some requests, and the target of its budget."""
+
+    action: str
+    count: int
+    p95_ms: float
+    target_ms: float
+
+
+@dataclass(frozen=True, slots=True)
+class Figures:
+    """What was measured over one scope (an interval of the watch window, or the performance phase)."""
+
+    scope: str  # "the last interval", "the performance phase": ends each reason
+    requests: int = 0
+    errors: int = 0
+    ws_connects: int = 0
+    ws_failures: int = 0
+    health_streak: int = 0  # the longest run of consecutive failed health probes
+    health_action: str = "GET /health"
+    endpoints: tuple[EndpointFigures, ...] = ()
+
+
+def parse_percent(value: str) -> float:
+    """``"5%"`` -> 0.05.
+
+    Raises:
+        ValueError: *value* is not a percentage from 0 % to 100 %.
+    """
+    text = value.strip()
+    try:
+        number = float(text.removesuffix("%")) if text.endswith("%") else math.nan
+    except ValueError:
+        number = math.nan
+    if not 0 <= number <= 100:
+        raise ValueError("expected a percentage from 0% to 100% such as '5%'")
+    return number / 100
+
+
+def percent(fraction: float) -> str:
+    """0.125 -> ``"12.5%"``, 0.05 -> ``"5%"``: at most one decimal, no trailing zero."""
+    text = f"{fraction * 100:.1f}".removesuffix(".0")
+    return f"{text}%"
+
+
+def evaluate(rules: RollbackRules, figures: Figures) -> tuple[str, ...]:
+    """The rules that trip on *figures*, each naming the rule, the measured value and the threshold."""
+    reasons: list[str] = []
+    where = figures.scope
+    if figures.requests:
+        rate = figures.errors / figures.requests
+        if rate >= rules.error_rate:
+            reasons.append(
+                f"error_rate {percent(rate)} >= {percent(rules.error_rate)} over {figures.requests} requests in {where}"
+            )
+    for endpoint in figures.endpoints:
+        limit = rules.p95_over_target * endpoint.target_ms
+        if endpoint.count and endpoint.p95_ms > limit:
+            reasons.append(
+                f"p95_over_target {endpoint.action} p95 {endpoint.p95_ms:.0f} ms > {rules.p95_over_target:g} x "
+                f"its {endpoint.target_ms:.0f} ms target ({limit:.0f} ms) over {endpoint.count} requests in {where}"
+            )
+    if figures.ws_connects:
+        rate = figures.ws_failures / figures.ws_connects
+        if rate >= rules.ws_failure_rate:
+            reasons.append(
+                f"ws_failure_rate {percent(rate)} >= {percent(rules.ws_failure_rate)} "
+                f"over {figures.ws_connects} WebSocket connects in {where}"
+            )
+    if figures.health_streak >= rules.health_consecutive_failures:
+        reasons.append(
+            f"health_consecutive_failures {figures.health_streak} >= {rules.health_consecutive_failures}: "
+            f"{figures.health_action} failed {figures.health_streak} times in a row in {where}"
+        )
+    return tuple(reasons)
+
+
+def nearest_rank(values: Sequence[float], q: float) -> float:
+    """The nearest-rank *q*-th percentile of *values* (exact; for the few calls a check records)."""
+    ordered = sorted(values)
+    rank = max(1, math.ceil(q * len(ordered) / 100 - 1e-9))
+    return ordered[rank - 1]
+
+
+def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]]) -> Figures:
+    """Figures from the call records of a phase's checks: HTTP errors, WebSocket opens, p95 per endpoint.
+
+    Only the calls a budget with a target was applied to count towards the p95 rule; the
+    endpoint is the action without its query.
+    """
+    requests = errors = ws_connects = ws_failures = 0
+    timings: dict[str, list[float]] = {}
+    targets: dict[str, float] = {}
+    for call in calls:
+        kind = call.get("kind")
+        ok = bool(call.get("ok", False))
+        if kind == "http" and call.get("outcome") != "blocked":
+            requests += 1
+            errors += not ok
+            target = call.get("target_ms")
+            if target is not None and ok:
+                action = str(call.get("action", "")).split("?", 1)[0]
+                timings.setdefault(action, []).append(float(call.get("ms", 0.0)))
+                targets[action] = float(target)
+        elif kind == "ws" and str(call.get("action", "")).startswith("connect "):
+            ws_connects += 1
+            ws_failures += not ok
+    endpoints = tuple(
+        EndpointFigures(action, len(times), nearest_rank(times, 95.0), targets[action])
+        for action, times in timings.items()
+    )
+    return Figures(
+        scope=scope,
+        requests=requests,
+        errors=errors,
+        ws_connects=ws_connects,
+        ws_failures=ws_failures,
+        endpoints=endpoints,
+    )
