@@ -20,7 +20,7 @@ import pytest
 from pytest_deploysmoke.budgets import Budget, Duration, budget_from_mark
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import SAFE_METHODS, get_decision
-from pytest_deploysmoke.records import CallRecord, current_item, record, reported_version_key
+from pytest_deploysmoke.records import CallRecord, current_item, log_of, record, reported_version_key
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import Target
@@ -75,13 +75,14 @@ class HttpProbe:
             record(self.config, CallRecord("http", action, "blocked", ok=False, ms=0.0))
             raise GuardError(decision.blocked(action))
 
-    def budget(self, request: httpx.Request) -> Budget | None:
+    def budget(self, request: httpx.Request, item: pytest.Item | None = None) -> Budget | None:
         """The call's budget: ``budget=`` on the call, else the check's ``budget`` mark, else the
-        target's ``[budgets]`` entry for ``METHOD /path``."""
+        target's ``[budgets]`` entry for ``METHOD /path``.  *item* is the running check, when known."""
         budget = request.extensions.get(BUDGET_EXTENSION)
         if budget is not None:
             return Budget.of(budget)
-        item = current_item(self.config)
+        if item is None:
+            item = current_item(self.config)
         if item is None:
             return self._configured_budget(request)
         if mark_budget_key not in item.stash:  # read the mark once per check, not once per call
@@ -125,25 +126,26 @@ class HttpProbe:
 
     def responded(self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int) -> None:
         """Record a response; raise BudgetExceeded when it came back over budget."""
-        budget = self.budget(request)
+        item = current_item(self.config)  # looked up once: this runs on every call
+        budget = self.budget(request, item)
         action = self.action(request)
-        record(
-            self.config,
-            CallRecord(
-                "http",
-                action,
-                str(response.status_code),
-                ok=response.status_code < 400,
-                ms=elapsed * 1000,
-                budget_ms=budget.limit * 1000 if budget else None,
-                attempt=attempt,
-                target_ms=budget.target * 1000 if budget and budget.target is not None else None,
-            ),
-        )
-        item = current_item(self.config)
-        if item is not None:
+        if item is not None:  # calls outside a check are not kept, but their budget still counts
+            log_of(item).records.append(
+                CallRecord(
+                    "http",
+                    action,
+                    str(response.status_code),
+                    ok=response.status_code < 400,
+                    ms=elapsed * 1000,
+                    budget_ms=budget.limit * 1000 if budget else None,
+                    attempt=attempt,
+                    target_ms=budget.target * 1000 if budget and budget.target is not None else None,
+                )
+            )
             item.stash[last_response_key] = response
-            if request.url.path == self.target.health_path:  # a 503 body may still say which version is up
+            # Once per check: parsing every health body would cost a latency-sampling check dearly
+            # (benchmarks/http_overhead.py).  A 503 body may still say which version is up.
+            if reported_version_key not in item.stash and request.url.path == self.target.health_path:
                 _note_reported_version(item, response)
         if budget is not None and budget.exceeded(elapsed):
             from pytest_deploysmoke.budgets import format_ms
@@ -165,8 +167,7 @@ def _note_reported_version(item: pytest.Item, response: httpx.Response) -> None:
     except ValueError:
         return
     version = body.get("version") if isinstance(body, dict) else None
-    if isinstance(version, str) and version:
-        item.stash[reported_version_key] = version
+    item.stash[reported_version_key] = version if isinstance(version, str) else ""
 
 
 class TimedTransport(httpx.BaseTransport):
