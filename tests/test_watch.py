@@ -74,6 +74,20 @@ def test_fault_trips_its_rollback_rule(
     assert len(summary["verdict"]["rollback"]) == 1 and summary["verdict"]["rollback"][0].startswith(reason[:10])
 
 
+def test_health_failing_after_the_checks_trips_the_consecutive_rule(
+    kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A deploy whose /health degrades after the checks passed is caught by the window's health rule."""
+    monkeypatch.setenv("KIFU_FAULTS", "health_dies_later")
+    result, summary = watch_run(kifu)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    assert result.parseoutcomes().get("failed", 0) == 0  # the health checks themselves passed
+    rule = "health_consecutive_failures * >= 3: GET /health failed * times in a row in the last interval"
+    result.stdout.fnmatch_lines([f"deploysmoke ROLLBACK: {rule}"])
+    assert summary["verdict"]["decision"] == "ROLLBACK"
+    assert any(reason.startswith("health_consecutive_failures ") for reason in summary["verdict"]["rollback"])
+
+
 def test_slow_endpoint_in_the_performance_phase_is_rollback(
     kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

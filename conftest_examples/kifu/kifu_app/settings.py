@@ -17,6 +17,7 @@ FAULTS = {
     "slow_summary": "the trades summary takes 1.5 s",
     "error_burst": "every third market klines request answers 500",
     "slow_health": "/health takes 0.25 s",
+    "health_dies_later": "/health answers 503 after its first 3 requests (the deploy degrades after the checks)",
 }
 MIN_SECRET_BYTES = 32
 
