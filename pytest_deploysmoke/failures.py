@@ -38,8 +38,16 @@ def describe(item: pytest.Item, exc: BaseException) -> str | None:
     return None
 
 
-def _last_call(item: pytest.Item, kind: str) -> Any:
-    return next((call for call in reversed(records_of(item)) if call.kind == kind), None)
+def _last_call(item: pytest.Item, kind: str | None = None, *, failed: bool = False) -> Any:
+    """The check's most recent call record of *kind* (any kind when None), or only a failed one."""
+    return next(
+        (
+            call
+            for call in reversed(records_of(item))
+            if (kind is None or call.kind == kind) and not (failed and call.ok)
+        ),
+        None,
+    )
 
 
 def _describe_sql(item: pytest.Item, exc: BaseException) -> str:
@@ -75,7 +83,8 @@ def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
     if isinstance(exc, httpx.HTTPStatusError):
         return f"{answered(exc.response)} ({exc.response.reason_phrase}): {excerpt(exc.response.text)}"
     phrase = describe_error(exc)
-    elapsed = _last_elapsed(item)
+    failed_call = _last_call(item, failed=True)
+    elapsed = failed_call.ms if failed_call is not None else None
     after = f" after {elapsed:.0f} ms" if elapsed is not None else ""
     return f"{what}: {phrase}{after}" + (f"; {hint}" if (hint := _hint(item, phrase, str(request.url))) else "")
 
@@ -109,13 +118,6 @@ def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | No
         f"{answered(response)} with a body that is not valid JSON "
         f"({exc.msg} at line {exc.lineno} column {exc.colno}): {excerpt(response.text)}"
     )
-
-
-def _last_elapsed(item: pytest.Item) -> float | None:
-    for call in reversed(records_of(item)):
-        if not call.ok:
-            return call.ms
-    return None
 
 
 def answered(response: Any) -> str:

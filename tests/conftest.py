@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
@@ -67,6 +68,16 @@ def serve_in_thread(app: Any, name: str, **options: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def stop_process(process: subprocess.Popen[bytes]) -> None:
+    """Stop a server a test started, by its PID: terminate, then kill if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=10)
 
 
 def recorded_calls(reprec: pytest.HookRecorder, nodeid_part: str = "") -> list[dict[str, Any]]:

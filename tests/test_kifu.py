@@ -16,7 +16,7 @@ import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import _free_port
+from tests.conftest import _free_port, stop_process
 
 KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
 TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
@@ -162,12 +162,7 @@ def standing_kifu(kifu: pytest.Pytester, kifu_db: str, redis_url: str) -> Iterat
             time.sleep(0.1)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def row_counts(dsn: str) -> dict[str, int]:

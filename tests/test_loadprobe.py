@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke.loadprobe import LoopLag, judge_client, locustfile_for
-from tests.conftest import _free_port, recorded_calls
+from tests.conftest import _free_port, recorded_calls, stop_process
 
 APPS = Path(__file__).parent / "apps"
 
@@ -43,12 +43,7 @@ def server_url() -> Iterator[str]:
                 time.sleep(0.05)
         yield url
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
+        stop_process(process)
 
 
 def target_toml(url: str, extra: str = "") -> str:
