@@ -9,6 +9,7 @@ import socket
 import subprocess
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,7 +17,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpcore  # noqa: F401
-import httpx  # noqa: F401
+import httpx
 import psycopg
 import pytest
 import redis
@@ -238,3 +239,39 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
             message = _without_password(url, f"{type(exc).__name__}: {exc}".strip())
             lines.append(f"test {name}: unreachable at {_without_password(url, where)}: {message}")
     return lines
+
+
+@pytest.fixture
+def fresh_db(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
+    """DSN of a new, empty database owned by the test role, dropped afterwards (one stand-in run each)."""
+    from psycopg import sql
+
+    name = f"smoke_{uuid.uuid4().hex[:10]}"
+    owner = psycopg.conninfo.conninfo_to_dict(pg_dsn)["user"]
+    with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(str(owner))))
+    yield psycopg.conninfo.make_conninfo(pg_dsn, dbname=name)
+    with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+def start_standin(
+    argv: list[str], cwd: Path, env: dict[str, str], ready_url: str, log: Path
+) -> subprocess.Popen[bytes]:
+    """Start a stand-in by hand (as a deployed service runs: no [launch]) and wait until *ready_url* answers 200.
+
+    The caller stops it with ``stop_process``.  Fails with the end of *log* if it exits or is not ready in 30 s.
+    """
+    with log.open("wb") as out:
+        process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            if httpx.get(ready_url, timeout=1).status_code == 200:
+                return process
+        except httpx.TransportError:
+            pass
+        if process.poll() is not None or time.monotonic() > deadline:
+            stop_process(process)
+            raise RuntimeError(f"the stand-in did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.1)

@@ -4,41 +4,26 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import psycopg
 import pytest
 from psycopg import sql
 
-from tests.conftest import _free_port, stop_process
+from tests.conftest import _free_port, start_standin, stop_process
 
 KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
 TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
 
 
 @pytest.fixture
-def kifu_db(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
-    """A database of its own for one run of the stand-in, dropped afterwards."""
-    name = f"kifu_{uuid.uuid4().hex[:10]}"
-    owner = psycopg.conninfo.conninfo_to_dict(pg_dsn)["user"]
-    with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(str(owner))))
-    yield psycopg.conninfo.make_conninfo(pg_dsn, dbname=name)
-    with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-
-
-@pytest.fixture
-def kifu(pytester: pytest.Pytester, kifu_db: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
+def kifu(pytester: pytest.Pytester, fresh_db: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     """The kifu suite copied into a fresh project, pointed at its own database and smoke account."""
     shutil.copytree(KIFU, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setenv("DATABASE_URL", kifu_db)
+    monkeypatch.setenv("DATABASE_URL", fresh_db)
     monkeypatch.setenv("REDIS_URL", redis_url)
     # A smoke account of its own, so the stand-in's login rate limit (per email, in Redis) never trips.
     monkeypatch.setenv("SMOKE_USER", f"smoke-{uuid.uuid4().hex[:8]}@kifu.example")
@@ -130,7 +115,7 @@ def test_each_bad_deploy_is_caught_by_its_check(
 
 
 @pytest.fixture
-def standing_kifu(kifu: pytest.Pytester, kifu_db: str, redis_url: str) -> Iterator[str]:
+def standing_kifu(kifu: pytest.Pytester, fresh_db: str, redis_url: str) -> Iterator[str]:
     """The stand-in started by hand, as a deployed service is: no [launch] on a production target."""
     port = _free_port()
     env = {
@@ -139,27 +124,10 @@ def standing_kifu(kifu: pytest.Pytester, kifu_db: str, redis_url: str) -> Iterat
         "APP_VERSION": "1.8.0",
         "SMOKE_PASSWORD": "smoke-password-123",
     }
-    log = kifu.path / "standin.log"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "kifu_app.main:app", "--host", "127.0.0.1", "--port", str(port)],
-            cwd=kifu.path,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
     url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "uvicorn", "kifu_app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    process = start_standin(argv, kifu.path, env, f"{url}/livez", kifu.path / "standin.log")
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                if httpx.get(f"{url}/livez", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the kifu stand-in did not start: {log.read_text(errors='replace')[-2000:]}")
-            time.sleep(0.1)
         yield url
     finally:
         stop_process(process)
@@ -174,7 +142,7 @@ def row_counts(dsn: str) -> dict[str, int]:
 
 
 def test_production_copy_runs_no_destructive_check_and_writes_nothing(
-    kifu: pytest.Pytester, kifu_db: str, standing_kifu: str
+    kifu: pytest.Pytester, fresh_db: str, standing_kifu: str
 ) -> None:
     """Against a production = true copy, destructive checks are listed as not run and no table gains a row."""
     toml = kifu.path / "deploysmoke.toml"
@@ -197,12 +165,12 @@ username_field = "email"
 """,
         encoding="utf-8",
     )
-    before = row_counts(kifu_db)
+    before = row_counts(fresh_db)
     result = kifu.runpytest_subprocess("--deploy-target=prodcopy", "-m", "smoke", timeout=120)
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     result.stdout.fnmatch_lines(["*destructive check(s) NOT RUN because target 'prodcopy' is production*"])
-    assert row_counts(kifu_db) == before
+    assert row_counts(fresh_db) == before
 
 
 def test_gate_fault_is_no_go_in_every_artifact(kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
