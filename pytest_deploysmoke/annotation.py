@@ -22,6 +22,9 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
         reported = item.stash.get(records.reported_version_key, None)
         if reported:
             report.user_properties.append((records.REPORTED_VERSION_PROPERTY, reported))
+        rule = phases.rollback_rule(item)
+        if rule:
+            report.user_properties.append((phases.ROLLBACK_PROPERTY, rule))
         calls = [call.as_dict() for call in records.records_of(item)]
         if calls:
             # A JSON string, so that the JUnit XML property is JSON that any CI tool can read.

@@ -17,6 +17,7 @@ MARKERS = (
     "destructive: the check writes to the target; not run on a production target unless --allow-destructive",
     "budget(limit) or budget(target, limit): a latency budget for every call of the check, "
     "e.g. budget('500ms') or budget('500ms', '1s')",
+    "rollback(rule): a failure of this check is a rollback reason, not only a NO-GO, e.g. rollback('data integrity')",
 )
 
 #: Why a smoke check is skipped when the plugin is inert.
@@ -24,6 +25,9 @@ NO_TARGET_REASON = "no deploy target selected (use --deploy-target)"
 
 #: The user property that carries a check's phase on every report (it crosses xdist's wire).
 PHASE_PROPERTY = "deploysmoke.phase"
+
+#: The user property that carries the rule of a check's ``rollback`` mark.
+ROLLBACK_PROPERTY = "deploysmoke.rollback"
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +82,24 @@ def check_budget_mark(item: pytest.Item) -> None:
             raise MarkError(f"{item.nodeid}: invalid @pytest.mark.budget: {exc}") from None
 
 
+def _rollback_args(rule: str) -> str:
+    """The ``rollback`` mark's signature: called with the mark's arguments, as pytest-django validates its marks."""
+    if not isinstance(rule, str) or not rule.strip():
+        raise TypeError(f"the rule must be a non-empty string such as 'data integrity', got {rule!r}")
+    return rule.strip()
+
+
+def rollback_rule(item: pytest.Item) -> str:
+    """The rule of the item's ``rollback`` mark, or "" without one; MarkError when the mark cannot be read."""
+    mark = item.get_closest_marker("rollback")
+    if mark is None:
+        return ""
+    try:
+        return _rollback_args(*mark.args, **mark.kwargs)
+    except TypeError as exc:
+        raise MarkError(f"{item.nodeid}: invalid @pytest.mark.rollback: {exc}") from None
+
+
 def assign(item: pytest.Item, known: Sequence[str], default: str) -> PhaseMark:
     """Read the item's phase and keep it in ``item.stash``."""
     phase = item.stash.get(phase_key, None)
@@ -108,6 +130,7 @@ def check_collected(collector: pytest.Collector, result: Any, known: Sequence[st
             try:
                 assign(item, known, default)
                 check_budget_mark(item)
+                rollback_rule(item)
             except MarkError as exc:
                 raise collector.CollectError(str(exc)) from None
 

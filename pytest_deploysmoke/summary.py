@@ -45,6 +45,7 @@ class _Check:
     calls: tuple[dict[str, Any], ...] = ()
     reruns: int = 0
     guard_blocked: bool = False
+    rollback_rule: str = ""
 
 
 @dataclass(slots=True)
@@ -70,6 +71,8 @@ class RunSummary:
                 check.title = str(value)
             elif name == records.CALLS_PROPERTY:
                 check.calls = tuple(json.loads(str(value)))
+            elif name == phases.ROLLBACK_PROPERTY:
+                check.rollback_rule = str(value)
             elif name == guard.BLOCKED_PROPERTY:
                 check.guard_blocked = True
             elif name == records.REPORTED_VERSION_PROPERTY:
@@ -99,6 +102,7 @@ class RunSummary:
                 calls=c.calls,
                 reruns=c.reruns,
                 guard_blocked=c.guard_blocked,
+                rollback_rule=c.rollback_rule,
             )
             for c in self._checks.values()
         ]

@@ -24,6 +24,8 @@ class CheckResult:
     calls: tuple[Mapping[str, Any], ...] = ()
     reruns: int = 0
     guard_blocked: bool = False
+    #: The rule of its ``rollback`` mark: when the check fails, the verdict is ROLLBACK for this rule.
+    rollback_rule: str = ""
 
     @property
     def retried_calls(self) -> int:
@@ -139,7 +141,8 @@ def decide(
     guarded checks make GO with warnings.
 
     *rollback* holds the rollback rules that tripped (see :mod:`pytest_deploysmoke.rollback`);
-    any makes the decision ROLLBACK, whatever the checks said.  *watch* is the watch window's line.
+    any makes the decision ROLLBACK, whatever the checks said, and so does a failed check with
+    a ``rollback`` mark (its rule, node id and message join the rollback reasons).  *watch* is the watch window's line.
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
     retried calls, and a destructive check the production guard kept from running, are named
@@ -175,8 +178,18 @@ def decide(
         if check.guard_blocked:
             warnings.append(f"{check.title} not run: target '{run.target}' is production ({check.nodeid})")
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
+    rollback = [*rollback, *rollback_checks(checks)]
     if rollback:
         decision = "ROLLBACK"
     return Verdict(
         decision, tuple(reasons), tuple(warnings), run, phases, tuple(checks), rollback=tuple(rollback), watch=watch
     )
+
+
+def rollback_checks(checks: Iterable[CheckResult]) -> list[str]:
+    """The rollback reasons of the failed checks that carry a ``rollback`` mark."""
+    return [
+        f"{check.rollback_rule}: {check.nodeid} failed: {check.message}".rstrip(": ")
+        for check in checks
+        if check.outcome == "failed" and check.rollback_rule
+    ]

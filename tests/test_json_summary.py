@@ -108,6 +108,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                 "message": None,
                 "reruns": 0,
                 "guard_blocked": False,
+                "rollback_rule": None,
                 "calls": [
                     {
                         "kind": "http",
@@ -140,6 +141,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                 "message": "assert 0 == 1",
                 "reruns": 0,
                 "guard_blocked": False,
+                "rollback_rule": None,
                 "calls": [],
             },
         ],

@@ -155,3 +155,79 @@ def test_calls_over_target_are_one_warning_per_check() -> None:
     assert verdict.warnings == (
         "sampled: 3 calls over their target, worst GET /x took 400 ms, over its 100 ms target (limit 1000 ms) (t.py::sampled)",
     )
+
+
+def test_failed_check_with_a_rollback_mark_is_rollback() -> None:
+    """A failed check marked rollback('data integrity') makes ROLLBACK, its rule, node id and message the reason."""
+    verdict = verdict_of(
+        check("a", "health"),
+        check("filter", "features", "failed", message="KRW-XRP has RSI 41.2, not < 30", rollback_rule="data integrity"),
+    )
+    assert verdict.decision == "ROLLBACK"
+    assert verdict.rollback == ("data integrity: t.py::filter failed: KRW-XRP has RSI 41.2, not < 30",)
+    assert verdict.reasons == ("filter failed (t.py::filter): KRW-XRP has RSI 41.2, not < 30",)
+
+
+def test_passed_or_skipped_check_with_a_rollback_mark_changes_nothing() -> None:
+    """Only a failure of a rollback-marked check is a rollback reason."""
+    verdict = verdict_of(
+        check("a", "features", rollback_rule="data integrity"),
+        check("b", "features", "skipped", rollback_rule="data integrity"),
+    )
+    assert (verdict.decision, verdict.rollback) == ("GO", ())
+
+
+ROLLBACK_CHECKS = """
+import pytest
+
+@pytest.mark.phase("features")
+@pytest.mark.rollback("data integrity")
+def test_items_match_their_filter(http):
+    \"\"\"Filtered items satisfy the filter.\"\"\"
+    items = http.get("/items").json()
+    assert items == [], f"{len(items)} item(s) do not satisfy the filter"
+
+@pytest.mark.phase("features")
+@pytest.mark.rollback("data integrity")
+def test_health_is_fine(http):
+    assert http.get("/health").status_code == 200
+"""
+
+
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_rollback_mark_reaches_the_verdict_and_the_exit_code(
+    pytester: pytest.Pytester, standin_url: str, xdist: list[str]
+) -> None:
+    """A failing rollback-marked check ends the run in ROLLBACK, in the terminal and the JSON summary."""
+    import json
+
+    pytester.makefile(".toml", deploysmoke=f'[targets.s]\nbase_url = "{standin_url}"\n')
+    pytester.makepyfile(test_checks=ROLLBACK_CHECKS)
+    result = pytester.runpytest("--deploy-target=s", "--deploy-json=summary.json", *xdist)
+    result.assert_outcomes(passed=1, failed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    reason = "data integrity: test_checks.py::test_items_match_their_filter failed: 1 item(s) do not satisfy the filter"
+    result.stdout.fnmatch_lines([f"deploysmoke verdict: ROLLBACK: {reason}*"])
+    summary = json.loads((pytester.path / "summary.json").read_text())
+    assert summary["verdict"]["decision"] == "ROLLBACK" and summary["verdict"]["rollback"] == [reason]
+    rules = {check["nodeid"].split("::")[1]: check["rollback_rule"] for check in summary["checks"]}
+    assert rules == {"test_items_match_their_filter": "data integrity", "test_health_is_fine": "data integrity"}
+
+
+@pytest.mark.parametrize(
+    ("mark", "message"),
+    [
+        ("rollback()", "missing 1 required positional argument: 'rule'"),
+        ("rollback('')", "the rule must be a non-empty string such as 'data integrity', got ''"),
+        ("rollback(rule=3)", "the rule must be a non-empty string such as 'data integrity', got 3"),
+    ],
+)
+def test_invalid_rollback_mark_is_a_collection_error(
+    pytester: pytest.Pytester, standin_url: str, mark: str, message: str
+) -> None:
+    """A rollback mark without a readable rule fails collection with the node id and the reason."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.s]\nbase_url = "{standin_url}"\n')
+    pytester.makepyfile(test_checks=f"import pytest\n\n@pytest.mark.{mark}\ndef test_x():\n    pass\n")
+    result = pytester.runpytest("--deploy-target=s")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines([f"*test_checks.py::test_x: invalid @pytest.mark.rollback: *{message}*"])

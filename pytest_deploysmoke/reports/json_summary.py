@@ -67,6 +67,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "message": check.message or None,
         "reruns": check.reruns,
         "guard_blocked": check.guard_blocked,
+        "rollback_rule": check.rollback_rule or None,
         "calls": [_call(call) for call in check.calls],
     }
 
