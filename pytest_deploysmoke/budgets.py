@@ -66,6 +66,29 @@ class Budget:
         """Whether *elapsed* seconds is over the limit."""
         return elapsed > self.limit
 
+    @property
+    def limit_ms(self) -> float:
+        """The limit in milliseconds, as call records keep it (``budget_ms``)."""
+        return self.limit * 1000
+
+    @property
+    def target_ms(self) -> float | None:
+        """The target in milliseconds (``target_ms`` of a call record), or None for a single limit."""
+        return None if self.target is None else self.target * 1000
+
+    def overrun(self, action: str, elapsed: float, detail: str = "") -> str | None:
+        """The failure message when *elapsed* seconds is over the limit, else None.
+
+        ``GET /x took 1.52 s, over its budget of 1.00 s (status 200); is it slower ...?``
+        """
+        if not self.exceeded(elapsed):
+            return None
+        detail = f" ({detail})" if detail else ""
+        return (
+            f"{action} took {format_ms(elapsed)}, over its budget of {format_ms(self.limit)}{detail}; "
+            "is it slower since this deploy, or is the budget too tight?"
+        )
+
     def describe(self) -> str:
         """``1 s`` or ``500 ms / 1 s`` (target / limit)."""
         if self.target is None:

@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from pytest_deploysmoke.budgets import Budget, Duration, budget_from_mark
+from pytest_deploysmoke.budgets import Budget, Duration
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import SAFE_METHODS, get_decision
+from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.records import CallRecord, current_item, log_of, record, reported_version_key
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACTION_CACHE_SIZE = 512
 
 last_response_key = pytest.StashKey["httpx.Response"]()
-mark_budget_key = pytest.StashKey["Budget | None"]()
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,10 +85,7 @@ class HttpProbe:
             item = current_item(self.config)
         if item is None:
             return self._configured_budget(request)
-        if mark_budget_key not in item.stash:  # read the mark once per check, not once per call
-            mark = item.get_closest_marker("budget")
-            item.stash[mark_budget_key] = budget_from_mark(*mark.args, **mark.kwargs) if mark else None
-        return item.stash[mark_budget_key] or self._configured_budget(request)
+        return budget_of(item) or self._configured_budget(request)
 
     def _configured_budget(self, request: httpx.Request) -> Budget | None:
         """The target's ``[targets.X.budgets]`` entry for this method and path, if any."""
@@ -118,9 +115,9 @@ class HttpProbe:
                 describe_error(exc),
                 ok=False,
                 ms=elapsed * 1000,
-                budget_ms=budget.limit * 1000 if budget else None,
+                budget_ms=budget.limit_ms if budget else None,
                 attempt=attempt,
-                target_ms=budget.target * 1000 if budget and budget.target is not None else None,
+                target_ms=budget.target_ms if budget else None,
             ),
         )
 
@@ -137,9 +134,9 @@ class HttpProbe:
                     str(response.status_code),
                     ok=response.status_code < 400,
                     ms=elapsed * 1000,
-                    budget_ms=budget.limit * 1000 if budget else None,
+                    budget_ms=budget.limit_ms if budget else None,
                     attempt=attempt,
-                    target_ms=budget.target * 1000 if budget and budget.target is not None else None,
+                    target_ms=budget.target_ms if budget else None,
                 )
             )
             item.stash[last_response_key] = response
@@ -147,13 +144,8 @@ class HttpProbe:
             # (benchmarks/http_overhead.py).  A 503 body may still say which version is up.
             if reported_version_key not in item.stash and request.url.path == self.target.health_path:
                 _note_reported_version(item, response)
-        if budget is not None and budget.exceeded(elapsed):
-            from pytest_deploysmoke.budgets import format_ms
-
-            raise BudgetExceeded(
-                f"{action} took {format_ms(elapsed)}, over its budget of {format_ms(budget.limit)} "
-                f"(status {response.status_code}); is it slower since this deploy, or is the budget too tight?"
-            )
+        if budget is not None and (overrun := budget.overrun(action, elapsed, f"status {response.status_code}")):
+            raise BudgetExceeded(overrun)
 
     def retry_status(self, response: httpx.Response, attempt: int, attempts: int) -> bool:
         """Whether to send again after *response*."""

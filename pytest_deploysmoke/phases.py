@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from pytest_deploysmoke.errors import MarkError
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.budgets import Budget
 
 MARKERS = (
     "smoke: a post-deploy smoke check (implied by the phase mark); select with -m smoke",
@@ -25,6 +28,8 @@ NO_TARGET_REASON = "no deploy target selected (use --deploy-target)"
 
 #: The user property that carries a check's phase on every report (it crosses xdist's wire).
 PHASE_PROPERTY = "deploysmoke.phase"
+
+mark_budget_key = pytest.StashKey["Budget | None"]()
 
 #: The user property that carries the rule of a check's ``rollback`` mark.
 ROLLBACK_PROPERTY = "deploysmoke.rollback"
@@ -70,16 +75,21 @@ def read_phase(item: pytest.Item, known: Sequence[str], default: str) -> PhaseMa
     return phase
 
 
-def check_budget_mark(item: pytest.Item) -> None:
-    """Raise MarkError when the item's ``budget`` mark cannot be read."""
-    from pytest_deploysmoke.budgets import budget_from_mark
+def budget_of(item: pytest.Item) -> Budget | None:
+    """The budget of the item's ``budget`` mark, or None; read once per check and kept in its stash.
 
-    mark = item.get_closest_marker("budget")
-    if mark is not None:
+    Raises:
+        MarkError: the mark cannot be read (collection reports it before any check runs).
+    """
+    if mark_budget_key not in item.stash:
+        from pytest_deploysmoke.budgets import budget_from_mark
+
+        mark = item.get_closest_marker("budget")
         try:
-            budget_from_mark(*mark.args, **mark.kwargs)
+            item.stash[mark_budget_key] = budget_from_mark(*mark.args, **mark.kwargs) if mark else None
         except (TypeError, ValueError) as exc:
             raise MarkError(f"{item.nodeid}: invalid @pytest.mark.budget: {exc}") from None
+    return item.stash[mark_budget_key]
 
 
 def _rollback_args(rule: str) -> str:
@@ -129,7 +139,7 @@ def check_collected(collector: pytest.Collector, result: Any, known: Sequence[st
         if isinstance(item, pytest.Item):
             try:
                 assign(item, known, default)
-                check_budget_mark(item)
+                budget_of(item)
                 rollback_rule(item)
             except MarkError as exc:
                 raise collector.CollectError(str(exc)) from None

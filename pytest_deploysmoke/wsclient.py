@@ -8,13 +8,16 @@ import time
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from pytest_deploysmoke.errors import WebSocketError
-from pytest_deploysmoke.records import CallRecord, record
+from pytest_deploysmoke.budgets import Budget, Duration
+from pytest_deploysmoke.errors import BudgetExceeded, WebSocketError
+from pytest_deploysmoke.phases import budget_of
+from pytest_deploysmoke.records import CallRecord, current_item, record
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import Target
@@ -65,13 +68,21 @@ class SmokeWebSocket:
             raise WebSocketError(f"WS {self._path}: a message is not JSON: {_excerpt(message)}") from None
 
     async def first(
-        self, match: Callable[[Any], bool] | None = None, *, within: float | None = None, parse_json: bool = True
+        self,
+        match: Callable[[Any], bool] | None = None,
+        *,
+        within: float | None = None,
+        parse_json: bool = True,
+        budget: Duration | tuple[Duration, Duration] | None = None,
     ) -> Any:
         """The first message (parsed as JSON unless ``parse_json=False``) for which *match* is true.
 
         Fails when no such message arrives within *within* seconds, showing the last one seen.
+        With *budget* (``"500ms"`` or ``("100ms", "500ms")``), the wait from this call to the
+        matching message is recorded as ``message PATH`` and held to it like an HTTP call.
         """
         limit = self._timeout if within is None else within
+        started = time.perf_counter()
         deadline = time.monotonic() + limit
         last: Any = None
         seen = 0
@@ -92,6 +103,10 @@ class SmokeWebSocket:
             seen += 1
             last = message
             if match is None or match(message):
+                if budget is not None:
+                    _check_budget(
+                        self._config, f"message {self._path}", Budget.of(budget), time.perf_counter() - started
+                    )
                 return message
 
     async def send(self, message: str | bytes) -> None:
@@ -132,8 +147,13 @@ async def open_websocket(
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
     subprotocols: list[str] | None = None,
+    budget: Duration | tuple[Duration, Duration] | None = None,
 ) -> AsyncIterator[SmokeWebSocket]:
-    """Open ``ws_url + path`` with open, receive and close timeouts; record the open."""
+    """Open ``ws_url + path`` with open, receive and close timeouts; record the open.
+
+    The open is held to *budget*, else the check's ``budget`` mark, else the target's
+    ``[budgets]`` entry ``"WS /path"``: over the limit fails, over the target warns.
+    """
     limit = target.timeout if timeout is None else timeout
     url = path if "://" in path else target.ws_url + path
     all_headers = {**target.headers, **(headers or {})}
@@ -158,12 +178,48 @@ async def open_websocket(
         raise WebSocketError(
             f"WS {shown}: {phrase} after {elapsed:.0f} ms; is the stream up and ws_url right?"
         ) from None
-    record(config, CallRecord("ws", action, "open", ok=True, ms=(time.perf_counter() - started) * 1000))
+    opened = time.perf_counter() - started
+    try:
+        _check_budget(config, action, _open_budget(config, target, path, budget), opened, "open")
+    except BudgetExceeded:
+        await connection.close()
+        raise
     socket = SmokeWebSocket(connection, config, path, limit)
     try:
         yield socket
     finally:
         await connection.close()
+
+
+def _open_budget(
+    config: pytest.Config, target: Target, path: str, budget: Duration | tuple[Duration, Duration] | None
+) -> Budget | None:
+    """``budget=`` on the call, else the check's ``budget`` mark, else ``[budgets] "WS /path"``."""
+    if budget is not None:
+        return Budget.of(budget)
+    item = current_item(config)
+    marked = budget_of(item) if item is not None else None
+    return marked or target.budgets.get(f"WS {urlsplit(path).path}")
+
+
+def _check_budget(
+    config: pytest.Config, action: str, budget: Budget | None, elapsed: float, outcome: str = "ok"
+) -> None:
+    """Record a timed WebSocket step; raise BudgetExceeded when it took longer than its budget's limit."""
+    record(
+        config,
+        CallRecord(
+            "ws",
+            action,
+            outcome,
+            ok=True,
+            ms=elapsed * 1000,
+            budget_ms=budget.limit_ms if budget else None,
+            target_ms=budget.target_ms if budget else None,
+        ),
+    )
+    if budget is not None and (overrun := budget.overrun(f"WS {action}", elapsed)):
+        raise BudgetExceeded(overrun)
 
 
 def _describe_open_error(exc: BaseException) -> str:

@@ -18,7 +18,6 @@ from pytest_deploysmoke.watch import Aggregate, ProbeSample, parse_process_metri
 from tests import test_kifu
 
 kifu = test_kifu.kifu
-kifu_db = test_kifu.kifu_db
 SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 WATCH = ("--deploy-phase=health", "--deploy-watch=6s", "--deploy-watch-every=2s")
 

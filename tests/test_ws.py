@@ -141,3 +141,44 @@ def test_handshake_refused(pytester: pytest.Pytester, api_url: str) -> None:
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["WS ws://127.0.0.1:*/ws/nope: handshake refused with HTTP 403 after * ms*"])
+
+
+@pytest.mark.parametrize(
+    ("opening", "action"),
+    [
+        ("async with ws_connect('/ws/tickers/krw', budget='0ms') as ws:\n        pass", "connect /ws/tickers/krw"),
+        (
+            "async with ws_connect('/ws/tickers/krw') as ws:\n        await ws.first(within=2, budget=('0ms', '0ms'))",
+            "message /ws/tickers/krw",
+        ),
+    ],
+    ids=["open", "first-message"],
+)
+def test_websocket_over_its_budget_fails(pytester: pytest.Pytester, api_url: str, opening: str, action: str) -> None:
+    """budget= on the open or on ws.first holds that step to a limit: over it fails, naming the step."""
+    result = run(pytester, api_url, f"@pytest.mark.asyncio\nasync def test_fast(ws_connect):\n    {opening}\n")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*WS {action} took * ms, over its budget of 0.0 ms; is it slower since this deploy, or is the budget too tight?"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_websocket_budget_from_config_warns_over_its_target(pytester: pytest.Pytester, api_url: str) -> None:
+    """[budgets] "WS /path" = [target, limit] applies to opens of that path; over the target is a warning."""
+    toml = ws_toml(api_url) + '[targets.t.budgets]\n"WS /ws/tickers/krw" = ["0ms", "10s"]\n'
+    pytester.makefile(".toml", deploysmoke=toml)
+    pytester.makepyfile(
+        test_ws="import pytest\n\n@pytest.mark.asyncio\nasync def test_open(ws_connect):\n"
+        "    async with ws_connect('/ws/tickers/krw?x=1') as ws:\n        await ws.first(within=2)\n"
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    opened = recorded_calls(reprec)[0]
+    assert (opened["action"], opened["target_ms"], opened["budget_ms"]) == ("connect /ws/tickers/krw?x=1", 0.0, 10000.0)
+    result = pytester.runpytest("--deploy-target=t")
+    result.stdout.fnmatch_lines(
+        ["deploysmoke verdict: GO with warnings: Open: connect /ws/tickers/krw?x=1 took * ms, over its 0 ms target*"]
+    )
