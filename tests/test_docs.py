@@ -23,7 +23,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 DOCS = Path(__file__).parent.parent / "docs"
-PAGES = sorted(DOCS.glob("*.md"))
+PAGES = sorted(DOCS.rglob("*.md"))  # docs/examples/ too
 README = DOCS.parent / "README.md"
 
 _BLOCK = re.compile(r"(?:<!--\s*file:\s*(?P<file>\S+)\s*-->\s*\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
