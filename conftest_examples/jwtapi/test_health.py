@@ -1,0 +1,31 @@
+"""Health: the service answers, runs the version being released, and reaches its database and Redis."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+from pytest_deploysmoke import Target, expect_json, expect_status
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke import SmokeClient  # the type of http
+
+pytestmark = pytest.mark.phase("health")
+
+
+def test_health_answers_200(http: SmokeClient, deploy_target: Target) -> None:
+    """GET /health answers 200 within 1 s."""
+    expect_status(http.get(deploy_target.health_path, budget="1s"), 200)
+
+
+def test_health_reports_database_and_redis_ok(http: SmokeClient, deploy_target: Target) -> None:
+    """/health reports the state of its dependencies: the database and Redis are ok."""
+    expect_json(http.get(deploy_target.health_path), {"dependencies": {"database": "ok", "redis": "ok"}})
+
+
+def test_health_reports_the_release_version(http: SmokeClient, deploy_target: Target) -> None:
+    """/health reports the version being released."""
+    if not deploy_target.version:
+        pytest.skip(f"no expected version for target '{deploy_target.name}' (set RELEASE_VERSION)")
+    expect_json(http.get(deploy_target.health_path), {"version": deploy_target.version})
