@@ -24,7 +24,7 @@ YEAR = 365 * 86_400
 def smoke_account(target: Target) -> str:
     """The login name of the target's smoke account."""
     assert target.auth is not None and target.auth.username, f"target '{target.name}' has no [auth] username"
-    return target.auth.username
+    return str(target.auth.username)
 
 
 def expect_refused(response: httpx.Response, how: str, fix: str) -> None:

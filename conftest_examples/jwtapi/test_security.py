@@ -26,7 +26,8 @@ FRAME_ANCESTORS = re.compile(r"(?:^|;)\s*frame-ancestors\s", re.IGNORECASE)
 def preflight(http: SmokeClient, origin: str) -> httpx.Response:
     """A browser's CORS preflight for a GET with a bearer token from *origin*."""
     request_headers = {"Access-Control-Request-Method": "GET", "Access-Control-Request-Headers": "authorization"}
-    return http.options(CORS_PATH, headers={"Origin": origin, **request_headers})
+    response: httpx.Response = http.options(CORS_PATH, headers={"Origin": origin, **request_headers})
+    return response
 
 
 def listed(value: str | None) -> set[str]:

@@ -13,7 +13,7 @@ _UNAUTHORIZED = {
     "description": "Missing, expired or invalid bearer token",
     "content": {"application/json": {"schema": _ERROR}},
 }
-_BEARER = [{"bearerAuth": []}]
+_BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 _MENTOR_LIST = {"type": "array", "items": {"$ref": "#/components/schemas/Mentor"}}
 
 
