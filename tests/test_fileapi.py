@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import os
 import shutil
@@ -39,6 +40,9 @@ def run_fileapi(fileapi: pytest.Pytester, *args: str) -> tuple[pytest.RunResult,
     """Run the suite; return the result and the JSON summary it wrote."""
     summary = fileapi.path / "summary.json"
     result = fileapi.runpytest_subprocess("-m", "smoke", "-rfEs", f"--deploy-json={summary}", *args, timeout=120)
+    assert summary.exists(), (
+        f"the run wrote no summary (exit code {result.ret}): {result.stdout.str()}{result.stderr.str()}"
+    )
     return result, json.loads(summary.read_text(encoding="utf-8"))
 
 
@@ -157,17 +161,29 @@ def test_each_bad_deploy_is_caught_by_its_check(
     assert_nothing_left(fresh_db, fileapi.path / "data")
 
 
-def test_debug_page_leak_is_named_without_the_secret(fileapi: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
-    """With DEBUG on, the secrets check names each kind of leak and where, and prints no secret."""
+def test_debug_deploy_is_named_by_each_check_without_the_secret(
+    fileapi: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With DEBUG on, the settings, 404 and secrets checks each say what showed, in one line, and print no secret."""
     monkeypatch.setenv("FILEAPI_FAULTS", "debug_on")
-    result, summary = run_fileapi(fileapi, "--deploy-target=local", "--deploy-phase=security")
-    failed = checks_by_outcome(summary, "failed")
-    assert set(failed) == {"test_security.py::test_no_secrets_in_responses_or_headers"}
-    assert failed["test_security.py::test_no_secrets_in_responses_or_headers"]["message"] == (
-        "secrets in 1 of 7 responses: GET /files?limit=oops (500): a connection string with a password in the body, "
-        "a secret setting (SECRET_KEY=***) in the body; "
+    result, summary = run_fileapi(fileapi, "--deploy-target=local", "--deploy-phase=settings,security")
+    messages = {nodeid: check["message"] for nodeid, check in checks_by_outcome(summary, "failed").items()}
+    assert messages.pop("test_settings.py::test_service_reports_production_settings") == (
+        'GET /info says debug is true; expected environment="production", debug=false, log_level="WARNING": '
+        "the deploy does not run with production settings, "
+        "so fix ENVIRONMENT, DEBUG and LOG_LEVEL in its environment and redeploy"
+    )
+    assert fnmatch.fnmatchcase(
+        messages.pop("test_settings.py::test_not_found_is_a_plain_404"),
+        "GET /fileapi-smoke-no-such-page-* answered 404 with a DEBUG = True notice and a list of 6 routes "
+        "in its 360-byte body; a production 404 is a plain body: set DEBUG=false and redeploy",
+    )
+    assert messages.pop("test_security.py::test_no_secrets_in_responses_or_headers") == (
+        "secrets in 1 of 7 responses: GET /files?limit=oops (500): "
+        "a connection string with a password and a secret setting (SECRET_KEY=***) in the body; "
         "a response must never carry secrets: turn DEBUG off, and scrub error pages and headers"
     )
+    assert set(messages) == {"test_settings.py::test_error_response_has_no_stack_trace_or_settings"}
     assert_no_leak(result)
 
 
@@ -194,7 +210,7 @@ def add_production_target(fileapi: pytest.Pytester, url: str, *, smoke_prefix: s
     text += '[targets.prodcopy.vars]\nprivate_ports = "${FILEAPI_ADMIN_PORT}"\n'
     if smoke_prefix is not None:
         text += f'smoke_prefix = "{smoke_prefix}"\n'
-    text += '[targets.prodcopy.budgets]\n"GET /health" = "100ms"\n"GET /files" = "500ms"\n'
+    text += '[targets.prodcopy.budgets]\n"GET /health" = ["100ms", "1s"]\n"GET /files" = "500ms"\n'
     toml.write_text(text, encoding="utf-8")
 
 

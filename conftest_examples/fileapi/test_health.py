@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from pytest_deploysmoke import Target, expect_json, expect_status
+from pytest_deploysmoke import Latency, Target, expect_json, expect_status
 
 if TYPE_CHECKING:
     import httpx
@@ -14,6 +14,9 @@ if TYPE_CHECKING:
     from pytest_deploysmoke import SmokeClient  # the type of http
 
 pytestmark = pytest.mark.phase("health")
+
+HEALTH_BUDGET = "100ms"  # the checklist's response time for GET /health, held by the p95
+HEALTH_SAMPLES = 20
 
 
 def is_list(value: object) -> bool:
@@ -33,9 +36,14 @@ def expect_html_page(response: httpx.Response, *, mentions: str) -> None:
         )
 
 
-def test_health_answers_200(http: SmokeClient, deploy_target: Target) -> None:
-    """GET /health answers 200 in under 100 ms (the budget in deploysmoke.toml)."""
+def test_health_answers_200(http: SmokeClient, latency: Latency, deploy_target: Target) -> None:
+    """GET /health answers 200 in under 100 ms (p95 of 20 requests)."""
     expect_json(expect_status(http.get(deploy_target.health_path), 200), {"status": "ok", "database": "ok"})
+    # The p95 of a few requests, not one request: one call can be slow because the runner's CPU
+    # was busy, and a single sample cannot tell that from a slow service.
+    stats = latency(deploy_target.health_path, samples=HEALTH_SAMPLES, budget=HEALTH_BUDGET)
+    if stats.errors:
+        pytest.fail(f"{stats.describe()}; /health must answer 200 every time", pytrace=False)
 
 
 def test_home_page_loads(http: SmokeClient) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import TYPE_CHECKING
 
@@ -20,11 +21,32 @@ pytestmark = pytest.mark.phase("settings")
 PRODUCTION = {"environment": "production", "debug": False, "log_level": "WARNING"}
 
 
+def reported(body: object, name: str) -> object:
+    """What a JSON answer says about setting *name*; None when it says nothing."""
+    return body.get(name) if isinstance(body, dict) else None
+
+
 def test_service_reports_production_settings(http: SmokeClient, deploy_target: Target) -> None:
     """The service reports ENVIRONMENT=production, DEBUG=false and LOG_LEVEL=WARNING (GET /info, GET /health)."""
     expected = dict(deploy_target.vars.get("expected_settings", PRODUCTION))
-    expect_json(expect_status(http.get("/info"), 200), expected)
-    expect_json(expect_status(http.get(deploy_target.health_path), 200), {"environment": expected["environment"]})
+    info = expect_json(expect_status(http.get("/info"), 200))
+    health = expect_json(expect_status(http.get(deploy_target.health_path), 200))
+    wrong = [
+        f"{where} says {name} is {json.dumps(reported(body, name))}"
+        for where, body, names in (
+            ("GET /info", info, expected),
+            (f"GET {deploy_target.health_path}", health, ["environment"]),
+        )
+        for name in names
+        if reported(body, name) != expected[name]
+    ]
+    if wrong:
+        settings = ", ".join(f"{name}={json.dumps(value)}" for name, value in expected.items())
+        pytest.fail(
+            f"{'; '.join(wrong)}; expected {settings}: the deploy does not run with production settings, "
+            "so fix ENVIRONMENT, DEBUG and LOG_LEVEL in its environment and redeploy",
+            pytrace=False,
+        )
 
 
 def test_error_response_has_no_stack_trace_or_settings(error_page: httpx.Response) -> None:
