@@ -56,7 +56,7 @@ class SmokeFiles:
     def delete(self, key: str) -> httpx.Response:
         """DELETE the file now; it is not deleted again afterwards."""
         response = self.http.delete(f"/files/{key}")
-        if response.status_code in (204, 404):
+        if response.status_code in (204, 404) and key in self.pending:
             self.pending.remove(key)
         return response
 
