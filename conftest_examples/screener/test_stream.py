@@ -1,0 +1,93 @@
+"""Live prices: the ticker WebSocket publishes update after update, and its prices agree with the REST tickers."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from pytest_deploysmoke import SmokeWebSocket, Target, WsConnect, expect_json, expect_status
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke import AsyncSmokeClient  # the type of ahttp
+
+pytestmark = [pytest.mark.phase("features"), pytest.mark.asyncio]
+
+TICKERS_WS = "/ws/tickers/krw"
+TICKERS = "/api/markets/krw/tickers"
+UPDATES = 5
+UPDATES_WITHIN = 2.5  # seconds; the stream sends the current tick at once, then one every 250 ms: 1 s
+#: Ticks are stamped when they are made, not when each price moved: half a second of slack.
+TICK_SLACK_S = 0.5
+SHOWN = 3
+
+
+def is_update(message: Any) -> bool:
+    """A tick of the stream: every market's price at one moment."""
+    return isinstance(message, dict) and message.get("type") == "tickers" and bool(message.get("tickers"))
+
+
+def is_list(value: object) -> bool:
+    return isinstance(value, list) and len(value) > 0
+
+
+async def updates(ws: SmokeWebSocket, count: int, within: float) -> list[dict[str, Any]]:
+    """The next *count* updates, all within *within* seconds."""
+    deadline = time.monotonic() + within
+    received = []
+    while len(received) < count:
+        received.append(await ws.first(is_update, within=max(deadline - time.monotonic(), 0.01)))
+    return received
+
+
+async def test_stream_delivers_several_updates(ws_connect: WsConnect) -> None:
+    """The ticker stream delivers 5 updates within 2.5 s, each a newer tick (WebSocket /ws/tickers/krw)."""
+    async with ws_connect(TICKERS_WS) as ws:
+        received = await updates(ws, UPDATES, UPDATES_WITHIN)
+    seqs = [update.get("seq") for update in received]
+    assert all(isinstance(a, int) and isinstance(b, int) and a < b for a, b in itertools.pairwise(seqs)), (
+        f"WS {TICKERS_WS}: the updates are not newer ticks one after another: seq {seqs}"
+    )
+
+
+@pytest.mark.rollback("data integrity")
+async def test_stream_agrees_with_rest_tickers(
+    ws_connect: WsConnect, ahttp: AsyncSmokeClient, deploy_target: Target, max_price_move: float
+) -> None:
+    """The stream's prices agree with GET /api/markets/krw/tickers, allowing for how far prices move between them.
+
+    Each streamed price is compared with the REST price of the same market.  They may differ by
+    ``vars.max_price_move_per_second``, compounded over the time between their two timestamps
+    (plus half a second for when ticks fall): the REST answer comes from a cache up to 3 s old.
+    The stand-in moves each price by at most 0.04 % per 250 ms tick, under 0.2 % a second, so
+    its 0.002 always holds for a good deploy, while a price from another market, a stale
+    subscription or a misplaced decimal point is far outside it.  The calls are held to the
+    target's timeout only: speed is the performance checks' finding.
+    """
+    response = expect_status(await ahttp.get(TICKERS, budget=deploy_target.timeout), 200)
+    rest = {ticker["market"]: ticker for ticker in expect_json(response, {"tickers": is_list})["tickers"]}
+    async with ws_connect(TICKERS_WS, budget=deploy_target.timeout) as ws:
+        received = await updates(ws, UPDATES, UPDATES_WITHIN)
+    problems = []
+    for update in received:
+        streamed = {ticker["market"]: ticker for ticker in update["tickers"]}
+        if streamed.keys() != rest.keys():
+            only_ws, only_rest = sorted(streamed.keys() - rest.keys()), sorted(rest.keys() - streamed.keys())
+            problems.append(f"seq {update.get('seq')} streams {only_ws or 'no extra markets'}, lacks {only_rest}")
+            continue
+        for market, ticker in streamed.items():
+            apart_s = abs(ticker["timestamp"] - rest[market]["timestamp"]) / 1000
+            allowed = (1 + max_price_move) ** (apart_s + TICK_SLACK_S) - 1
+            moved = abs(ticker["trade_price"] / rest[market]["trade_price"] - 1)
+            if moved > allowed:
+                problems.append(
+                    f"{market} {ticker['trade_price']:.8g} (WS) vs {rest[market]['trade_price']:.8g} (REST), "
+                    f"{moved:.2%} apart over {apart_s:.1f} s where at most {allowed:.2%} is possible"
+                )
+    shown = "; ".join(problems[:SHOWN]) + (f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else "")
+    assert not problems, (
+        f"WS {TICKERS_WS} and GET {TICKERS} disagree: {shown} "
+        f"(at most {max_price_move:.2%} a second, vars.max_price_move_per_second)"
+    )

@@ -1,0 +1,312 @@
+"""The screener example through the plugin: green on a good deploy, each bad deploy caught, prod untouched."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import os
+import shutil
+import sys
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import redis
+
+from tests.conftest import _free_port, start_standin, stop_process
+
+SCREENER = Path(__file__).parent.parent / "conftest_examples" / "screener"
+SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
+#: A short watch window: two intervals, the first of which is enough for a rule to trip.
+WATCH = ("--deploy-watch=5s", "--deploy-watch-every=2.5s")
+ALL_CHECKS = 21  # the built-in required_env check and the example's 20
+#: The data-accuracy checks, marked rollback("data integrity").
+DATA_CHECKS = {
+    "test_filter.py::test_filter_results_satisfy_the_filter",
+    "test_markets.py::test_tickers_are_fresh",
+    "test_stream.py::test_stream_agrees_with_rest_tickers",
+}
+
+
+@pytest.fixture
+def screener(pytester: pytest.Pytester, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.Pytester]:
+    """The screener suite copied into a fresh project, with a Redis key prefix of its own (removed afterwards)."""
+    shutil.copytree(SCREENER, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
+    prefix = f"screener-test-{uuid.uuid4().hex[:10]}:"
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("SCREENER_REDIS_PREFIX", prefix)
+    for name in ("SCREENER_FAULTS", "APP_VERSION", "RELEASE_VERSION"):
+        monkeypatch.delenv(name, raising=False)
+    yield pytester
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+def run_screener(screener: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
+    """Run the suite against its launched stand-in; the result and the run's validated JSON summary."""
+    out = screener.path / "summary.json"
+    result = screener.runpytest_subprocess(
+        "--deploy-target=local", "-m", "smoke", "-rfEs", f"--deploy-json={out}", *args, timeout=120
+    )
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    jsonschema.validate(summary, json.loads(SCHEMA.read_text(encoding="utf-8")))
+    return result, summary
+
+
+def outcomes(summary: dict[str, Any], outcome: str) -> set[str]:
+    return {check["nodeid"] for check in summary["checks"] if check["outcome"] == outcome}
+
+
+def assert_readable(result: pytest.RunResult) -> None:
+    output = result.stdout.str() + result.stderr.str()
+    assert "Traceback" not in output and "INTERNALERROR" not in output, output
+
+
+def test_good_deploy_passes_every_check_and_stays_go_over_the_watch_window(screener: pytest.Pytester) -> None:
+    """On a good deploy every checklist item passes, phase by phase, and a watch window trips no rule."""
+    result, summary = run_screener(screener, *WATCH)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    result.assert_outcomes(passed=ALL_CHECKS)
+    result.stdout.fnmatch_lines(
+        [
+            "deploysmoke watch window: 5.0 s, a line every 2.5 s; probes: GET /health, GET /api/markets/krw, "
+            "GET /api/markets/krw/tickers, ws /ws/tickers/krw",
+            "deploysmoke *[[]1/2]: * requests, 0 errors (0%), p95 * ms, WebSocket failures 0/*, CPU * s (*%), RSS * MiB",
+            "deploysmoke *[[]2/2]: * requests, 0 errors (0%), *",
+            "deploysmoke watch window 5.0 s, 2 of 2 intervals: *; no rollback rule tripped",
+            "*preflight*PASSED*(gate)*2 passed*",
+            "*health*PASSED*(gate)*3 passed*",
+            "*features*PASSED*10 passed*",
+            "*performance*PASSED*6 passed*",
+        ]
+    )
+    marked = {c["nodeid"] for c in summary["checks"] if c["rollback_rule"] == "data integrity"}
+    assert marked == DATA_CHECKS
+    # A warning is possible: the stream's 100 ms connect target on a busy two-core runner.
+    assert summary["verdict"]["decision"] in ("GO", "GO with warnings"), summary["verdict"]
+    assert summary["verdict"]["rollback"] == []
+    assert_readable(result)
+
+
+# fault -> (the check named for it, its message, the gate it fails or None, the other checks it fails,
+#           the verdict, and the first rollback reason)
+FAULTS: dict[str, tuple[str, str, str | None, set[str], str, str | None]] = {
+    "health_503": (
+        "test_health.py::test_health_answers_200",
+        "GET http://127.0.0.1:*/health answered 503 in * ms, expected 200: *the indicator job is not running*",
+        "health",
+        set(),
+        "NO-GO",
+        None,
+    ),
+    "ws_stall": (
+        "test_stream.py::test_stream_delivers_several_updates",
+        "WS /ws/tickers/krw: no matching message within 2.5 s (0 messages received); is the stream publishing?",
+        None,
+        {
+            "test_stream.py::test_stream_agrees_with_rest_tickers",
+            "test_performance.py::test_ticker_stream_connect_and_first_message",
+        },
+        "ROLLBACK",
+        "data integrity: test_stream.py::test_stream_agrees_with_rest_tickers failed: "
+        "WS /ws/tickers/krw: no matching message within 2.5 s (0 messages received); is the stream publishing?",
+    ),
+    "filter_mismatch": (
+        "test_filter.py::test_filter_results_satisfy_the_filter",
+        "POST /api/screener/filter for rsi_14 < 30 returned * that do not satisfy it: KRW-* (rsi_14 *; "
+        "and left out * that do: KRW-* (rsi_14 *) (by GET /api/screener/indicators); "
+        "the filter disagrees with the screener's own indicator data",
+        None,
+        set(),
+        "ROLLBACK",
+        "data integrity: test_filter.py::test_filter_results_satisfy_the_filter failed: "
+        "POST /api/screener/filter for rsi_14 < 30 returned *",
+    ),
+    "tickers_no_ttl": (
+        "test_caches.py::test_tickers_cache_has_its_ttl",
+        "redis key 'screener-test-*:tickers:krw' has no TTL (PTTL -1): it never expires, "
+        "so GET /api/markets/krw/tickers serves the same data forever; the service must write it with an expiry",
+        None,
+        {"test_markets.py::test_tickers_are_fresh"},
+        "ROLLBACK",
+        "data integrity: test_markets.py::test_tickers_are_fresh failed: GET /api/markets/krw/tickers served "
+        "the same tick for * s (now * s old), past the tickers cache's 3 s TTL: prices are stale; "
+        "is the tickers cache written without its TTL?",
+    ),
+    "filter_slow": (
+        "test_performance.py::test_filter_response_time",
+        "POST /api/screener/filter took 5.5* s, over its budget of 5.00 s (status 200); "
+        "is it slower since this deploy, or is the budget too tight?",
+        None,
+        set(),
+        "ROLLBACK",
+        "p95_over_target POST /api/screener/filter p95 55* ms > 2 x its 2000 ms target (4000 ms) "
+        "over 1 requests in the performance phase",
+    ),
+    "ws_refuse": (
+        "test_performance.py::test_ticker_stream_connect_and_first_message",
+        "WS ws://127.0.0.1:*/ws/tickers/krw: handshake refused with HTTP 403 after * ms; "
+        "is the stream up and ws_url right?",
+        None,
+        {
+            "test_stream.py::test_stream_delivers_several_updates",
+            "test_stream.py::test_stream_agrees_with_rest_tickers",
+        },
+        "ROLLBACK",
+        "ws_failure_rate 100% >= 10% over 1 WebSocket connects in the performance phase",
+    ),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_each_bad_deploy_is_caught_by_its_check(
+    screener: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    """Each fault fails the check written for it, readably, with the verdict its rules give; gate faults skip on.
+
+    The runs ask for a watch window too: every fault is already NO-GO or ROLLBACK when the checks
+    end, so the window is skipped and says why.  A refused stream is ROLLBACK on ws_failure_rate
+    before any window: the performance phase's own WebSocket open failed (1 of 1).
+    """
+    check, message, gate, collateral, decision, rollback = FAULTS[fault]
+    monkeypatch.setenv("SCREENER_FAULTS", fault)
+    result, summary = run_screener(screener, *WATCH)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.stdout.fnmatch_lines([f"*{message}", f"FAILED {check} - *"])
+    assert outcomes(summary, "failed") == {check, *collateral}, summary["verdict"]
+    result.stdout.fnmatch_lines([f"deploysmoke watch window skipped: the checks already say {decision}"])
+    verdict = summary["verdict"]
+    assert verdict["decision"] == decision, verdict
+    if rollback is None:
+        assert verdict["rollback"] == []
+    else:
+        result.stdout.fnmatch_lines([f"deploysmoke verdict: ROLLBACK: {rollback}*"])
+        assert fnmatch.fnmatchcase(verdict["rollback"][0], rollback), verdict["rollback"]
+    # A failed check with a rollback mark is a reason of its own: the rule, the check and its line.
+    marked = [c for c in summary["checks"] if c["outcome"] == "failed" and c["rollback_rule"]]
+    for c in marked:
+        assert f"{c['rollback_rule']}: {c['nodeid']} failed: {c['message']}" in verdict["rollback"]
+    if gate is None:
+        assert "later phases not run" not in result.stdout.str()
+        assert not outcomes(summary, "skipped")
+    else:
+        result.stdout.fnmatch_lines([f"*gate '{gate}' failed ({check}); later phases not run*"])
+        later = {c["nodeid"] for c in summary["checks"] if c["phase"] in ("features", "performance")}
+        assert later and later == outcomes(summary, "skipped")
+    assert_readable(result)
+
+
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        (
+            "markets_slow",
+            "p95_over_target GET /api/markets/krw p95 1* ms > 2 x its 500 ms target (1000 ms) "
+            "over * requests in the last interval",
+        ),
+        ("error_burst", "error_rate *% >= 5% over * requests in the last interval"),
+    ],
+)
+def test_deploy_degrading_after_the_checks_is_rolled_back_by_the_watch_window(
+    screener: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str, reason: str
+) -> None:
+    """A markets endpoint past twice its target, or failing every third time, trips its rule in the first interval.
+
+    The checklist's numbers make twice the markets target (2 x 500 ms) its maximum (1 s), so a
+    markets endpoint slow enough for the rule also fails its budget in the checks, and a full run is
+    NO-GO before any window.  The window is for what the checks cannot see: a deploy that degrades
+    after them.  So, as in tests/test_watch.py, the run checks health (which the faults leave alone)
+    and then watches.
+    """
+    monkeypatch.setenv("SCREENER_FAULTS", fault)
+    result, summary = run_screener(screener, "--deploy-phase=health", *WATCH)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes(passed=3, deselected=ALL_CHECKS - 3)  # the checks pass; the deploy does not
+    result.stdout.fnmatch_lines(
+        [
+            "deploysmoke *[[]1/2]: *",
+            f"deploysmoke ROLLBACK: {reason}",
+            "deploysmoke watch window 5.0 s, 1 of 2 intervals: *; stopped early: a rollback rule tripped",
+            f"deploysmoke verdict: ROLLBACK: {reason}",
+        ]
+    )
+    result.stdout.no_fnmatch_line("*[[]2/2]*")
+    assert summary["verdict"]["decision"] == "ROLLBACK"
+    assert len(summary["verdict"]["rollback"]) == 1
+    assert fnmatch.fnmatchcase(summary["verdict"]["rollback"][0], reason)
+    assert_readable(result)
+
+
+@pytest.fixture
+def standing_screener(screener: pytest.Pytester) -> Iterator[str]:
+    """The stand-in started by hand, as a deployed service runs: no [launch] on a production target."""
+    port = _free_port()
+    env = {**os.environ, "APP_VERSION": "2.4.0"}
+    url = f"http://127.0.0.1:{port}"
+    argv = [sys.executable, "-m", "uvicorn", "screener_app.main:app", "--host", "127.0.0.1", "--port", str(port)]
+    process = start_standin(argv, screener.path, env, f"{url}/livez", screener.path / "standin.log")
+    try:
+        yield url
+    finally:
+        stop_process(process)
+
+
+#: Redis commands that only read; the smoke suite must send no other on production.
+READ_COMMANDS = {"PING", "PTTL", "TTL", "GET", "EXISTS"}
+
+
+def test_production_copy_runs_no_destructive_check_and_writes_nothing(
+    screener: pytest.Pytester, standing_screener: str
+) -> None:
+    """Against a production = true copy, the filter's POSTs are listed as not run and every call the suite makes reads."""
+    toml = screener.path / "deploysmoke.toml"
+    local = toml.read_text(encoding="utf-8")
+    budgets = local.split("[targets.local.budgets]\n", 1)[1].split("\n\n", 1)[0]
+    toml.write_text(
+        local
+        + f"""
+[targets.prodcopy]
+base_url = "{standing_screener}"
+production = true
+version = "2.4.0"
+timeout = 10
+redis_url = "${{REDIS_URL}}"
+
+[targets.prodcopy.vars]
+cache_prefix = "${{SCREENER_REDIS_PREFIX}}"
+cache_keys = {{ markets = "markets:krw", tickers = "tickers:krw", screener = "screener:indicators" }}
+max_price_move_per_second = 0.002
+
+[targets.prodcopy.budgets]
+{budgets}
+""",
+        encoding="utf-8",
+    )
+    out = screener.path / "summary.json"
+    result = screener.runpytest_subprocess(
+        "--deploy-target=prodcopy", "-m", "smoke", "-rs", f"--deploy-json={out}", timeout=120
+    )
+    summary = json.loads(out.read_text(encoding="utf-8"))
+    assert outcomes(summary, "failed") == set(), result.stdout.str()
+    not_run = {
+        "test_filter.py::test_filter_results_satisfy_the_filter",
+        "test_performance.py::test_filter_response_time",
+    }
+    assert {c["nodeid"] for c in summary["checks"] if c["guard_blocked"]} == not_run
+    result.stdout.fnmatch_lines(["*2 destructive check(s) NOT RUN because target 'prodcopy' is production*"])
+    assert len(outcomes(summary, "passed")) == ALL_CHECKS - 3  # no required_env on this copy
+    calls = [call for check in summary["checks"] for call in check["calls"]]
+    http = [call["action"] for call in calls if call["kind"] == "http"]
+    assert http and all(action.split(" ", 1)[0] in ("GET", "LOAD") for action in http), http
+    assert not any("POST" in action for action in http), http
+    commands = {call["action"].split(" ", 1)[0] for call in calls if call["kind"] == "redis"}
+    assert commands and commands <= READ_COMMANDS, commands
+    assert_readable(result)
