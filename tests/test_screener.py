@@ -10,7 +10,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jsonschema
 import pytest
@@ -26,7 +26,7 @@ ALL_CHECKS = 21  # the built-in required_env check and the example's 20
 #: The data-accuracy checks, marked rollback("data integrity").
 DATA_CHECKS = {
     "test_filter.py::test_filter_results_satisfy_the_filter",
-    "test_markets.py::test_tickers_are_fresh",
+    "test_stream.py::test_tickers_are_fresh",
     "test_stream.py::test_stream_agrees_with_rest_tickers",
 }
 
@@ -96,70 +96,82 @@ def test_good_deploy_passes_every_check_and_stays_go_over_the_watch_window(scree
     assert_readable(result)
 
 
-# fault -> (the check named for it, its message, the gate it fails or None, the other checks it fails,
-#           the verdict, and the first rollback reason)
-FAULTS: dict[str, tuple[str, str, str | None, set[str], str, str | None]] = {
-    "health_503": (
+class Fault(NamedTuple):
+    """What a fault switch must do to a run of the suite."""
+
+    check: str  # the check named for it
+    message: str  # that check's failure line (fnmatch pattern)
+    phases: str  # the phases the run selects (--deploy-phase); "" for every phase
+    collateral: frozenset[str]  # the other checks it fails, from the same cause
+    decision: str  # the verdict
+    rollback: str | None  # the first rollback reason (fnmatch pattern)
+    gate: str | None = None  # the gate phase it fails
+
+
+# A fault in a gate runs every phase, to show the skips; the others run the phases of the checks they
+# touch, as when iterating on a fix, so that the file stays near a minute (the good run covers all).
+FAULTS = {
+    "health_503": Fault(
         "test_health.py::test_health_answers_200",
         "GET http://127.0.0.1:*/health answered 503 in * ms, expected 200: *the indicator job is not running*",
-        "health",
-        set(),
+        "",
+        frozenset(),
         "NO-GO",
         None,
+        gate="health",
     ),
-    "ws_stall": (
+    "ws_stall": Fault(
         "test_stream.py::test_stream_delivers_several_updates",
         "WS /ws/tickers/krw: no matching message within 2.5 s (0 messages received); is the stream publishing?",
-        None,
-        {
-            "test_stream.py::test_stream_agrees_with_rest_tickers",
-            "test_performance.py::test_ticker_stream_connect_and_first_message",
-        },
+        "features",  # the performance phase's stream check fails too, on its 1 s wait: a second more
+        frozenset({"test_stream.py::test_stream_agrees_with_rest_tickers"}),
         "ROLLBACK",
         "data integrity: test_stream.py::test_stream_agrees_with_rest_tickers failed: "
         "WS /ws/tickers/krw: no matching message within 2.5 s (0 messages received); is the stream publishing?",
     ),
-    "filter_mismatch": (
+    "filter_mismatch": Fault(
         "test_filter.py::test_filter_results_satisfy_the_filter",
         "POST /api/screener/filter for rsi_14 < 30 returned * that do not satisfy it: KRW-* (rsi_14 *; "
         "and left out * that do: KRW-* (rsi_14 *) (by GET /api/screener/indicators); "
         "the filter disagrees with the screener's own indicator data",
-        None,
-        set(),
+        "features",
+        frozenset(),
         "ROLLBACK",
         "data integrity: test_filter.py::test_filter_results_satisfy_the_filter failed: "
         "POST /api/screener/filter for rsi_14 < 30 returned *",
     ),
-    "tickers_no_ttl": (
+    "tickers_no_ttl": Fault(
         "test_caches.py::test_tickers_cache_has_its_ttl",
         "redis key 'screener-test-*:tickers:krw' has no TTL (PTTL -1): it never expires, "
         "so GET /api/markets/krw/tickers serves the same data forever; the service must write it with an expiry",
-        None,
-        {"test_markets.py::test_tickers_are_fresh"},
+        "features",
+        frozenset({"test_stream.py::test_tickers_are_fresh"}),
         "ROLLBACK",
-        "data integrity: test_markets.py::test_tickers_are_fresh failed: GET /api/markets/krw/tickers served "
+        "data integrity: test_stream.py::test_tickers_are_fresh failed: GET /api/markets/krw/tickers served "
         "the same tick for * s (now * s old), past the tickers cache's 3 s TTL: prices are stale; "
         "is the tickers cache written without its TTL?",
     ),
-    "filter_slow": (
+    "filter_slow": Fault(
         "test_performance.py::test_filter_response_time",
         "POST /api/screener/filter took 5.5* s, over its budget of 5.00 s (status 200); "
         "is it slower since this deploy, or is the budget too tight?",
-        None,
-        set(),
+        "performance",
+        frozenset(),
         "ROLLBACK",
         "p95_over_target POST /api/screener/filter p95 55* ms > 2 x its 2000 ms target (4000 ms) "
         "over 1 requests in the performance phase",
     ),
-    "ws_refuse": (
+    "ws_refuse": Fault(
         "test_performance.py::test_ticker_stream_connect_and_first_message",
         "WS ws://127.0.0.1:*/ws/tickers/krw: handshake refused with HTTP 403 after * ms; "
         "is the stream up and ws_url right?",
-        None,
-        {
-            "test_stream.py::test_stream_delivers_several_updates",
-            "test_stream.py::test_stream_agrees_with_rest_tickers",
-        },
+        "features,performance",
+        frozenset(
+            {
+                "test_stream.py::test_stream_delivers_several_updates",
+                "test_stream.py::test_stream_agrees_with_rest_tickers",
+            }
+        ),
         "ROLLBACK",
         "ws_failure_rate 100% >= 10% over 1 WebSocket connects in the performance phase",
     ),
@@ -174,31 +186,36 @@ def test_each_bad_deploy_is_caught_by_its_check(
 
     The runs ask for a watch window too: every fault is already NO-GO or ROLLBACK when the checks
     end, so the window is skipped and says why.  A refused stream is ROLLBACK on ws_failure_rate
-    before any window: the performance phase's own WebSocket open failed (1 of 1).
+    before any window: the performance phase's own WebSocket open failed (1 of 1), while the
+    polling fallback still served.
     """
-    check, message, gate, collateral, decision, rollback = FAULTS[fault]
+    expected = FAULTS[fault]
     monkeypatch.setenv("SCREENER_FAULTS", fault)
-    result, summary = run_screener(screener, *WATCH)
+    phases = [f"--deploy-phase={expected.phases}"] if expected.phases else []
+    result, summary = run_screener(screener, *phases, *WATCH)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([f"*{message}", f"FAILED {check} - *"])
-    assert outcomes(summary, "failed") == {check, *collateral}, summary["verdict"]
-    result.stdout.fnmatch_lines([f"deploysmoke watch window skipped: the checks already say {decision}"])
+    result.stdout.fnmatch_lines([f"*{expected.message}", f"FAILED {expected.check} - *"])
+    assert outcomes(summary, "failed") == {expected.check, *expected.collateral}, summary["verdict"]
+    result.stdout.fnmatch_lines([f"deploysmoke watch window skipped: the checks already say {expected.decision}"])
     verdict = summary["verdict"]
-    assert verdict["decision"] == decision, verdict
-    if rollback is None:
+    assert verdict["decision"] == expected.decision, verdict
+    if expected.rollback is None:
         assert verdict["rollback"] == []
     else:
-        result.stdout.fnmatch_lines([f"deploysmoke verdict: ROLLBACK: {rollback}*"])
-        assert fnmatch.fnmatchcase(verdict["rollback"][0], rollback), verdict["rollback"]
+        result.stdout.fnmatch_lines([f"deploysmoke verdict: ROLLBACK: {expected.rollback}*"])
+        assert fnmatch.fnmatchcase(verdict["rollback"][0], expected.rollback), verdict["rollback"]
     # A failed check with a rollback mark is a reason of its own: the rule, the check and its line.
-    marked = [c for c in summary["checks"] if c["outcome"] == "failed" and c["rollback_rule"]]
-    for c in marked:
-        assert f"{c['rollback_rule']}: {c['nodeid']} failed: {c['message']}" in verdict["rollback"]
-    if gate is None:
+    for check in summary["checks"]:
+        if check["outcome"] == "failed" and check["rollback_rule"]:
+            reason = f"{check['rollback_rule']}: {check['nodeid']} failed: {check['message']}"
+            assert reason in verdict["rollback"], verdict["rollback"]
+    if fault == "ws_refuse":
+        assert "test_stream.py::test_polling_fallback_serves_every_market" in outcomes(summary, "passed")
+    if expected.gate is None:
         assert "later phases not run" not in result.stdout.str()
         assert not outcomes(summary, "skipped")
     else:
-        result.stdout.fnmatch_lines([f"*gate '{gate}' failed ({check}); later phases not run*"])
+        result.stdout.fnmatch_lines([f"*gate '{expected.gate}' failed ({expected.check}); later phases not run*"])
         later = {c["nodeid"] for c in summary["checks"] if c["phase"] in ("features", "performance")}
         assert later and later == outcomes(summary, "skipped")
     assert_readable(result)
@@ -214,6 +231,7 @@ def test_each_bad_deploy_is_caught_by_its_check(
         ),
         ("error_burst", "error_rate *% >= 5% over * requests in the last interval"),
     ],
+    ids=["markets_slow", "error_burst"],
 )
 def test_deploy_degrading_after_the_checks_is_rolled_back_by_the_watch_window(
     screener: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str, reason: str

@@ -1,4 +1,4 @@
-"""Live prices: the ticker WebSocket publishes update after update, and its prices agree with the REST tickers."""
+"""Live prices: the ticker stream's updates, their agreement with the REST tickers, fresh tickers, the fallback."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import pytest
 from pytest_deploysmoke import SmokeWebSocket, Target, WsConnect, expect_json, expect_status
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke import AsyncSmokeClient  # the type of ahttp
+    from pytest_deploysmoke import AsyncSmokeClient, SmokeClient  # the types of ahttp and http
 
-pytestmark = [pytest.mark.phase("features"), pytest.mark.asyncio]
+pytestmark = pytest.mark.phase("features")
 
 TICKERS_WS = "/ws/tickers/krw"
 TICKERS = "/api/markets/krw/tickers"
@@ -21,6 +21,11 @@ UPDATES = 5
 UPDATES_WITHIN = 2.5  # seconds; the stream sends the current tick at once, then one every 250 ms: 1 s
 #: Ticks are stamped when they are made, not when each price moved: half a second of slack.
 TICK_SLACK_S = 0.5
+#: The tickers cache keeps a tick for up to 3 s; with a tick every 250 ms and some clock skew
+#: between the runner and the service, a good deploy's tickers are never older than this.
+FRESH_WITHIN_S = 5.0
+#: How long the same tick may be served: the tickers cache's 3 s TTL, and 1.5 s to spare.
+SAME_TICK_AT_MOST_S = 4.5
 SHOWN = 3
 
 
@@ -33,6 +38,31 @@ def is_list(value: object) -> bool:
     return isinstance(value, list) and len(value) > 0
 
 
+def is_ticker(value: Any) -> bool:
+    """A ticker: a KRW market, its price, and the time of that price in milliseconds."""
+    if not isinstance(value, dict):
+        return False
+    market, price, stamp = value.get("market"), value.get("trade_price"), value.get("timestamp")
+    return (
+        isinstance(market, str)
+        and market.startswith("KRW-")
+        and isinstance(price, (int, float))
+        and price > 0
+        and isinstance(stamp, int)
+        and stamp > 1_600_000_000_000
+    )
+
+
+def read_tickers(http: SmokeClient, deploy_target: Target) -> list[dict[str, Any]]:
+    """GET the tickers, each checked for its shape."""
+    # A data check's calls are held to the target's timeout only: a slow answer is the
+    # performance checks' finding, not a data integrity failure.
+    response = expect_status(http.get(TICKERS, budget=deploy_target.timeout), 200)
+    count = len(expect_json(response, {"tickers": is_list})["tickers"])
+    tickers: list[dict[str, Any]] = expect_json(response, {"tickers": [is_ticker] * count})["tickers"]
+    return tickers
+
+
 async def updates(ws: SmokeWebSocket, count: int, within: float) -> list[dict[str, Any]]:
     """The next *count* updates, all within *within* seconds."""
     deadline = time.monotonic() + within
@@ -42,6 +72,7 @@ async def updates(ws: SmokeWebSocket, count: int, within: float) -> list[dict[st
     return received
 
 
+@pytest.mark.asyncio
 async def test_stream_delivers_several_updates(ws_connect: WsConnect) -> None:
     """The ticker stream delivers 5 updates within 2.5 s, each a newer tick (WebSocket /ws/tickers/krw)."""
     async with ws_connect(TICKERS_WS) as ws:
@@ -52,6 +83,7 @@ async def test_stream_delivers_several_updates(ws_connect: WsConnect) -> None:
     )
 
 
+@pytest.mark.asyncio
 @pytest.mark.rollback("data integrity")
 async def test_stream_agrees_with_rest_tickers(
     ws_connect: WsConnect, ahttp: AsyncSmokeClient, deploy_target: Target, max_price_move: float
@@ -91,3 +123,39 @@ async def test_stream_agrees_with_rest_tickers(
         f"WS {TICKERS_WS} and GET {TICKERS} disagree: {shown} "
         f"(at most {max_price_move:.2%} a second, vars.max_price_move_per_second)"
     )
+
+
+@pytest.mark.rollback("data integrity")
+def test_tickers_are_fresh(http: SmokeClient, deploy_target: Target) -> None:
+    """Ticker data is fresh: tickers are under 5 s old, and a newer tick comes once the 3 s tickers cache expires."""
+    first = read_tickers(http, deploy_target)
+    now_ms = time.time() * 1000
+    ages = {ticker["market"]: (now_ms - ticker["timestamp"]) / 1000 for ticker in first}
+    old = {market: age for market, age in ages.items() if age > FRESH_WITHIN_S}
+    assert not old, (
+        f"GET {TICKERS} serves tickers older than {FRESH_WITHIN_S:g} s: "
+        + ", ".join(f"{market} {age:.1f} s" for market, age in sorted(old.items()))
+        + "; is the ticker feed stuck, or the runner's clock off?"
+    )
+    newest = max(ticker["timestamp"] for ticker in first)
+    started = time.monotonic()
+    while time.monotonic() - started < SAME_TICK_AT_MOST_S:
+        time.sleep(0.25)
+        if max(ticker["timestamp"] for ticker in read_tickers(http, deploy_target)) > newest:
+            return
+    pytest.fail(
+        f"GET {TICKERS} served the same tick for {time.monotonic() - started:.1f} s "
+        f"(now {time.time() - newest / 1000:.1f} s old), past the tickers cache's 3 s TTL: prices are stale; "
+        "is the tickers cache written without its TTL?",
+        pytrace=False,
+    )
+
+
+def test_polling_fallback_serves_every_market(http: SmokeClient, deploy_target: Target, krw_markets: set[str]) -> None:
+    """Fallback: when the WebSocket is down, the polling endpoint GET /api/markets/krw/tickers serves every market.
+
+    Clients poll it every second while /ws/tickers/krw is unreachable; it shares nothing with the
+    stream but the feed, so it still serves when the stream does not (see the ws_refuse fault).
+    """
+    missing = sorted(krw_markets - {ticker["market"] for ticker in read_tickers(http, deploy_target)})
+    assert not missing, f"GET {TICKERS} has no price for {', '.join(missing)}; clients polling it lose those markets"
