@@ -14,6 +14,7 @@ if TYPE_CHECKING:
         GuardError,
         MarkError,
         TargetNotReady,
+        UiError,
         WebSocketError,
     )
     from pytest_deploysmoke.expect import expect_json, expect_status, poll_until
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.redisclient import SmokeRedis
     from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis
     from pytest_deploysmoke.targets import get_target
+    from pytest_deploysmoke.ui import expect_renders
     from pytest_deploysmoke.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
     from pytest_deploysmoke.wsclient import SmokeWebSocket
 
@@ -64,11 +66,13 @@ __all__ = [
     "SmokeWebSocket",
     "Target",
     "TargetNotReady",
+    "UiError",
     "Verdict",
     "WebSocketError",
     "WsConnect",
     "__version__",
     "expect_json",
+    "expect_renders",
     "expect_status",
     "get_decision",
     "get_phase_ledger",
@@ -114,6 +118,8 @@ _LAZY = {
     "GuardError": "pytest_deploysmoke.errors",
     "MarkError": "pytest_deploysmoke.errors",
     "TargetNotReady": "pytest_deploysmoke.errors",
+    "UiError": "pytest_deploysmoke.errors",
+    "expect_renders": "pytest_deploysmoke.ui",
     "PhaseLedger": "pytest_deploysmoke.gating",
     "PhaseOutcome": "pytest_deploysmoke.verdict",
     "get_phase_ledger": "pytest_deploysmoke.gating",

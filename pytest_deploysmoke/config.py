@@ -112,6 +112,15 @@ class WatchSettings:
     metrics_url: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    """Browser checks on the target (``[targets.X.ui]``): which Chromium, where the token goes, screenshots."""
+
+    browser_path: str | None = None  # a Chromium to launch instead of Playwright's own download
+    token_storage: str | None = None  # "localStorage:KEY", "sessionStorage:KEY" or "cookie:NAME"
+    screenshots: Literal["always", "on-failure", "off"] = "always"
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class Target:
     """One deploy target, resolved: variables expanded, ``{port}`` substituted, secrets wrapped."""
@@ -139,6 +148,7 @@ class Target:
     launch: LaunchSettings | None = None
     watch: WatchSettings = field(default_factory=WatchSettings)
     rollback: RollbackRules = field(default_factory=RollbackRules)
+    ui: UiSettings = field(default_factory=UiSettings)
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     def redactor(self) -> Redactor:
@@ -395,6 +405,7 @@ def build_target(
 
     watch = _build_watch(where, label, table.get("watch", {}), health_path, sub_port)
     rollback = _build_rollback(where, label, table.get("rollback", {}))
+    ui = _build_ui(where, label, table.get("ui", {}))
 
     return Target(
         name=name,
@@ -420,8 +431,33 @@ def build_target(
         launch=launch,
         watch=watch,
         rollback=rollback,
+        ui=ui,
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
+
+
+TOKEN_STORAGES: Final = ("localStorage", "sessionStorage", "cookie")
+SCREENSHOTS: Final = ("always", "on-failure", "off")
+
+
+def _build_ui(where: str, label: str, table: Mapping[str, Any]) -> UiSettings:
+    ui_label = f"{label[:-1]}.ui]"
+    storage = table.get("token_storage")
+    if storage is not None:
+        kind, _, key = storage.partition(":")
+        if kind not in TOKEN_STORAGES or not key:
+            raise ConfigError(
+                where,
+                f"{ui_label} token_storage",
+                f"is {storage!r}",
+                'expected "localStorage:KEY", "sessionStorage:KEY" or "cookie:NAME"',
+            )
+    screenshots = table.get("screenshots", "always")
+    if screenshots not in SCREENSHOTS:
+        raise ConfigError(
+            where, f"{ui_label} screenshots", f"is {screenshots!r}", 'expected "always", "on-failure" or "off"'
+        )
+    return UiSettings(browser_path=table.get("browser_path") or None, token_storage=storage, screenshots=screenshots)
 
 
 def parse_probe(text: str, health_path: str = "/health") -> WatchProbe:
@@ -639,6 +675,12 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "launch": _TABLE,
     "watch": _TABLE,
     "rollback": _TABLE,
+    "ui": _TABLE,
+}
+_UI_KEYS: Mapping[str, _Field] = {
+    "browser_path": _STR,
+    "token_storage": _STR,
+    "screenshots": _STR,
 }
 _AUTH_KEYS: Mapping[str, _Field] = {
     "login_path": _STR,
@@ -698,6 +740,8 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
         _check_keys(where, label[:-1] + ".watch]", table["watch"], _WATCH_KEYS)
     if "rollback" in table:
         _check_keys(where, label[:-1] + ".rollback]", table["rollback"], _ROLLBACK_KEYS)
+    if "ui" in table:
+        _check_keys(where, label[:-1] + ".ui]", table["ui"], _UI_KEYS)
     if "launch" in table:
         launch_label = label[:-1] + ".launch]"
         _check_keys(where, launch_label, table["launch"], _LAUNCH_KEYS)

@@ -60,3 +60,7 @@ class BudgetExceeded(DeploySmokeError):
 
 class WebSocketError(DeploySmokeError):
     """A WebSocket did not open, closed early, or sent nothing in time."""
+
+
+class UiError(DeploySmokeError):
+    """A browser check failed: the screen did not render, or its page logged errors."""

@@ -35,7 +35,35 @@ def describe(item: pytest.Item, exc: BaseException) -> str | None:
     redis = sys.modules.get("redis")
     if redis is not None and isinstance(exc, redis.RedisError):
         return _describe_redis(item, exc, redis)
+    playwright = sys.modules.get("playwright._impl._errors")
+    if playwright is not None and isinstance(exc, playwright.Error):
+        return _describe_playwright(exc)
     return None
+
+
+def _describe_playwright(exc: Any) -> str:
+    """``Page.goto: net::ERR_CONNECTION_REFUSED at http://...`` and its call log, as one line with a fix."""
+    lines = [line.strip() for line in str(getattr(exc, "message", "") or exc).splitlines() if line.strip()]
+    first = lines[0] if lines else type(exc).__name__
+    waiting = next((line.removeprefix("- ") for line in reversed(lines) if "waiting for" in line), "")
+    if "Executable doesn't exist" in first or "playwright install" in " ".join(lines):
+        return (
+            "UI: Playwright's own Chromium is not installed and no browser path is set; install Debian's chromium "
+            "(apt-get install chromium) and pass --deploy-browser-path=/usr/bin/chromium or set [ui] browser_path"
+        )
+    if "Sync API inside the asyncio loop" in first:
+        return (
+            "UI: Playwright's sync API cannot run inside a running asyncio loop; "
+            "write the browser check as a plain def, not async def"
+        )
+    hint = ""
+    if "ERR_CONNECTION_REFUSED" in first:
+        hint = "is the service up and base_url right?"
+    elif "Timeout" in first:
+        hint = f"{waiting}; is the page slow, or is the selector wrong?" if waiting else "is the page slow?"
+    elif "Target page, context or browser has been closed" in first:
+        hint = "the browser went away; did it crash?"
+    return f"UI {first}" + (f"; {hint}" if hint else "")
 
 
 def _last_call(item: pytest.Item, kind: str | None = None, *, failed: bool = False) -> Any:

@@ -96,10 +96,23 @@ def add_options(parser: pytest.Parser) -> None:
         default=None,
         help="One line and one rollback-rule check per INTERVAL of the watch (e.g. 15m; overrides [watch] every)",
     )
+    group.addoption(
+        "--deploy-browser-path",
+        dest="deploysmoke_browser_path",
+        metavar="PATH",
+        default=os.environ.get(BROWSER_PATH_ENV) or None,
+        help="The Chromium that pytest-playwright launches for browser checks, e.g. /usr/bin/chromium "
+        f"(overrides [ui] browser_path; default: ${BROWSER_PATH_ENV})",
+    )
 
 
 #: The environment variable that selects a target when --deploy-target is absent.
 TARGET_ENV = "DEPLOYSMOKE_TARGET"
+#: The environment variable behind --deploy-browser-path.
+BROWSER_PATH_ENV = "DEPLOYSMOKE_BROWSER_PATH"
+#: The base URL the user gave pytest-base-url (--base-url or $PYTEST_BASE_URL), read before any
+#: plugin's pytest_configure copies the ini value into the same option.
+user_base_url_key = pytest.StashKey["str | None"]()
 
 
 def target_requested(config: pytest.Config) -> bool:

@@ -7,6 +7,7 @@ the plugin to an ordinary project must not slow its test runs down.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
@@ -39,6 +40,12 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     pluginmanager.add_hookspecs(hookspecs)
 
 
+@pytest.hookimpl(tryfirst=True, specname="pytest_configure")
+def pytest_configure_remember_base_url(config: pytest.Config) -> None:
+    """Read --base-url before pytest-base-url's own pytest_configure fills it from the ini file."""
+    config.stash[options.user_base_url_key] = config.getoption("base_url", None)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in phases.MARKERS:
         config.addinivalue_line("markers", line)
@@ -53,6 +60,10 @@ def pytest_configure(config: pytest.Config) -> None:
             return
         if not hasattr(config, "workerinput"):  # the reports come together on the controller
             reports.register_writers(config, settings)
+        if config.pluginmanager.has_plugin("playwright"):
+            from pytest_deploysmoke import ui
+
+            ui.feed_base_url(config, settings.target, config.stash.get(options.user_base_url_key, None))
     except ConfigError as exc:
         raise pytest.UsageError(targets.get_redactor(config).redact(str(exc))) from None
     gating.register(config, settings)
@@ -118,7 +129,28 @@ def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
-    return (yield from _translating_failures(item))
+    yield from _translating_failures(item)
+    ui = sys.modules.get("pytest_deploysmoke.ui")  # loaded only when a check used ui_page
+    if ui is not None:
+        ui.check_page(item)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_fixture_setup(
+    fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
+) -> Generator[None, Any, Any]:
+    result = yield
+    if "playwright" not in sys.modules:  # every fixture passes here: stay cheap without a browser
+        return result
+    from pytest_deploysmoke import ui
+
+    if fixturedef.argname == "browser_type_launch_args" and isinstance(result, dict):
+        settings = _settings(request.config)
+        if settings is not None:
+            ui.add_browser_path(request.config, result, settings.browser_path)
+    elif type(result).__name__ == "Runner" and type(result).__module__ in ui.RUNNER_MODULES:
+        ui.share_thread_with_playwright(result)  # pytest-asyncio's runner fixture
+    return result
 
 
 def _translating_failures(item: pytest.Item) -> Generator[None, None, None]:
@@ -145,6 +177,9 @@ def pytest_runtest_makereport(
     if _settings(item.config) is not None:
         from pytest_deploysmoke import annotation, targets
 
+        ui = sys.modules.get("pytest_deploysmoke.ui")
+        if ui is not None:
+            ui.attach_screenshot(item, report)
         annotation.annotate(item, report, targets.get_redactor(item.config))
     return report
 

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 import pytest
 
-CallKind = Literal["http", "ws", "db", "redis"]
+CallKind = Literal["http", "ws", "db", "redis", "ui"]
 
 #: The user property that carries a check's call records, as a JSON list of objects (it crosses
 #: xdist's wire, and JUnit writes it as is).
@@ -45,6 +45,8 @@ class RecordLog:
 #: version the target's health endpoint reported during the check.
 CHECKLIST_PROPERTY = "deploysmoke.checklist"
 REPORTED_VERSION_PROPERTY = "deploysmoke.reported_version"
+#: A browser check's screenshot file, relative to the ticket's folder (only when a ticket is written).
+SCREENSHOT_PROPERTY = "deploysmoke.screenshot"
 
 records_key = pytest.StashKey[RecordLog]()
 #: The version the target's health endpoint reported during this check, when it did.

@@ -99,6 +99,11 @@ class Redactor:
         """How many distinct secret strings are registered."""
         return len(self._secrets)
 
+    def shows_secret(self, text: str) -> bool:
+        """Whether *text* contains a registered secret or a JWT (not merely secret-shaped code such as
+        ``"Bearer " + token``): what decides that a page may not be photographed."""
+        return any(secret in text for secret in self._secrets) or ("eyJ" in text and _JWT.search(text) is not None)
+
     def redact(self, text: str) -> str:
         """Return *text* with every registered secret and secret-shaped token masked."""
         if not text:

@@ -46,6 +46,7 @@ class _Check:
     reruns: int = 0
     guard_blocked: bool = False
     rollback_rule: str = ""
+    screenshot: str = ""
 
 
 @dataclass(slots=True)
@@ -71,6 +72,8 @@ class RunSummary:
                 check.title = str(value)
             elif name == records.CALLS_PROPERTY:
                 check.calls = tuple(json.loads(str(value)))
+            elif name == records.SCREENSHOT_PROPERTY:
+                check.screenshot = str(value)
             elif name == phases.ROLLBACK_PROPERTY:
                 check.rollback_rule = str(value)
             elif name == guard.BLOCKED_PROPERTY:
@@ -103,6 +106,7 @@ class RunSummary:
                 reruns=c.reruns,
                 guard_blocked=c.guard_blocked,
                 rollback_rule=c.rollback_rule,
+                screenshot=c.screenshot,
             )
             for c in self._checks.values()
         ]

@@ -40,6 +40,7 @@ class RunSettings:
     samples: int = DEFAULT_SAMPLES  # requests per latency() measurement: --deploy-samples, else the target's samples
     watch_duration: float = 0.0  # seconds of watch window: --deploy-watch, else [watch] duration
     watch_every: float = 900.0  # seconds per watch interval: --deploy-watch-every, else [watch] every
+    browser_path: str | None = None  # the Chromium for browser checks: --deploy-browser-path, else [ui] browser_path
 
     @property
     def destructive_allowed(self) -> bool:
@@ -121,6 +122,7 @@ def configure(config: pytest.Config) -> RunSettings | None:
         samples=target.samples if samples is None else samples,
         watch_duration=watch_duration,
         watch_every=watch_every,
+        browser_path=getattr(option, "deploysmoke_browser_path", None) or target.ui.browser_path,
     )
     config.stash[settings_key] = settings
     config.stash[redactor_key] = target.redactor()

@@ -26,6 +26,8 @@ class CheckResult:
     guard_blocked: bool = False
     #: The rule of its ``rollback`` mark: when the check fails, the verdict is ROLLBACK for this rule.
     rollback_rule: str = ""
+    #: A browser check's screenshot file, relative to the ticket's folder ("" when none was saved).
+    screenshot: str = ""
 
     @property
     def retried_calls(self) -> int:

@@ -109,6 +109,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                 "reruns": 0,
                 "guard_blocked": False,
                 "rollback_rule": None,
+                "screenshot": None,
                 "calls": [
                     {
                         "kind": "http",
@@ -142,6 +143,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                 "reruns": 0,
                 "guard_blocked": False,
                 "rollback_rule": None,
+                "screenshot": None,
                 "calls": [],
             },
         ],

@@ -68,6 +68,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "reruns": check.reruns,
         "guard_blocked": check.guard_blocked,
         "rollback_rule": check.rollback_rule or None,
+        "screenshot": check.screenshot or None,
         "calls": [_call(call) for call in check.calls],
     }
 

@@ -121,6 +121,11 @@ def _phase_section(phase: PhaseResult, checks: Sequence[CheckResult], run: RunIn
 
 
 def _item(check: CheckResult, run: RunInfo) -> str:
+    shot = f" ([screenshot]({check.screenshot}))" if check.screenshot else ""
+    return _item_text(check, run) + shot
+
+
+def _item_text(check: CheckResult, run: RunInfo) -> str:
     title = _text(check.title)
     if check.outcome == "passed":
         detail = [_check_time(check)]

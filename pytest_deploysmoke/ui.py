@@ -1,0 +1,366 @@
+"""Browser checks: what a page did wrong (console errors, failed requests, guarded writes), screens that
+render, and screenshots for the reports.
+
+Playwright is imported only by the functions that drive a page, and only when a check asks for
+``ui_page``: a run without browser checks never loads it.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from pytest_deploysmoke.budgets import Budget, Duration, parse_duration
+from pytest_deploysmoke.errors import BudgetExceeded, UiError
+from pytest_deploysmoke.guard import SAFE_METHODS, GuardDecision
+from pytest_deploysmoke.phases import budget_of
+from pytest_deploysmoke.records import SCREENSHOT_PROPERTY, CallKind, CallRecord, record
+
+if TYPE_CHECKING:
+    from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route
+
+    from pytest_deploysmoke.config import Target
+    from pytest_deploysmoke.redaction import Redactor
+
+#: How many of a page's problems a failure lists before "+N more".
+SHOWN_PROBLEMS = 5
+#: The page's own calls: problems of these are the page's; an image or font that fails is not reported.
+API_RESOURCES = frozenset({"xhr", "fetch"})
+#: Chromium's console line for any failed load; the failed call itself is reported instead.
+_FAILED_LOAD = "Failed to load resource"
+
+#: Where asyncio.Runner lives: the standard library, or its backport on Python 3.10.
+RUNNER_MODULES = frozenset({"asyncio.runners", "backports.asyncio.runner.runner", "backports.asyncio.runner"})
+
+page_watch_key = pytest.StashKey["PageWatch"]()
+#: The watch of each page a check opened with ui_page, so that expect_renders(page, ...) finds it.
+_watches: weakref.WeakKeyDictionary[Any, PageWatch] = weakref.WeakKeyDictionary()
+
+
+@dataclass(eq=False)
+class PageWatch:
+    """Listens to one page for the length of one check and keeps what went wrong on it."""
+
+    page: Page
+    item: pytest.Item
+    target: Target
+    redactor: Redactor
+    guard: GuardDecision | None
+    problems: list[str] = field(default_factory=list)
+    origin: str = ""
+    _blocked: list[Request] = field(default_factory=list)  # aborted by the guard: reported once, as blocked
+
+    def __post_init__(self) -> None:
+        parts = urlsplit(self.target.base_url)
+        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.page.on("console", self._console)
+        self.page.on("pageerror", self._page_error)
+        self.page.on("response", self._response)
+        self.page.on("requestfailed", self._request_failed)
+        if self.guard is not None and not self.guard.may_write:
+            self.page.route("**/*", self._guarded)
+
+    def ours(self, url: str) -> bool:
+        """Whether *url* is on the target (the page's own API), not a third party."""
+        return url == self.origin or url.startswith(self.origin + "/")
+
+    def shown(self, url: str) -> str:
+        """*url* as a failure shows it: a path on the target, else the full URL."""
+        return url[len(self.origin) :] or "/" if self.ours(url) else url
+
+    def _console(self, message: ConsoleMessage) -> None:
+        if message.type != "error" or message.text.startswith(_FAILED_LOAD):
+            return
+        where = message.location.get("url") or ""
+        line = message.location.get("lineNumber")
+        at = f" ({self.shown(where)}:{line})" if where else ""
+        self.problems.append(f"console error: {_one_line(message.text)}{at}")
+
+    def _page_error(self, error: Any) -> None:
+        name = getattr(error, "name", "") or "Error"
+        self.problems.append(f"uncaught {name}: {_one_line(getattr(error, 'message', str(error)))}")
+
+    def _response(self, response: Response) -> None:
+        request = response.request
+        if response.status >= 400 and request.resource_type in API_RESOURCES and self.ours(response.url):
+            self.problems.append(
+                f"{request.method} {self.shown(response.url)} answered {response.status} ({request.resource_type})"
+            )
+
+    def _request_failed(self, request: Request) -> None:
+        if any(request is blocked for blocked in self._blocked):
+            return  # our own guard's abort, reported by _guarded
+        failure = request.failure or "failed"
+        if request.resource_type in API_RESOURCES and self.ours(request.url):
+            self.problems.append(
+                f"{request.method} {self.shown(request.url)} failed: {failure} ({request.resource_type})"
+            )
+
+    def _guarded(self, route: Route) -> None:
+        request = route.request
+        if request.method in SAFE_METHODS:
+            route.fallback()
+            return
+        action = f"{request.method} {self.shown(request.url)}"
+        self.record("http", action, "blocked", ok=False, ms=0.0)
+        assert self.guard is not None  # only routed with a guard
+        self.problems.append(self.guard.blocked(f"the page's {action}"))
+        self._blocked.append(request)
+        route.abort("blockedbyclient")
+
+    def record(
+        self, kind: CallKind, action: str, outcome: str, *, ok: bool, ms: float, budget: Budget | None = None
+    ) -> None:
+        """Record a browser step on the check."""
+        call = CallRecord(
+            kind,
+            action,
+            outcome,
+            ok=ok,
+            ms=ms,
+            budget_ms=budget.limit_ms if budget else None,
+            target_ms=budget.target_ms if budget else None,
+        )
+        record(self.item.config, call)
+
+    def listing(self) -> str | None:
+        """``2 problems on the page: console error: ...; GET /api/x answered 500 (fetch)``, or None."""
+        if not self.problems:
+            return None
+        listed = "; ".join(self.problems[:SHOWN_PROBLEMS])
+        more = f"; +{len(self.problems) - SHOWN_PROBLEMS} more" if len(self.problems) > SHOWN_PROBLEMS else ""
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) > 1 else ''}"
+        return self.redactor.redact(f"{count} on the page: {listed}{more}")
+
+    def screenshot(self) -> bytes | str:
+        """A PNG of the page as it is, password fields masked; or why none was taken."""
+        try:
+            if self.page.is_closed():
+                return "the page was closed"
+            if self.redactor.shows_secret(self.page.content()):
+                return "withheld: the page shows a secret"
+            return self.page.screenshot(mask=[self.page.locator("input[type=password]")], timeout=10_000)
+        except Exception as exc:  # a crashed page or browser still lets the check report
+            return f"not taken: {_one_line(str(exc))}"
+
+
+def feed_base_url(config: pytest.Config, target: Target, user_base_url: str | None) -> None:
+    """Point pytest-base-url's (or pytest-playwright's) ``base_url`` at the target, unless the user gave one.
+
+    ``--base-url`` and ``$PYTEST_BASE_URL`` win; an ini ``base_url`` does not, since the deploy target
+    was chosen on this command line.  Without either plugin there is no such option, and nothing changes.
+    A user name and password in the target's base_url are left out (give the browser those through
+    pytest-playwright's ``browser_context_args`` fixture, ``http_credentials``).
+    """
+    if user_base_url is None and hasattr(config.option, "base_url"):
+        # pytest-base-url prints it in the header: never with the credentials a base_url may carry.
+        parts = urlsplit(target.base_url)
+        netloc = parts.netloc.rpartition("@")[2]
+        config.option.base_url = parts._replace(netloc=netloc).geturl()
+
+
+def add_browser_path(config: pytest.Config, launch_args: dict[str, Any], browser_path: str | None) -> None:
+    """Give Playwright's Chromium launch the configured executable (``--deploy-browser-path``, ``[ui] browser_path``).
+
+    A path the user put in ``browser_type_launch_args`` themselves, or a ``--browser-channel``, wins;
+    so does a browser other than Chromium.
+    """
+    if not browser_path or "executable_path" in launch_args or "channel" in launch_args:
+        return
+    browsers = config.getoption("browser", None) or ["chromium"]
+    if any(name != "chromium" for name in browsers):
+        return
+    path = Path(browser_path)
+    if not path.is_file():
+        raise UiError(
+            f"the browser path {browser_path} does not exist; install Debian's chromium (apt-get install chromium) "
+            "or point --deploy-browser-path / [ui] browser_path at a Chromium"
+        )
+    launch_args["executable_path"] = str(path)
+
+
+def share_thread_with_playwright(runner: Any) -> None:
+    """Let a pytest-asyncio runner run its loop on a thread where Playwright's sync API is active.
+
+    Playwright's sync API keeps its own event loop marked as running on the calling thread for
+    as long as it is started (its loop is suspended in a greenlet between calls), so once a
+    browser check has started it, every later ``asyncio.Runner.run`` refuses to start:
+    "cannot be called from a running event loop".  Around the runner's ``run`` and ``close``,
+    this hides Playwright's suspended loop and puts it back afterwards; an async check still
+    cannot call the sync API (Playwright says so, and the failure is translated).
+    """
+    for name in ("run", "close"):
+        method = getattr(runner, name, None)
+        if callable(method) and not getattr(method, "_deploysmoke_shared", False):
+            setattr(runner, name, _hiding_suspended_loop(method))
+
+
+def _hiding_suspended_loop(method: Callable[..., Any]) -> Callable[..., Any]:
+    import asyncio
+
+    def call(*args: Any, **kwargs: Any) -> Any:
+        held = asyncio._get_running_loop()
+        if held is None:
+            return method(*args, **kwargs)
+        asyncio._set_running_loop(None)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            asyncio._set_running_loop(held)
+
+    call._deploysmoke_shared = True  # type: ignore[attr-defined]  # a marker, so a runner is wrapped once
+    return call
+
+
+def watch_page(
+    item: pytest.Item, page: Page, target: Target, redactor: Redactor, guard: GuardDecision | None
+) -> PageWatch:
+    """Start watching *page* for *item*: its timeouts become the target's, its problems are kept."""
+    page.set_default_timeout(target.timeout * 1000)
+    page.set_default_navigation_timeout(target.timeout * 1000)
+    watch = item.stash[page_watch_key] = _watches[page] = PageWatch(page, item, target, redactor, guard)
+    return watch
+
+
+def put_token(page: Page, target: Target, token: str) -> None:
+    """Hand the auth token to the page the way the target's app keeps it (``[ui] token_storage``)."""
+    storage = target.ui.token_storage
+    if storage is None:
+        raise UiError(
+            f"authed_ui_page: target '{target.name}' has no [ui] token_storage; say where the app keeps its token, "
+            'e.g. token_storage = "localStorage:token" or "cookie:session"'
+        )
+    kind, _, key = storage.partition(":")
+    if kind == "cookie":
+        page.context.add_cookies([{"name": key, "value": token, "url": target.base_url}])
+        return
+    parts = urlsplit(target.base_url)
+    origin = json.dumps(f"{parts.scheme}://{parts.netloc}")
+    # Only on the target's own origin: a third-party frame never sees the token.
+    page.context.add_init_script(
+        f"if (location.origin === {origin}) {{ try {{ window.{kind}.setItem({json.dumps(key)}, {json.dumps(token)}); }}"
+        " catch (e) {} }"
+    )
+
+
+def expect_renders(
+    page: Page,
+    selector: str,
+    *,
+    path: str | None = None,
+    url: str | re.Pattern[str] | None = None,
+    within: Duration | None = None,
+    budget: Duration | tuple[Duration, Duration] | None = None,
+) -> None:
+    """Check that a screen renders: open *path* (or stay on the page), the URL is reached, *selector*
+    is visible within *within*, and the page logged no error.
+
+    ``url`` is what the page's URL must match afterwards (a glob like ``"**/home#chart"`` or a
+    compiled regex); by default the path it was sent to.  The time to the visible selector is
+    recorded as ``render PATH`` and held to *budget* (also the check's ``budget`` mark).
+    """
+    __tracebackhide__ = True
+    from playwright.sync_api import Error as PlaywrightError
+
+    watch = _watches.get(page)
+    if watch is None:
+        raise UiError("expect_renders() takes a page from the ui_page or authed_ui_page fixture")
+    where = path or _path_of(page.url)
+    limit = parse_duration(within) if within is not None else None
+    started = time.perf_counter()
+    if path is not None:
+        response = page.goto(path)
+        opened = (time.perf_counter() - started) * 1000
+        status = response.status if response is not None else 0
+        watch.record("ui", f"open {path}", str(status or "ok"), ok=status < 400, ms=opened)
+        if status >= 400:
+            raise UiError(f"UI {path}: the page answered {status}; is the screen deployed at that path?")
+        _check_url(page, path if url is None else url, where)
+    elif url is not None:
+        _check_url(page, url, where)
+    try:
+        page.locator(selector).first.wait_for(state="visible", timeout=None if limit is None else limit * 1000)
+    except PlaywrightError as exc:
+        waited = (time.perf_counter() - started) * 1000
+        watch.record("ui", f"render {where} {selector}", "not visible", ok=False, ms=waited)
+        problems = watch.listing()
+        seen = f"; {problems}" if problems else ""
+        timeout = "Timeout" in str(exc)
+        reason = f"not visible within {waited / 1000:.1f} s" if timeout else _one_line(str(exc))
+        raise UiError(f"UI {where}: {selector} {reason}{seen}") from None
+    rendered = time.perf_counter() - started
+    chosen = Budget.of(budget) if budget is not None else budget_of(watch.item)
+    watch.record("ui", f"render {where} {selector}", "visible", ok=True, ms=rendered * 1000, budget=chosen)
+    if chosen is not None and (overrun := chosen.overrun(f"UI render {where} {selector}", rendered)):
+        raise BudgetExceeded(overrun)
+    if problems := watch.listing():
+        raise UiError(f"UI {where}: {problems}")
+
+
+def _check_url(page: Page, expected: str | re.Pattern[str], where: str) -> None:
+    actual = page.url
+    if isinstance(expected, re.Pattern):
+        ok = expected.search(actual) is not None
+    elif expected.startswith("/") and "*" not in expected:
+        ok = _path_of(actual) == expected.split("?", 1)[0].split("#", 1)[0]
+    else:
+        from fnmatch import fnmatchcase
+
+        ok = fnmatchcase(actual, expected.replace("**", "*"))
+    if not ok:
+        shown = expected.pattern if isinstance(expected, re.Pattern) else expected
+        raise UiError(f"UI {where}: expected to reach {shown}, but the page is at {actual}; a redirect (to a login?)")
+
+
+def _path_of(url: str) -> str:
+    return urlsplit(url).path or "/"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())[:300]
+
+
+def check_page(item: pytest.Item) -> None:
+    """After a check's body passed: fail it when its page logged errors the check did not look at."""
+    __tracebackhide__ = True
+    watch = item.stash.get(page_watch_key, None)
+    if watch is not None and (problems := watch.listing()):
+        pytest.fail(f"UI {_path_of(watch.page.url)}: {problems}", pytrace=False)
+
+
+def attach_screenshot(item: pytest.Item, report: pytest.TestReport) -> None:
+    """Put the check's screenshot on its report: a pytest-html extra, and a file next to the ticket."""
+    watch = item.stash.get(page_watch_key, None)
+    if watch is None or (report.when != "call" and not (report.when == "setup" and report.failed)):
+        return
+    mode = watch.target.ui.screenshots
+    if mode == "off" or (mode == "on-failure" and not report.failed):
+        return
+    shot = watch.screenshot()
+    if isinstance(shot, str):
+        report.sections.append(("deploysmoke screenshot", shot))
+        return
+    encoded = base64.b64encode(shot).decode("ascii")
+    try:
+        from pytest_html import extras as html_extras  # type: ignore[import-untyped]  # pytest-html ships no types
+    except ImportError:
+        html_extras = None
+    if html_extras is not None:
+        report.extras = [*getattr(report, "extras", []), html_extras.png(encoded, name="screenshot")]  # type: ignore[attr-defined]  # pytest-html's report attribute
+    ticket = item.config.option.deploysmoke_ticket
+    if ticket:
+        folder = Path(ticket).parent / f"{Path(ticket).stem}-screenshots"
+        folder.mkdir(parents=True, exist_ok=True)
+        name = re.sub(r"[^A-Za-z0-9_.-]+", "_", item.nodeid).strip("_")[:150] + ".png"
+        (folder / name).write_bytes(shot)
+        report.user_properties.append((SCREENSHOT_PROPERTY, f"{folder.name}/{name}"))
