@@ -679,3 +679,47 @@ def test_non_positive_timeout_is_error(project: Path, value: str, shown: str) ->
     """A timeout of zero or less is rejected."""
     message = target_error(project, f'[targets.prod]\nbase_url = "https://example.com"\ntimeout = {value}\n')
     assert message == f"deploysmoke.toml: [targets.prod] timeout is {shown}; expected seconds > 0"
+
+
+# --------------------------------------------------------------------------- [ui]
+
+
+def test_ui_settings_are_read(project: Path) -> None:
+    """[ui] gives the browser path, where the token goes and when screenshots are taken; defaults without it."""
+    ui = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://x.example"
+        [targets.prod.ui]
+        browser_path = "${CHROMIUM:-/usr/bin/chromium}"
+        token_storage = "cookie:session"
+        screenshots = "on-failure"
+        """,
+    ).ui
+    assert (ui.browser_path, ui.token_storage, ui.screenshots) == ("/usr/bin/chromium", "cookie:session", "on-failure")
+    bare = target(project, '[targets.prod]\nbase_url = "https://x.example"\n').ui
+    assert (bare.browser_path, bare.token_storage, bare.screenshots) == (None, None, "always")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        (
+            'token_storage = "local:token"',
+            "[targets.prod.ui] token_storage is 'local:token'; "
+            'expected "localStorage:KEY", "sessionStorage:KEY" or "cookie:NAME"',
+        ),
+        ('token_storage = "cookie:"', "[targets.prod.ui] token_storage is 'cookie:'"),
+        (
+            'screenshots = "sometimes"',
+            '[targets.prod.ui] screenshots is \'sometimes\'; expected "always", "on-failure" or "off"',
+        ),
+        ('screenshot = "off"', "[targets.prod.ui] unknown key 'screenshot'; did you mean 'screenshots'?"),
+        ("browser_path = 3", "[targets.prod.ui] browser_path is int 3; expected a string"),
+    ],
+)
+def test_bad_ui_settings_name_the_key(project: Path, table: str, message: str) -> None:
+    """A wrong [ui] value is a ConfigError naming the key, what it is and what is expected."""
+    error = target_error(project, f'[targets.prod]\nbase_url = "https://x.example"\n[targets.prod.ui]\n{table}\n')
+    assert message in error

@@ -7,7 +7,7 @@ import os
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 VERSION = os.environ.get("STANDIN_VERSION", "1.2.3")
@@ -33,8 +33,26 @@ async def items(request: Request) -> Response:
     return JSONResponse([{"id": 1}])
 
 
+ITEMS_PAGE = """<!doctype html><html><head><meta charset="utf-8"><link rel="icon" href="data:,">
+<title>Items</title></head><body><h1>Items</h1><ul id="items"></ul>
+<script>
+fetch("/items").then(r => r.json()).then(items => {
+  for (const item of items) {
+    const li = document.createElement("li"); li.textContent = "item " + item.id;
+    document.getElementById("items").append(li);
+  }
+});
+</script></body></html>"""
+
+
+async def items_page(request: Request) -> Response:
+    """A screen that lists the items with the app's own API, for browser checks."""
+    return HTMLResponse(ITEMS_PAGE)
+
+
 app = Starlette(
     routes=[
+        Route("/", items_page),
         Route("/health", health),
         Route("/status/{code:int}", status),
         Route("/slow", slow),
