@@ -79,7 +79,8 @@ def test_good_deploy_passes_every_check_and_stays_go_over_the_watch_window(scree
         [
             "deploysmoke watch window: 5.0 s, a line every 2.5 s; probes: GET /health, GET /api/markets/krw, "
             "GET /api/markets/krw/tickers, ws /ws/tickers/krw",
-            "deploysmoke *[[]1/2]: * requests, 0 errors (0%), p95 * ms, WebSocket failures 0/*, CPU * s (*%), RSS * MiB",
+            "deploysmoke *[[]1/2]: * requests, 0 errors (0%), p95 * ms, WebSocket failures 0/*, "
+            "CPU * s (*%), RSS * MiB",
             "deploysmoke *[[]2/2]: * requests, 0 errors (0%), *",
             "deploysmoke watch window 5.0 s, 2 of 2 intervals: *; no rollback rule tripped",
             "*preflight*PASSED*(gate)*2 passed*",
@@ -284,7 +285,7 @@ READ_COMMANDS = {"PING", "PTTL", "TTL", "GET", "EXISTS"}
 def test_production_copy_runs_no_destructive_check_and_writes_nothing(
     screener: pytest.Pytester, standing_screener: str
 ) -> None:
-    """Against a production = true copy, the filter's POSTs are listed as not run and every call the suite makes reads."""
+    """Against a production = true copy, the filter's POSTs are listed as not run and every call of the suite reads."""
     toml = screener.path / "deploysmoke.toml"
     local = toml.read_text(encoding="utf-8")
     budgets = local.split("[targets.local.budgets]\n", 1)[1].split("\n\n", 1)[0]

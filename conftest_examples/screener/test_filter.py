@@ -32,7 +32,10 @@ def is_symbol_list(value: object) -> bool:
 
 
 def is_indicator_table(value: object) -> bool:
-    return isinstance(value, dict) and all(isinstance(row, dict) and "rsi_14" in row for row in value.values())
+    """Each symbol's indicators, with a numeric rsi_14."""
+    return isinstance(value, dict) and all(
+        isinstance(row, dict) and isinstance(row.get("rsi_14"), (int, float)) for row in value.values()
+    )
 
 
 def listed(rsi: dict[str, float], symbols: list[str]) -> str:
