@@ -22,9 +22,6 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
         reported = item.stash.get(records.reported_version_key, None)
         if reported:
             report.user_properties.append((records.REPORTED_VERSION_PROPERTY, reported))
-        rule = phases.rollback_rule(item)
-        if rule:
-            report.user_properties.append((phases.ROLLBACK_PROPERTY, rule))
         calls = [call.as_dict() for call in records.records_of(item)]
         if calls:
             # A JSON string, so that the JUnit XML property is JSON that any CI tool can read.
@@ -36,6 +33,19 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
         if decision is not None and not decision.may_run:
             report.user_properties.append((guard.BLOCKED_PROPERTY, "production"))
     redact_report(report, redactor)
+
+
+def note_rollback(item: pytest.Item, report: pytest.TestReport, exc: BaseException) -> None:
+    """When a check with a ``rollback`` mark failed on its data, put the rule on its call report.
+
+    A failure to get an answer (refused, timed out, over budget, a 5xx) is not the data's fault:
+    the check fails as any other, and availability has rollback rules of its own.
+    """
+    from pytest_deploysmoke.expect import is_data_failure
+
+    rule = phases.rollback_rule(item)
+    if rule and is_data_failure(exc):
+        report.user_properties.append((phases.ROLLBACK_PROPERTY, rule))
 
 
 def checklist_title(item: pytest.Item) -> str:

@@ -20,7 +20,8 @@ MARKERS = (
     "destructive: the check writes to the target; not run on a production target unless --allow-destructive",
     "budget(limit) or budget(target, limit): a latency budget for every call of the check, "
     "e.g. budget('500ms') or budget('500ms', '1s')",
-    "rollback(rule): a failure of this check is a rollback reason, not only a NO-GO, e.g. rollback('data integrity')",
+    "rollback(rule): when the check fails on its data (assert, pytest.fail, expect_json), the verdict is ROLLBACK, "
+    "not only NO-GO, e.g. rollback('data integrity')",
 )
 
 #: Why a smoke check is skipped when the plugin is inert.

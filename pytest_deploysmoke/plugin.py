@@ -124,11 +124,13 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_setup(item: pytest.Item) -> Generator[None, None, None]:
+    __tracebackhide__ = True  # a fixture's own failure shows its frames, not this wrapper's
     return (yield from _translating_failures(item))
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
+    __tracebackhide__ = True
     yield from _translating_failures(item)
     ui = sys.modules.get("pytest_deploysmoke.ui")  # loaded only when a check used ui_page
     if ui is not None:
@@ -139,6 +141,7 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 def pytest_fixture_setup(
     fixturedef: pytest.FixtureDef[Any], request: pytest.FixtureRequest
 ) -> Generator[None, Any, Any]:
+    __tracebackhide__ = True
     result = yield
     if "playwright" not in sys.modules:  # every fixture passes here: stay cheap without a browser
         return result
@@ -180,6 +183,8 @@ def pytest_runtest_makereport(
         ui = sys.modules.get("pytest_deploysmoke.ui")
         if ui is not None:
             ui.attach_screenshot(item, report)
+        if report.when == "call" and report.failed and call.excinfo is not None:
+            annotation.note_rollback(item, report, call.excinfo.value)
         annotation.annotate(item, report, targets.get_redactor(item.config))
     return report
 

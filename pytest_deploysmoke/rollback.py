@@ -113,8 +113,8 @@ def nearest_rank(values: Sequence[float], q: float) -> float:
 def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]]) -> Figures:
     """Figures from the call records of a phase's checks: HTTP errors, WebSocket opens, p95 per endpoint.
 
-    Only the calls a budget with a target was applied to count towards the p95 rule; the
-    endpoint is the action without its query.
+    Only the calls (and WebSocket opens) a budget with a target was applied to count towards the
+    p95 rule; the endpoint is the action without its query.
     """
     requests = errors = ws_connects = ws_failures = 0
     timings: dict[str, list[float]] = {}
@@ -133,6 +133,11 @@ def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]]) -> Figures:
         elif kind == "ws" and str(call.get("action", "")).startswith("connect "):
             ws_connects += 1
             ws_failures += not ok
+            target = call.get("target_ms")
+            if target is not None and ok:  # a budgeted open counts for the p95 rule like an endpoint
+                action = str(call.get("action", "")).split("?", 1)[0]
+                timings.setdefault(action, []).append(float(call.get("ms", 0.0)))
+                targets[action] = float(target)
     endpoints = tuple(
         EndpointFigures(action, len(times), nearest_rank(times, 95.0), targets[action])
         for action, times in timings.items()

@@ -58,6 +58,12 @@ class RunSummary:
     started: float = field(default_factory=time.time)
     _checks: dict[str, _Check] = field(default_factory=dict)
     _reported_version: str = ""
+    _collection_errors: list[str] = field(default_factory=list)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed:
+            message = failure_line(report)
+            self._collection_errors.append(f"{report.nodeid or 'the session'}: {message}".rstrip(": "))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         check = self._checks.setdefault(report.nodeid, _Check(report.nodeid))
@@ -126,14 +132,22 @@ class RunSummary:
         checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
         phase_list = phase_results(config.phases, config.gates, checks)
         rollback = list(_performance_rollback(target.rollback, checks))
+        errors = tuple(self._collection_errors)
         if self.settings.watch_duration <= 0:
-            return decide(run, phase_list, checks, rollback=rollback)
+            return decide(run, phase_list, checks, rollback=rollback, collection_errors=errors)
         from pytest_deploysmoke import watch
 
-        prior = decide(run, phase_list, checks, rollback=rollback)
+        prior = decide(run, phase_list, checks, rollback=rollback, collection_errors=errors)
         outcome = watch.run_window(self.config, self.settings, prior.decision, session)
         run = replace(run, finished=time.time())
-        return decide(run, phase_list, checks, rollback=[*rollback, *outcome.rollback], watch=outcome.line)
+        return decide(
+            run,
+            phase_list,
+            checks,
+            rollback=[*rollback, *outcome.rollback],
+            watch=outcome.line,
+            collection_errors=errors,
+        )
 
     # Decided first thing at sessionfinish, written last: other plugins render the verdict from
     # their own sessionfinish (pytest-html's trylast one calls pytest_html_results_summary), and
@@ -166,7 +180,7 @@ def _performance_rollback(rules: RollbackRules, checks: list[CheckResult]) -> tu
     return evaluate(rules, phase_figures("the performance phase", calls))
 
 
-def failure_line(report: pytest.TestReport) -> str:
+def failure_line(report: pytest.TestReport | pytest.CollectReport) -> str:
     """The one line a person needs: the failure's message or the skip's reason."""
     longrepr: Any = report.longrepr
     if isinstance(longrepr, tuple) and len(longrepr) == 3:

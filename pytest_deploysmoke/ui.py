@@ -335,7 +335,9 @@ def check_page(item: pytest.Item) -> None:
     __tracebackhide__ = True
     watch = item.stash.get(page_watch_key, None)
     if watch is not None and (problems := watch.listing()):
-        pytest.fail(f"UI {_path_of(watch.page.url)}: {problems}", pytrace=False)
+        from pytest_deploysmoke.expect import no_answer
+
+        raise no_answer(f"UI {_path_of(watch.page.url)}: {problems}")
 
 
 def attach_screenshot(item: pytest.Item, report: pytest.TestReport) -> None:

@@ -8,6 +8,8 @@ from typing import Any, Literal
 
 Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
+#: How the skip reason of a check behind a failed gate begins (see gating.py).
+GATE_SKIP_PREFIX = "gate '"
 PhaseOutcome = Literal["passed", "failed", "skipped", "not run"]
 
 
@@ -24,7 +26,7 @@ class CheckResult:
     calls: tuple[Mapping[str, Any], ...] = ()
     reruns: int = 0
     guard_blocked: bool = False
-    #: The rule of its ``rollback`` mark: when the check fails, the verdict is ROLLBACK for this rule.
+    #: The rule of its ``rollback`` mark, when the check failed on its data: the verdict is ROLLBACK for it.
     rollback_rule: str = ""
     #: A browser check's screenshot file, relative to the ticket's folder ("" when none was saved).
     screenshot: str = ""
@@ -138,19 +140,22 @@ def decide(
     *,
     rollback: Sequence[str] = (),
     watch: str = "",
+    collection_errors: Sequence[str] = (),
 ) -> Verdict:
     """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; retries and
     guarded checks make GO with warnings.
 
-    *rollback* holds the rollback rules that tripped (see :mod:`pytest_deploysmoke.rollback`);
-    any makes the decision ROLLBACK, whatever the checks said, and so does a failed check with
-    a ``rollback`` mark (its rule, node id and message join the rollback reasons).  *watch* is the watch window's line.
+    *collection_errors* (a test module that did not import, a bad mark) are reasons first:
+    checks that were never collected were not checked.  *rollback* holds the rollback rules that
+    tripped (see :mod:`pytest_deploysmoke.rollback`); any makes the decision ROLLBACK, whatever
+    the checks said, and so does a failed check with a ``rollback`` mark (its rule, node id and
+    message join the rollback reasons).  *watch* is the watch window's line.
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
-    retried calls, and a destructive check the production guard kept from running, are named
-    as warnings, never hidden.
+    retried calls, a destructive check the production guard kept from running, and a check that
+    skipped itself are named as warnings, never hidden.
     """
-    reasons: list[str] = []
+    reasons = [f"collection failed: {error}" for error in collection_errors]
     for phase in phases:
         if phase.gate and phase.outcome == "failed":
             first = next(c for c in checks if c.phase == phase.name and c.outcome == "failed")
@@ -179,6 +184,10 @@ def decide(
             )
         if check.guard_blocked:
             warnings.append(f"{check.title} not run: target '{run.target}' is production ({check.nodeid})")
+        elif check.outcome == "skipped" and not check.message.startswith(GATE_SKIP_PREFIX):
+            # An unchecked box on the ticket: say so, unless a failed gate (a reason already) explains it.
+            reason = f": {check.message}" if check.message else ""
+            warnings.append(f"{check.title} skipped{reason} ({check.nodeid})")
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
     rollback = [*rollback, *rollback_checks(checks)]
     if rollback:

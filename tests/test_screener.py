@@ -23,12 +23,6 @@ SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summ
 #: A short watch window: two intervals, the first of which is enough for a rule to trip.
 WATCH = ("--deploy-watch=5s", "--deploy-watch-every=2.5s")
 ALL_CHECKS = 21  # the built-in required_env check and the example's 20
-#: The data-accuracy checks, marked rollback("data integrity").
-DATA_CHECKS = {
-    "test_filter.py::test_filter_results_satisfy_the_filter",
-    "test_stream.py::test_tickers_are_fresh",
-    "test_stream.py::test_stream_agrees_with_rest_tickers",
-}
 
 
 @pytest.fixture
@@ -89,8 +83,7 @@ def test_good_deploy_passes_every_check_and_stays_go_over_the_watch_window(scree
             "*performance*PASSED*6 passed*",
         ]
     )
-    marked = {c["nodeid"] for c in summary["checks"] if c["rollback_rule"] == "data integrity"}
-    assert marked == DATA_CHECKS
+    assert [c["nodeid"] for c in summary["checks"] if c["rollback_rule"]] == []  # no data check tripped its rule
     # A warning is possible: the stream's 100 ms connect target on a busy two-core runner.
     assert summary["verdict"]["decision"] in ("GO", "GO with warnings"), summary["verdict"]
     assert summary["verdict"]["rollback"] == []
@@ -126,9 +119,10 @@ FAULTS = {
         "WS /ws/tickers/krw: no matching message within 2.5 s (0 messages received); is the stream publishing?",
         "features",  # the performance phase's stream check fails too, on its 1 s wait: a second more
         frozenset({"test_stream.py::test_stream_agrees_with_rest_tickers"}),
-        "ROLLBACK",
-        "data integrity: test_stream.py::test_stream_agrees_with_rest_tickers failed: "
-        "WS /ws/tickers/krw: no matching message within 2.5 s (0 messages received); is the stream publishing?",
+        # The agreement check has the data-integrity mark, but a silent stream gave it nothing to compare:
+        # a failure to get an answer, so NO-GO, not a rollback for wrong data.
+        "NO-GO",
+        None,
     ),
     "filter_mismatch": Fault(
         "test_filter.py::test_filter_results_satisfy_the_filter",

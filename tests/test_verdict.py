@@ -174,7 +174,7 @@ def test_passed_or_skipped_check_with_a_rollback_mark_changes_nothing() -> None:
         check("a", "features", rollback_rule="data integrity"),
         check("b", "features", "skipped", rollback_rule="data integrity"),
     )
-    assert (verdict.decision, verdict.rollback) == ("GO", ())
+    assert (verdict.decision, verdict.rollback) == ("GO with warnings", ())  # the skip warns, nothing more
 
 
 ROLLBACK_CHECKS = """
@@ -211,7 +211,43 @@ def test_rollback_mark_reaches_the_verdict_and_the_exit_code(
     summary = json.loads((pytester.path / "summary.json").read_text())
     assert summary["verdict"]["decision"] == "ROLLBACK" and summary["verdict"]["rollback"] == [reason]
     rules = {check["nodeid"].split("::")[1]: check["rollback_rule"] for check in summary["checks"]}
-    assert rules == {"test_items_match_their_filter": "data integrity", "test_health_is_fine": "data integrity"}
+    assert rules == {"test_items_match_their_filter": "data integrity", "test_health_is_fine": None}
+
+
+NOT_DATA = """
+import pytest
+from pytest_deploysmoke import expect_json, expect_status
+
+@pytest.mark.phase("features")
+@pytest.mark.rollback("data integrity")
+def test_answers_wrong_data(http):
+    expect_json(http.get("/health"), {"status": "degraded"})
+
+@pytest.mark.phase("features")
+@pytest.mark.rollback("data integrity")
+def test_cannot_get_an_answer(http):
+    expect_status(http.get("/status/503"), 200)
+
+@pytest.mark.phase("features")
+@pytest.mark.rollback("data integrity")
+def test_over_budget(http):
+    http.get("/slow?s=0.05", budget="1ms")
+"""
+
+
+def test_rollback_mark_trips_on_wrong_data_only(pytester: pytest.Pytester, standin_url: str) -> None:
+    """expect_json's difference trips the rule; a 503 or a blown budget fails the check without a rollback."""
+    import json
+
+    pytester.makefile(".toml", deploysmoke=f'[targets.s]\nbase_url = "{standin_url}"\n')
+    pytester.makepyfile(test_checks=NOT_DATA)
+    result = pytester.runpytest("--deploy-target=s", "--deploy-json=summary.json")
+    result.assert_outcomes(failed=3)
+    summary = json.loads((pytester.path / "summary.json").read_text())
+    assert summary["verdict"]["rollback"] == [
+        "data integrity: test_checks.py::test_answers_wrong_data failed: GET "
+        f"{standin_url}/health JSON differs from what was expected: $.status: expected 'degraded', got 'ok'"
+    ]
 
 
 @pytest.mark.parametrize(
@@ -231,3 +267,34 @@ def test_invalid_rollback_mark_is_a_collection_error(
     result = pytester.runpytest("--deploy-target=s")
     assert result.ret == pytest.ExitCode.INTERRUPTED
     result.stdout.fnmatch_lines([f"*test_checks.py::test_x: invalid @pytest.mark.rollback: *{message}*"])
+
+
+def test_a_check_that_skipped_itself_is_a_warning_but_a_gate_skip_is_not() -> None:
+    """An unchecked box needs saying: a self-skip warns; skips behind a failed gate are covered by its reason."""
+    verdict = verdict_of(check("v", "health", "skipped", message="no expected version"), check("a", "features"))
+    assert (verdict.decision, verdict.warnings) == ("GO with warnings", ("v skipped: no expected version (t.py::v)",))
+    gated = verdict_of(
+        check("h", "health", "failed", message="503"),
+        check("f", "features", "skipped", message="gate 'health' failed (t.py::h); later phases not run"),
+    )
+    assert gated.decision == "NO-GO" and gated.warnings == ()
+
+
+def test_collection_errors_are_no_go(pytester: pytest.Pytester, standin_url: str) -> None:
+    """A test module that does not import leaves checks unchecked: NO-GO, naming the module."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.s]\nbase_url = "{standin_url}"\n')
+    pytester.makepyfile(test_good="def test_ok():\n    pass\n", test_broken="import no_such_module_here\n")
+    result = pytester.runpytest("--deploy-target=s")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        ["deploysmoke verdict: NO-GO: collection failed: test_broken.py: *No module named 'no_such_module_here'*"]
+    )
+
+
+def test_collect_only_decides_nothing(pytester: pytest.Pytester, standin_url: str) -> None:
+    """--collect-only runs no check, so no verdict is printed and no report is written."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.s]\nbase_url = "{standin_url}"\n')
+    pytester.makepyfile(test_good="def test_ok():\n    pass\n")
+    result = pytester.runpytest("--deploy-target=s", "--collect-only", "--deploy-json=s.json")
+    assert result.ret == pytest.ExitCode.OK
+    assert "deploysmoke verdict" not in result.stdout.str() and not (pytester.path / "s.json").exists()

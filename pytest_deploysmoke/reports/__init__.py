@@ -16,6 +16,8 @@ def register_writers(config: pytest.Config, settings: RunSettings) -> None:
     Raises:
         ConfigError: a report path cannot be written (checked before any check runs).
     """
+    if config.option.collectonly:  # nothing runs, so there is nothing to decide or report
+        return
     from pytest_deploysmoke.reports.terminal import VerdictLine
     from pytest_deploysmoke.summary import RunSummary
 
