@@ -149,6 +149,9 @@ class Target:
     watch: WatchSettings = field(default_factory=WatchSettings)
     rollback: RollbackRules = field(default_factory=RollbackRules)
     ui: UiSettings = field(default_factory=UiSettings)
+    #: ``"POST /search"``: requests that only read although their method could write (searches,
+    #: GraphQL queries); the production guard lets checks not marked destructive send them.
+    read_only_requests: frozenset[str] = frozenset()
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     def redactor(self) -> Redactor:
@@ -432,6 +435,7 @@ def build_target(
         watch=watch,
         rollback=rollback,
         ui=ui,
+        read_only_requests=_read_only_requests(where, label, table.get("read_only_requests", [])),
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
 
@@ -526,6 +530,17 @@ def _build_rollback(where: str, label: str, table: Mapping[str, Any]) -> Rollbac
         ws_failure_rate=rates["ws_failure_rate"],
         health_consecutive_failures=int(table.get("health_consecutive_failures", defaults.health_consecutive_failures)),
     )
+
+
+def _read_only_requests(where: str, label: str, entries: list[str]) -> frozenset[str]:
+    """``"POST /path"`` entries, checked now; the query string is not part of them."""
+    for entry in entries:
+        method, _, path = entry.partition(" ")
+        if not method.isupper() or not path.startswith("/") or "?" in path:
+            raise ConfigError(
+                where, f"{label} read_only_requests", f"has '{entry}'", 'expected "METHOD /path", e.g. "POST /graphql"'
+            )
+    return frozenset(entries)
 
 
 def _budgets(where: str, label: str, table: Mapping[str, Any]) -> Mapping[str, Budget]:
@@ -676,6 +691,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "watch": _TABLE,
     "rollback": _TABLE,
     "ui": _TABLE,
+    "read_only_requests": _STR_LIST,
 }
 _UI_KEYS: Mapping[str, _Field] = {
     "browser_path": _STR,

@@ -15,6 +15,11 @@ BLOCKED_PROPERTY = "deploysmoke.blocked"
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
+def reads_only(target: Target, method: str, path: str) -> bool:
+    """Whether a request cannot write: a safe method, or one of the target's ``read_only_requests``."""
+    return method in SAFE_METHODS or f"{method} {path}" in target.read_only_requests
+
+
 @dataclass(frozen=True, slots=True)
 class GuardDecision:
     """Whether one check may run and may write to the target, and why not."""

@@ -19,7 +19,7 @@ import pytest
 
 from pytest_deploysmoke.budgets import Budget, Duration
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
-from pytest_deploysmoke.guard import SAFE_METHODS, get_decision
+from pytest_deploysmoke.guard import get_decision, reads_only
 from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.records import CallRecord, current_item, log_of, record, reported_version_key
 
@@ -66,7 +66,7 @@ class HttpProbe:
 
     def guard(self, request: httpx.Request) -> None:
         """Refuse a write on production unless the running check may write; nothing is sent."""
-        if request.method in SAFE_METHODS or request.extensions.get(LOGIN_EXTENSION):
+        if reads_only(self.target, request.method, request.url.path) or request.extensions.get(LOGIN_EXTENSION):
             return
         item = current_item(self.config)
         decision = get_decision(item) if item is not None else None

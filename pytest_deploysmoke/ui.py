@@ -22,7 +22,7 @@ import pytest
 
 from pytest_deploysmoke.budgets import Budget, Duration, parse_duration
 from pytest_deploysmoke.errors import BudgetExceeded, UiError
-from pytest_deploysmoke.guard import SAFE_METHODS, GuardDecision
+from pytest_deploysmoke.guard import SAFE_METHODS, GuardDecision, reads_only
 from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.records import SCREENSHOT_PROPERTY, CallKind, CallRecord, record
 
@@ -108,7 +108,8 @@ class PageWatch:
 
     def _guarded(self, route: Route) -> None:
         request = route.request
-        if request.method in SAFE_METHODS:
+        declared = self.ours(request.url) and reads_only(self.target, request.method, urlsplit(request.url).path)
+        if request.method in SAFE_METHODS or declared:
             route.fallback()
             return
         action = f"{request.method} {self.shown(request.url)}"

@@ -723,3 +723,11 @@ def test_bad_ui_settings_name_the_key(project: Path, table: str, message: str) -
     """A wrong [ui] value is a ConfigError naming the key, what it is and what is expected."""
     error = target_error(project, f'[targets.prod]\nbase_url = "https://x.example"\n[targets.prod.ui]\n{table}\n')
     assert message in error
+
+
+def test_read_only_requests_are_method_and_path(project: Path) -> None:
+    """read_only_requests lists "METHOD /path" entries; anything else names the entry and the form."""
+    text = '[targets.prod]\nbase_url = "https://x.example"\nread_only_requests = [{}]\n'
+    assert target(project, text.format('"POST /graphql"')).read_only_requests == frozenset({"POST /graphql"})
+    error = target_error(project, text.format('"/graphql"'))
+    assert "[targets.prod] read_only_requests has '/graphql'; expected \"METHOD /path\", e.g. \"POST /graphql\"" in error

@@ -140,6 +140,24 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
     ]
 
 
+def test_read_only_requests_pass_the_guard(pytester: pytest.Pytester, api_url: str) -> None:
+    """A POST the target declares read-only (a search, a GraphQL query) is sent on production; others are not."""
+    toml = target_toml(api_url, "production = true", name="prod").replace(
+        "production = true", 'production = true\nread_only_requests = ["POST /api/v1/items"]'
+    )
+    pytester.makefile(".toml", deploysmoke=toml)
+    pytester.makepyfile(
+        test_calls="def test_search(http):\n    assert http.post('/api/v1/items?q=x', json={}).status_code == 201\n\n"
+        "def test_delete(http):\n    http.delete('/api/v1/items/1')\n"
+    )
+    reprec = pytester.inline_run("--deploy-target=prod")
+    reprec.assertoutcome(passed=1, failed=1)
+    (failure,) = reprec.getfailures()
+    assert str(failure.longrepr) == (
+        "DELETE /api/v1/items/1 blocked: target 'prod' is production and the test is not marked destructive"
+    )
+
+
 def test_writes_are_free_off_production(pytester: pytest.Pytester, api_url: str) -> None:
     """Off production every check may write."""
     pytester.makefile(".toml", deploysmoke=target_toml(api_url))
