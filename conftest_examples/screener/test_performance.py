@@ -50,8 +50,7 @@ def test_screener_symbols_response_time(latency: Latency) -> None:
 
 
 # One request, not a percentile: the filter is the heaviest query, and a slow one would take
-# seconds per sample.  A POST, so the guard treats it as a write and it does not run on production.
-@pytest.mark.destructive
+# seconds per sample.  A POST that only reads (read_only_requests in deploysmoke.toml).
 def test_filter_response_time(http: SmokeClient) -> None:
     """POST /api/screener/filter (RSI < 30) answers within 5 s (target 2 s)."""
     expect_status(http.post("/api/screener/filter", json=RSI_UNDER_30), 200)
