@@ -1,4 +1,5 @@
-"""The backtest example through the plugin: green on the hotfix, each bad deploy caught, production untouched."""
+"""The backtest example through the plugin: green on the hotfix, each bad deploy caught, production untouched,
+its browser checks run in headless Chromium with their screenshots in the HTML report."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
@@ -17,6 +19,10 @@ from tests.conftest import _free_port, start_standin, stop_process
 BACKTEST = Path(__file__).parent.parent / "conftest_examples" / "backtest"
 KNOWN = "bt_reference"  # the backtest the stand-in seeds, and vars.known_backtest_id
 PERFORMANCE = {"total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate"}
+CHROMIUM = "/usr/bin/chromium"
+RENDER_CHECK = "test_ui.py::test_stock_selection_page_renders_with_its_controls_enabled"
+KNOWN_UI_CHECK = "test_ui.py::test_known_backtest_page_shows_it_completed_and_its_result_downloads"
+NEW_UI_CHECK = "test_ui.py::test_backtest_started_on_the_page_completes_and_its_result_downloads"
 
 
 @pytest.fixture
@@ -49,79 +55,143 @@ def backtests(dsn: str) -> list[tuple[str, str, int, str | None]]:
 
 
 def test_good_deploy_passes_every_check(backtest: pytest.Pytester, fresh_db: str) -> None:
-    """On the hotfix every checklist item passes, and the python worker wrote the smoke backtest's results file."""
+    """On the hotfix every checklist item passes, in the browser too, and the worker wrote both smoke results."""
     result = run_suite(backtest, fresh_db)
-    result.assert_outcomes(passed=9)
+    result.assert_outcomes(passed=12)
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*1 passed*",
             "*health*PASSED*(gate)*2 passed*",
             "*hotfix*PASSED*(gate)*1 passed*",
             "*features*PASSED*5 passed*",
+            "*ui*PASSED*3 passed*",
             "deploysmoke verdict: GO",
         ]
     )
-    (new,) = [row for row in backtests(fresh_db) if row[0] != KNOWN]
-    backtest_id, status, progress, results_file = new
-    assert (status, progress) == ("completed", 100)
-    path = backtest.path / "data" / "results" / f"backtest-result-{backtest_id}.json"
-    assert results_file == str(path)
-    document = json.loads(path.read_text(encoding="utf-8"))
-    assert document["backtest_id"] == backtest_id and set(document["performance"]) == PERFORMANCE
+    new = [row for row in backtests(fresh_db) if row[0] != KNOWN]
+    assert len(new) == 2, f"one backtest from the API check and one from the page, got {new}"
+    for backtest_id, status, progress, results_file in new:
+        assert (status, progress) == ("completed", 100)
+        path = backtest.path / "data" / "results" / f"backtest-result-{backtest_id}.json"
+        assert results_file == str(path)
+        document = json.loads(path.read_text(encoding="utf-8"))
+        assert document["backtest_id"] == backtest_id and set(document["performance"]) == PERFORMANCE
 
 
 STUCK_AT_30 = (
     "poll_until(backtest_progress): condition not met after * attempts in * s (timeout 5 s, every 0.1 s); "
     "last value: {'backtest_id': 'bt_*', 'status': 'running', 'progress': 30}"
 )
+HOTFIX_404 = (
+    "the result download still returns 404 from the page, the bug 2.0.2 fixes; "
+    "check that 2.0.2 is deployed on every instance and mounts the result route"
+)
+
+
+def link_404(page: str, backtest_id: str) -> str:
+    """The failure of a UI check whose Download result link points at a route the API does not have."""
+    return (
+        f"UI {page}: Download result of backtest {backtest_id}: GET /api/backtest/download/{backtest_id} answered 404 "
+        f"(Not Found) instead of the file backtest-result-{backtest_id}.json; the page links to "
+        f"/api/backtest/download/{backtest_id}, not to the API's result route /api/backtest/result/{backtest_id}; "
+        "deploy the page that was built with this API (are the page and the API from the same release?)"
+    )
+
+
+@dataclass(frozen=True)
+class Fault:
+    """A bad deploy: the fault switch, the run's extra options, and exactly what the run reports."""
+
+    switch: str
+    failed: tuple[str, ...]  # the checks that fail, in run order
+    messages: tuple[str, ...]  # each failure's one line (fnmatch patterns)
+    outcomes: dict[str, int]
+    gate: str | None = None  # the gate phase whose failure skips the later phases
+    args: tuple[str, ...] = field(default=())
+
+
 FAULTS = {
-    "result_404": (
-        "test_hotfix.py::test_result_download_no_longer_404s",
-        f"GET /api/backtest/result/{KNOWN} answered 404 (Not Found): the result download still returns 404, "
-        "the bug 2.0.2 fixes; check that 2.0.2 is deployed on every instance and mounts the result route",
-        "hotfix",
-        {"passed": 3, "failed": 1, "skipped": 5},
+    "result_404": Fault(
+        "result_404",
+        ("test_hotfix.py::test_result_download_no_longer_404s",),
+        (
+            f"GET /api/backtest/result/{KNOWN} answered 404 (Not Found): the result download still returns 404, "
+            "the bug 2.0.2 fixes; check that 2.0.2 is deployed on every instance and mounts the result route",
+        ),
+        {"passed": 3, "failed": 1, "skipped": 8},
+        gate="hotfix",
     ),
-    "version_2_0_1": (
-        "test_health.py::test_health_reports_the_hotfix_version",
-        "GET /api/health reports version 2.0.1, the release the hotfix replaces, not the hotfix 2.0.2: "
-        "the hotfix is not deployed; roll out 2.0.2 (check the image tag the deploy used) and rerun",
-        "health",
-        {"passed": 2, "failed": 1, "skipped": 6},
+    # The same regression seen from the page: the ui phase alone, since in a full run the hotfix gate skips it.
+    "result_404-ui": Fault(
+        "result_404",
+        (KNOWN_UI_CHECK, NEW_UI_CHECK),
+        (
+            f"UI /?backtest_id={KNOWN}: Download result of backtest {KNOWN}: GET /api/backtest/result/{KNOWN} "
+            f"answered 404 (Not Found) instead of the file backtest-result-{KNOWN}.json; {HOTFIX_404}",
+            "UI /: Download result of backtest bt_*: GET /api/backtest/result/bt_* answered 404 (Not Found) "
+            f"instead of the file backtest-result-bt_*.json; {HOTFIX_404}",
+        ),
+        {"passed": 1, "failed": 2, "deselected": 9},
+        args=("--deploy-phase=ui",),
     ),
-    "worker_stuck": (
-        "test_backtest.py::test_progress_moves_from_0_to_100_and_completes",
-        f"E * Failed: {STUCK_AT_30}",
-        None,
-        {"passed": 7, "failed": 1, "errors": 1},
+    "download_link_404": Fault(
+        "download_link_404",
+        (KNOWN_UI_CHECK, NEW_UI_CHECK),
+        (link_404(f"/?backtest_id={KNOWN}", KNOWN), link_404("/", "bt_*")),
+        {"passed": 10, "failed": 2},
     ),
-    "no_performance": (
-        "test_results.py::test_new_backtest_result_downloads",
-        "E * Failed: GET http://127.0.0.1:*/api/backtest/result/bt_* JSON differs from what was expected: $.performance: missing",
-        None,
-        {"passed": 8, "failed": 1},
+    "version_2_0_1": Fault(
+        "version_2_0_1",
+        ("test_health.py::test_health_reports_the_hotfix_version",),
+        (
+            "GET /api/health reports version 2.0.1, the release the hotfix replaces, not the hotfix 2.0.2: "
+            "the hotfix is not deployed; roll out 2.0.2 (check the image tag the deploy used) and rerun",
+        ),
+        {"passed": 2, "failed": 1, "skipped": 9},
+        gate="health",
+    ),
+    "worker_stuck": Fault(
+        "worker_stuck",
+        ("test_backtest.py::test_progress_moves_from_0_to_100_and_completes", NEW_UI_CHECK),
+        (
+            STUCK_AT_30,
+            # The page's backtest waits in the queue behind the API check's, which the worker never finishes.
+            'UI /: #backtest-progress[[]value="100"] not visible within *.* s; the progress bar of backtest bt_* '
+            "stands at 0% (queued); it did not complete within vars.progress_within (5s): the worker's logs say why",
+        ),
+        {"passed": 9, "failed": 2, "errors": 1},
+    ),
+    "no_performance": Fault(
+        "no_performance",
+        ("test_results.py::test_new_backtest_result_downloads", NEW_UI_CHECK),
+        (
+            "GET http://127.0.0.1:*/api/backtest/result/bt_* JSON differs from what was expected: $.performance: missing",
+            "UI /: the downloaded backtest-result-bt_*.json is incomplete: "
+            "performance is missing (expected total_return, sharpe_ratio, max_drawdown, total_trades, win_rate)",
+        ),
+        {"passed": 10, "failed": 2},
     ),
 }
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
+@pytest.mark.parametrize("case", list(FAULTS))
 def test_each_bad_deploy_is_caught_by_its_check(
-    backtest: pytest.Pytester, fresh_db: str, monkeypatch: pytest.MonkeyPatch, fault: str
+    backtest: pytest.Pytester, fresh_db: str, monkeypatch: pytest.MonkeyPatch, case: str
 ) -> None:
-    """Each fault switch fails the check written for it, readably; a fault in a gate skips later phases."""
-    check, message, gate, outcomes = FAULTS[fault]
-    monkeypatch.setenv("BACKTEST_FAULTS", fault)
-    result = run_suite(backtest, fresh_db)
+    """Each fault switch fails the checks written for it, each in one line; a fault in a gate skips later phases."""
+    fault = FAULTS[case]
+    monkeypatch.setenv("BACKTEST_FAULTS", fault.switch)
+    result = run_suite(backtest, fresh_db, *fault.args)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(**outcomes)
-    result.stdout.fnmatch_lines([f"FAILED {check} - *"])
-    result.stdout.fnmatch_lines([message])
-    if fault == "worker_stuck":  # the new result's check cannot run: its backtest never completes
+    result.assert_outcomes(**fault.outcomes)
+    result.stdout.fnmatch_lines([f"FAILED {check}*" for check in fault.failed])
+    result.stdout.fnmatch_lines(list(fault.messages))
+    if case == "worker_stuck":  # the new result's check cannot run: its backtest never completes
         result.stdout.fnmatch_lines([f"backtest bt_* did not complete, so it has no result to check: {STUCK_AT_30}"])
-    if gate is None:
+    if fault.gate is None:
         assert "later phases not run" not in result.stdout.str()
     else:
-        result.stdout.fnmatch_lines([f"*gate '{gate}' failed ({check}); later phases not run*"])
+        result.stdout.fnmatch_lines([f"*gate '{fault.gate}' failed ({fault.failed[0]}); later phases not run*"])
 
 
 @pytest.fixture
@@ -141,7 +211,7 @@ def standing_backtest(backtest: pytest.Pytester) -> Iterator[str]:
 def test_production_copy_runs_no_destructive_check_and_writes_nothing(
     backtest: pytest.Pytester, fresh_db: str, standing_backtest: str
 ) -> None:
-    """Against a production = true copy, only the read-only checks run, no backtest starts, no file is written."""
+    """Against a production = true copy, only the read-only checks run, in the browser too; nothing is written."""
     toml = backtest.path / "deploysmoke.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8")
@@ -153,21 +223,57 @@ production = true
 version = "2.0.2"
 timeout = 5
 vars = {{ known_backtest_id = "{KNOWN}", replaces = "2.0.1", progress_within = "5s" }}
+
+[targets.prodcopy.ui]
+browser_path = "${{DEPLOYSMOKE_BROWSER_PATH:-{CHROMIUM}}}"
 """,
         encoding="utf-8",
     )
     results = backtest.path / "data" / "results"
     before, files_before = backtests(fresh_db), sorted(results.iterdir())
     result = run_suite(backtest, fresh_db, "--deploy-target=prodcopy")
-    result.assert_outcomes(passed=5, skipped=3)
+    result.assert_outcomes(passed=7, skipped=4)
     result.stdout.fnmatch_lines(
         [
-            "*3 destructive check(s) NOT RUN because target 'prodcopy' is production*",
+            "*ui*PASSED*2 passed, 1 skipped*",
+            "*4 destructive check(s) NOT RUN because target 'prodcopy' is production*",
             "*test_backtest.py::test_backtest_starts",
             "*test_backtest.py::test_progress_moves_from_0_to_100_and_completes",
             "*test_results.py::test_new_backtest_result_downloads",
+            f"*{NEW_UI_CHECK}",
         ]
     )
     assert backtests(fresh_db) == before and sorted(results.iterdir()) == files_before
-    assert '"GET /api/backtest/result/bt_reference HTTP/1.1" 200' in (backtest.path / "standin.log").read_text()
-    assert "POST " not in (backtest.path / "standin.log").read_text()
+    log = (backtest.path / "standin.log").read_text()
+    # The known result was read by the hotfix check, the results check and the page's Download result; nothing
+    # was sent that writes.
+    assert log.count(f'"GET /api/backtest/result/{KNOWN} HTTP/1.1" 200') == 3
+    assert f'"GET /?backtest_id={KNOWN} HTTP/1.1" 200' in log
+    assert all(f'"{verb} ' not in log for verb in ("POST", "PUT", "PATCH", "DELETE"))
+
+
+def test_html_report_shows_the_ui_checks_screenshot_in_its_row(backtest: pytest.Pytester, fresh_db: str) -> None:
+    """The self-contained HTML report, opened in Chromium, shows the page's screenshot in the UI check's row."""
+    from playwright.sync_api import sync_playwright
+
+    report = backtest.path / "report.html"
+    result = run_suite(
+        backtest, fresh_db, "--deploy-phase=ui", "-k", "renders", f"--html={report}", "--self-contained-html"
+    )
+    result.assert_outcomes(passed=1, deselected=11)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(10_000)
+            page.goto(report.as_uri())
+            row = page.locator(f'tbody.results-table-row[id="{RENDER_CHECK}"]')
+            assert row.locator(".col-result").inner_text() == "Passed"
+            row.locator(".collapsible .col-result").click()  # pytest.ini renders passed rows collapsed
+            image = row.locator(".extras-row img")
+            image.wait_for(state="visible")
+            source, width, height = image.evaluate("img => [img.src, img.naturalWidth, img.naturalHeight]")
+        finally:
+            browser.close()
+    assert source.startswith("data:image/png;base64,")
+    assert width > 0 and height > 0, f"the screenshot did not load: {width}x{height}"

@@ -57,11 +57,13 @@ def follow_progress(http: SmokeClient, deploy_target: Target) -> Callable[[str],
 
     It polls ``GET /api/backtest/progress?backtest_id=...`` every 100 ms for up to the target's
     ``progress_within``; past that, ``poll_until`` fails the check with the last progress it saw.
+    Each backtest is followed once per run: a later call gets the same answers, or the same failure
+    at once, instead of waiting out the deadline again.
     """
     within = deploy_target.vars.get("progress_within", "60s")
+    followed: dict[str, list[dict[str, Any]] | str] = {}  # backtest id -> its answers, or why polling gave up
 
-    def follow(backtest_id: str) -> list[dict[str, Any]]:
-        __tracebackhide__ = True  # a failure shows the check's line, then poll_until's message
+    def poll(backtest_id: str) -> list[dict[str, Any]] | str:
         answers: list[dict[str, Any]] = []
 
         def backtest_progress() -> dict[str, Any]:
@@ -70,8 +72,20 @@ def follow_progress(http: SmokeClient, deploy_target: Target) -> Callable[[str],
             answers.append(answer)
             return answer
 
-        poll_until(backtest_progress, until=is_finished, timeout=within, every="100ms")
+        try:
+            poll_until(backtest_progress, until=is_finished, timeout=within, every="100ms")
+        except pytest.fail.Exception as exc:
+            return str(exc)
         return answers
+
+    def follow(backtest_id: str) -> list[dict[str, Any]]:
+        __tracebackhide__ = True  # a failure shows the check's line, then poll_until's message
+        if backtest_id not in followed:
+            followed[backtest_id] = poll(backtest_id)
+        outcome = followed[backtest_id]
+        if isinstance(outcome, str):
+            pytest.fail(outcome, pytrace=False)
+        return outcome
 
     return follow
 

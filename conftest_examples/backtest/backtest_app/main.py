@@ -34,6 +34,9 @@ from backtest_app.settings import Settings
 
 PACKAGE = Path(__file__).parent
 PAGE = (PACKAGE / "page.html").read_text(encoding="utf-8")
+#: Where the page's Download result link points, and where it points under the download_link_404 fault.
+RESULT_LINK = 'const RESULT_PATH = "/api/backtest/result/";'
+BROKEN_RESULT_LINK = 'const RESULT_PATH = "/api/backtest/download/";'
 BACKTEST_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
 SYMBOL = re.compile(r"[A-Z][A-Z.]{0,9}")
 MAX_SYMBOLS = 10
@@ -101,7 +104,12 @@ def error(status: int, code: str, message: str) -> JSONResponse:
 
 
 async def page(request: Request) -> Response:
-    """The stock selection page: pick stocks and dates, start a backtest, follow it, download the result."""
+    """The stock selection page: pick stocks and dates, start a backtest, follow it, download the result.
+
+    ``/?backtest_id=ID`` opens a backtest that already runs or ran (a link someone shared).
+    """
+    if service(request).settings.fault("download_link_404"):
+        return HTMLResponse(PAGE.replace(RESULT_LINK, BROKEN_RESULT_LINK))
     return HTMLResponse(PAGE)
 
 

@@ -12,6 +12,10 @@ FAULTS = {
     "version_2_0_1": "the service reports version 2.0.1, the release the hotfix replaces",
     "worker_stuck": "the python worker stops at 30% and never finishes a backtest",
     "no_performance": "the python worker writes results without the performance field",
+    "download_link_404": (
+        "the page's Download result links to /api/backtest/download/{id}, a route the API does not have "
+        "(a page built for another API version)"
+    ),
 }
 VERSION = "2.0.2"
 REPLACED_VERSION = "2.0.1"
