@@ -61,7 +61,7 @@ PG_ADMIN = "deploysmoke_admin"
 PG_FALLBACK_USER = "deploysmoke-pg"
 SMOKE_ROLE = "smoke"
 POLICY_RC_D = Path("/usr/sbin/policy-rc.d")
-CHROMIUM = Path("/usr/bin/chromium")  # Debian's package; the HTML report tests drive it headless
+CHROMIUM = Path("/usr/bin/chromium")  # Debian's package: browser checks and the HTML report tests run it headless
 PG_CTL_STOP = ["-m", "fast", "-w", "-t", str(int(STOP_TIMEOUT))]
 
 
@@ -256,10 +256,10 @@ def ensure_chromium() -> Path:
     install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
     if os.geteuid() != 0:
         raise ServiceError(
-            f"the HTML report tests open the report in Chromium, and {CHROMIUM} is not installed; install with\n"
+            f"the browser checks and the HTML report tests run in Chromium, and {CHROMIUM} is not installed; install with\n"
             f"    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive {' '.join(install)}"
         )
-    print("devservices: installing chromium with apt-get (for the HTML report tests)", flush=True)
+    print("devservices: installing chromium with apt-get (for the browser checks and the HTML report tests)", flush=True)
     _run_apt(install)
     if not os.access(CHROMIUM, os.X_OK):
         raise ServiceError(f"apt-get finished but {CHROMIUM} is still missing")

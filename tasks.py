@@ -54,7 +54,7 @@ def demo(args: list[str]) -> int:
     """
     import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
 
-    ensure_env("demo")
+    ensure_env("demo,ui")  # the suite's ui phase runs in Debian's chromium through pytest-playwright
     REPORTS.mkdir(exist_ok=True)
     html, junit = REPORTS / "kifu.html", REPORTS / "kifu.xml"
     ticket, summary = REPORTS / "kifu-ticket.md", REPORTS / "kifu.json"
@@ -81,6 +81,7 @@ def demo(args: list[str]) -> int:
             "DATABASE_URL": services[devservices.DSN_VAR],
             "REDIS_URL": services[devservices.REDIS_URL_VAR],
         },
+        browser=True,
     )
     if not html.exists():
         return code  # the run never got going; run_with_services or pytest said why
