@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import sys
 import uuid
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -17,6 +20,18 @@ from tests.conftest import _free_port, start_standin, stop_process
 
 KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
 TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
+CHROMIUM = "/usr/bin/chromium"
+UI_CHECKS = (
+    "test_ui.py::test_landing_page_loads",
+    "test_ui.py::test_login_page_shows_its_form",
+    "test_ui.py::test_smoke_account_logs_in_through_the_form",
+    "test_ui.py::test_home_tab_shows_the_summary_cards",
+    "test_ui.py::test_chart_tab_draws_the_btcusdt_chart",
+    "test_ui.py::test_review_tab_lists_the_chart_notes",
+    "test_ui.py::test_portfolio_tab_shows_the_positions",
+)
+LOGIN_THROUGH_THE_FORM = "test_ui.py::test_smoke_account_logs_in_through_the_form"
+SMOKE_PASSWORD = "smoke-password-123"  # the default of SMOKE_PASSWORD in deploysmoke.toml
 
 
 @pytest.fixture
@@ -27,6 +42,7 @@ def kifu(pytester: pytest.Pytester, fresh_db: str, redis_url: str, monkeypatch: 
     monkeypatch.setenv("REDIS_URL", redis_url)
     # A smoke account of its own, so the stand-in's login rate limit (per email, in Redis) never trips.
     monkeypatch.setenv("SMOKE_USER", f"smoke-{uuid.uuid4().hex[:8]}@kifu.example")
+    monkeypatch.delenv("SMOKE_PASSWORD", raising=False)  # the suite's default, SMOKE_PASSWORD below
     monkeypatch.delenv("KIFU_FAULTS", raising=False)
     return pytester
 
@@ -35,10 +51,43 @@ def run_kifu(kifu: pytest.Pytester, *args: str) -> pytest.RunResult:
     return kifu.runpytest_subprocess("--deploy-target=local", "-m", "smoke", "-rfEs", *args, timeout=120)
 
 
+def failed_checks(result: pytest.RunResult) -> set[str]:
+    """The checks the short summary (``-rfE``) lists as failed or in error."""
+    return {line.split(" ")[1] for line in result.outlines if line.startswith(("FAILED ", "ERROR "))}
+
+
+def shown_screenshots(report: Path) -> dict[str, tuple[str, int]]:
+    """Open the HTML report in headless Chromium and expand each UI check's row, as a reader does.
+
+    Returns, per UI check, the start of the ``src`` of the visible screenshot in its row, and the
+    image's natural width (0 when it did not load).
+    """
+    from playwright.sync_api import sync_playwright
+
+    shown = {}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM)
+        try:
+            page = browser.new_page()
+            page.set_default_timeout(10_000)
+            page.goto(report.as_uri())
+            for nodeid in UI_CHECKS:
+                row = page.locator(f'#results-table tbody.results-table-row[id="{nodeid}"]')
+                row.locator("tr.collapsible").click()  # passed rows start collapsed (render_collapsed in pytest.ini)
+                image = row.locator(".media img")
+                image.wait_for(state="visible")
+                source, width = image.evaluate("img => [img.getAttribute('src'), img.complete ? img.naturalWidth : 0]")
+                shown[nodeid] = (source[:22], width)
+        finally:
+            browser.close()
+    return shown
+
+
 def test_good_deploy_passes_every_check(kifu: pytest.Pytester) -> None:
-    """On a good deploy every checklist item passes, phase by phase."""
-    result = run_kifu(kifu)
-    result.assert_outcomes(passed=28)
+    """On a good deploy every checklist item passes, phase by phase, and the report shows each screen."""
+    report = kifu.path / "report.html"
+    result = run_kifu(kifu, f"--html={report}", "--self-contained-html")
+    result.assert_outcomes(passed=35)
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*4 passed*",
@@ -46,50 +95,110 @@ def test_good_deploy_passes_every_check(kifu: pytest.Pytester) -> None:
             "*health*PASSED*(gate)*3 passed*",
             "*auth*PASSED*(gate)*4 passed*",
             "*features*PASSED*10 passed*",
+            "*ui*PASSED*7 passed*",
             "*performance*PASSED*2 passed*",
         ]
     )
+    for text in (result.stdout.str(), report.read_text(encoding="utf-8")):
+        assert SMOKE_PASSWORD not in text  # typed into the login form, but never shown
+    shown = shown_screenshots(report)
+    assert all(source == "data:image/png;base64," for source, _ in shown.values()), shown
+    assert all(width > 0 for _, width in shown.values()), f"a screenshot does not load as an image: {shown}"
 
 
+@dataclass(frozen=True)
+class Fault:
+    """What a fault switch breaks: every check that fails (and no other), and their one-line messages."""
+
+    failed: tuple[str, ...]
+    messages: tuple[str, ...]
+    gate: str | None = None  # the gate phase that fails, skipping every later phase
+    phases: tuple[str, ...] = ()  # run only these phases (--deploy-phase); all when empty
+
+
+KLINES_500 = "answered 500 in * ms, expected 200: *upstream_error*"
 FAULTS = {
-    "missing_migration_021": (
-        "test_migrations.py::test_users_ai_allowlisted_column_exists",
-        "missing columns on public.users: ai_allowlisted; did the migrations run?",
-        "migrations",
+    "missing_migration_021": Fault(
+        ("test_migrations.py::test_users_ai_allowlisted_column_exists",),
+        ("missing columns on public.users: ai_allowlisted; did the migrations run?",),
+        gate="migrations",
     ),
-    "health_503": (
-        "test_health.py::test_health_answers_200",
-        "GET http://127.0.0.1:*/health answered 503 in * ms, expected 200: *degraded*",
-        "health",
+    "health_503": Fault(
+        ("test_health.py::test_health_answers_200",),
+        ("GET http://127.0.0.1:*/health answered 503 in * ms, expected 200: *degraded*",),
+        gate="health",
     ),
-    "login_500": (
-        "test_auth.py::test_*",
-        "login POST /api/v1/auth/login as smoke-*@kifu.example answered 500: *; "
-        "the login endpoint itself failed; the service's logs say why",
-        "auth",
+    "login_500": Fault(
+        (
+            "test_auth.py::test_new_user_can_register",
+            "test_auth.py::test_new_user_can_log_in",
+            "test_auth.py::test_smoke_account_can_log_in",
+            "test_auth.py::test_users_me_answers_for_the_smoke_account",
+        ),
+        (
+            "login POST /api/v1/auth/login as smoke-*@kifu.example answered 500: *; "
+            "the login endpoint itself failed; the service's logs say why",
+        ),
+        gate="auth",
     ),
-    "klines_empty": (
-        "test_features.py::test_klines_have_five_daily_candles",
-        "GET */api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5 JSON differs from what was expected: "
-        "$: expected 5 items, got 0",
-        None,
+    "klines_empty": Fault(
+        ("test_features.py::test_klines_have_five_daily_candles",),
+        (
+            "GET */api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5 JSON differs from what was expected: "
+            "$: expected 5 items, got 0",
+        ),
+        phases=("features",),  # the chart screen fails too ("no BTCUSDT candles to draw"); chart_500 shows it
     ),
-    "pack_stuck": (
-        "test_features.py::test_summary_pack_is_generated_from_the_sync_run",
-        "*poll_until(pack_status): condition not met after * attempts in * s (timeout 5 s, every 0.1 s); "
-        "last value: *pending*",
-        None,
+    "pack_stuck": Fault(
+        (
+            "test_features.py::test_summary_pack_is_generated_from_the_sync_run",
+            "test_features.py::test_latest_pack_is_the_new_one",
+            "test_features.py::test_pack_can_be_read_by_id",
+        ),
+        (
+            "*poll_until(pack_status): condition not met after * attempts in * s (timeout 5 s, every 0.1 s); "
+            "last value: *pending*",
+        ),
+        phases=("features",),
     ),
-    "ws_close": (
-        "test_stream.py::test_first_ticker_arrives_within_two_seconds",
-        "WS /ws/tickers?symbols=BTCUSDT: closed by the server with code 1011 (upstream unavailable) "
-        "after * ms, before the first message; the server's logs say why",
-        None,
+    "ws_close": Fault(
+        ("test_stream.py::test_first_ticker_arrives_within_two_seconds",),
+        (
+            "WS /ws/tickers?symbols=BTCUSDT: closed by the server with code 1011 (upstream unavailable) "
+            "after * ms, before the first message; the server's logs say why",
+        ),
+        phases=("features",),
     ),
-    "slow_summary": (
-        "test_features.py::test_trades_summary_answers",
-        "GET /api/v1/trades/summary took 1.5* s, over its budget of 1.00 s (status 200); *",
-        None,
+    "slow_summary": Fault(
+        ("test_features.py::test_trades_summary_answers",),
+        ("GET /api/v1/trades/summary took 1.5* s, over its budget of 1.00 s (status 200); *",),
+        phases=("features",),
+    ),
+    # The faults of the screens fail their screen's check, with what the page did.
+    "review_tab_throws": Fault(
+        ("test_ui.py::test_review_tab_lists_the_chart_notes",),
+        (
+            "UI /home: #review-list li not visible within 2.* s; 1 problem on the page: "
+            "uncaught TypeError: Cannot read properties of undefined (reading 'map')",
+        ),
+        phases=("ui",),
+    ),
+    # Every klines call answers 500: the features check of klines, the chart screen and the klines percentiles.
+    "chart_500": Fault(
+        (
+            "test_features.py::test_klines_have_five_daily_candles",
+            "test_ui.py::test_chart_tab_draws_the_btcusdt_chart",
+            "test_performance.py::test_klines_percentiles",
+        ),
+        (
+            f"GET http://127.0.0.1:*/api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5 {KLINES_500}",
+            "UI /home: #chart-svg not visible within 2.* s; 2 problems on the page: "
+            "GET /api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=30 answered 500 (fetch); "
+            "console error: chart tab failed: /api/v1/market/klines answered 500 (/home:*)",
+            "GET /api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5: 10 requests (+1 warm-up), *; "
+            "10 errors: 500 x10 (100.0%); the endpoint fails under repeated requests: the service's logs say why",
+        ),
+        phases=("features", "ui", "performance"),
     ),
 }
 
@@ -98,19 +207,20 @@ FAULTS = {
 def test_each_bad_deploy_is_caught_by_its_check(
     kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, fault: str
 ) -> None:
-    """Each fault switch fails the check written for it, readably; a fault in a gate skips later phases."""
-    check, message, gate = FAULTS[fault]
+    """Each fault switch fails exactly the checks written for it, one readable line each; a gate skips the rest."""
+    expected = FAULTS[fault]
     monkeypatch.setenv("KIFU_FAULTS", fault)
-    result = run_kifu(kifu)
+    result = run_kifu(kifu, *(f"--deploy-phase={phase}" for phase in expected.phases))
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.stdout.fnmatch_lines([f"*{check}*"])
-    result.stdout.fnmatch_lines([f"*{message}"])
+    assert failed_checks(result) == set(expected.failed), result.stdout.str()
+    for message in expected.messages:
+        result.stdout.fnmatch_lines([message])  # a line of its own in FAILURES: no traceback around it
     output = result.stdout.str()
     assert "Traceback" not in output and "INTERNALERROR" not in output
-    if gate is None:
+    if expected.gate is None:
         assert "later phases not run" not in output
     else:
-        result.stdout.fnmatch_lines([f"*gate '{gate}' failed (*); later phases not run*"])
+        result.stdout.fnmatch_lines([f"*gate '{expected.gate}' failed (*); later phases not run*"])
         assert result.parseoutcomes()["skipped"] >= 1
 
 
@@ -122,7 +232,7 @@ def standing_kifu(kifu: pytest.Pytester, fresh_db: str, redis_url: str) -> Itera
         **os.environ,
         "JWT_SECRET": "kifu-production-copy-secret-0123456789",
         "APP_VERSION": "1.8.0",
-        "SMOKE_PASSWORD": "smoke-password-123",
+        "SMOKE_PASSWORD": SMOKE_PASSWORD,
     }
     url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "uvicorn", "kifu_app.main:app", "--host", "127.0.0.1", "--port", str(port)]
@@ -141,10 +251,20 @@ def row_counts(dsn: str) -> dict[str, int]:
         }
 
 
+def requests_served(log: Path) -> list[tuple[str, str]]:
+    """The method and path of every request in the stand-in's uvicorn access log."""
+    served = re.findall(r'"([A-Z]+) (\S+) HTTP/[\d.]+" \d{3}', log.read_text(encoding="utf-8", errors="replace"))
+    return [(method, path) for method, path in served]
+
+
 def test_production_copy_runs_no_destructive_check_and_writes_nothing(
     kifu: pytest.Pytester, fresh_db: str, standing_kifu: str
 ) -> None:
-    """Against a production = true copy, destructive checks are listed as not run and no table gains a row."""
+    """Against a production = true copy, destructive checks (the form login too) do not run, and nothing writes.
+
+    The screens still open in the browser, logged in through the token, and no page sends anything but GET:
+    the only write the stand-in sees is the run's own login, which the guard allows.
+    """
     toml = kifu.path / "deploysmoke.toml"
     toml.write_text(
         toml.read_text(encoding="utf-8")
@@ -160,22 +280,42 @@ redis_url = "${{REDIS_URL}}"
 [targets.prodcopy.auth]
 login_path = "/api/v1/auth/login"
 username = "${{SMOKE_USER}}"
-password = "smoke-password-123"
+password = "{SMOKE_PASSWORD}"
 username_field = "email"
+
+[targets.prodcopy.ui]
+browser_path = "{CHROMIUM}"
+token_storage = "localStorage:kifu_token"
 """,
         encoding="utf-8",
     )
     before = row_counts(fresh_db)
-    result = kifu.runpytest_subprocess("--deploy-target=prodcopy", "-m", "smoke", timeout=120)
+    result = kifu.runpytest_subprocess(
+        "--deploy-target=prodcopy", "-m", "smoke", "--deploy-json=summary.json", "-rs", timeout=120
+    )
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
-    result.stdout.fnmatch_lines(["*destructive check(s) NOT RUN because target 'prodcopy' is production*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*destructive check(s) NOT RUN because target 'prodcopy' is production*",
+            f"    - {LOGIN_THROUGH_THE_FORM}",
+        ]
+    )
+    checks = json.loads((kifu.path / "summary.json").read_text(encoding="utf-8"))["checks"]
+    ui = {check["nodeid"]: check for check in checks if check["phase"] == "ui"}
+    assert {nodeid: check["outcome"] for nodeid, check in ui.items()} == {
+        nodeid: "skipped" if nodeid == LOGIN_THROUGH_THE_FORM else "passed" for nodeid in UI_CHECKS
+    }
+    assert ui[LOGIN_THROUGH_THE_FORM]["guard_blocked"] is True
+    assert [call for check in checks for call in check["calls"] if call["outcome"] == "blocked"] == []
+    writes = [(method, path) for method, path in requests_served(kifu.path / "standin.log") if method != "GET"]
+    assert writes == [("POST", "/api/v1/auth/login")]
+    assert ("GET", "/home") in requests_served(kifu.path / "standin.log")  # the screens did open
     assert row_counts(fresh_db) == before
 
 
 def test_gate_fault_is_no_go_in_every_artifact(kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
     """With /health failing, the HTML, the ticket, the JSON and the JUnit XML all say NO-GO and name the gate."""
-    import json
     import xml.etree.ElementTree as ET
 
     monkeypatch.setenv("KIFU_FAULTS", "health_503")

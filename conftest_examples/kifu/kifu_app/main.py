@@ -25,7 +25,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from kifu_app import database, market, security
+from kifu_app import database, market, pages, security
 from kifu_app.security import Caller
 from kifu_app.settings import Settings
 
@@ -242,7 +242,7 @@ async def trades_summary(request: Request, caller: Caller) -> Response:
 async def klines(request: Request) -> Response:
     app = kifu(request)
     app.klines_served += 1
-    if app.fault("error_burst") and app.klines_served % 3 == 0:
+    if app.fault("chart_500") or (app.fault("error_burst") and app.klines_served % 3 == 0):
         return error(500, "upstream_error", "the exchange feed failed")
     symbol = request.query_params.get("symbol", "").upper()
     interval = request.query_params.get("interval", "1d")
@@ -261,6 +261,22 @@ async def klines(request: Request) -> Response:
         cached = json.dumps(market.klines(symbol, interval, int(limit), market.now_ms()))
         await app.cache.setex(key, KLINES_CACHE_SECONDS, cached)
     return Response(cached, media_type="application/json")
+
+
+@signed_in
+async def portfolio(request: Request, caller: Caller) -> Response:
+    """The caller's positions: net quantity, number of trades and realised PnL per symbol."""
+    rows = await database.fetch_all(
+        kifu(request).settings.database_url,
+        "SELECT symbol, sum(CASE WHEN side = 'buy' THEN quantity ELSE -quantity END) AS quantity, "
+        "count(*) AS trades, sum(pnl) AS pnl FROM trades WHERE user_id = %s GROUP BY symbol ORDER BY symbol",
+        (caller.id,),
+    )
+    positions = [
+        {"symbol": row["symbol"], "quantity": float(row["quantity"]), "trades": row["trades"], "pnl": float(row["pnl"])}
+        for row in rows
+    ]
+    return JSONResponse({"positions": positions, "pnl": round(sum(p["pnl"] for p in positions), 2)})
 
 
 @signed_in
@@ -419,6 +435,21 @@ async def tickers(websocket: WebSocket) -> None:
         return
 
 
+# --------------------------------------------------------------------------- the web app's screens
+
+
+async def landing_page(request: Request) -> Response:
+    return pages.landing()
+
+
+async def login_page(request: Request) -> Response:
+    return pages.login()
+
+
+async def home_page(request: Request) -> Response:
+    return pages.home(review_throws=kifu(request).fault("review_tab_throws"))
+
+
 # --------------------------------------------------------------------------- the application
 
 
@@ -449,6 +480,9 @@ async def lifespan(app: Starlette) -> AsyncIterator[None]:
 
 app = Starlette(
     routes=[
+        Route("/", landing_page),
+        Route("/login", login_page),
+        Route("/home", home_page),
         Route("/livez", livez),
         Route("/health", health),
         Route("/metrics", metrics),
@@ -458,6 +492,7 @@ app = Starlette(
         Route("/api/v1/users/{user_id:int}", delete_user, methods=["DELETE"]),
         Route("/api/v1/trades/summary", trades_summary),
         Route("/api/v1/market/klines", klines),
+        Route("/api/v1/portfolio", portfolio),
         Route("/api/v1/bubbles", list_bubbles, methods=["GET"]),
         Route("/api/v1/bubbles", create_bubble, methods=["POST"]),
         Route("/api/v1/ai/review", ai_review, methods=["POST"]),

@@ -18,6 +18,8 @@ FAULTS = {
     "error_burst": "every third market klines request answers 500",
     "slow_health": "/health takes 0.25 s",
     "health_dies_later": "/health answers 503 after its first 3 requests (the deploy degrades after the checks)",
+    "review_tab_throws": "the home screen's review tab script throws a TypeError (built for another bubbles API)",
+    "chart_500": "market klines answer 500, so the chart tab never draws its chart",
 }
 MIN_SECRET_BYTES = 32
 
