@@ -156,8 +156,9 @@ FAULTS = {
         (
             STUCK_AT_30,
             # The page's backtest waits in the queue behind the API check's, which the worker never finishes.
-            'UI /: #backtest-progress[[]value="100"] not visible within *.* s; the progress bar of backtest bt_* '
-            "stands at 0% (queued); it did not complete within vars.progress_within (5s): the worker's logs say why",
+            'UI /: #backtest-progress[[]value="100"], #error:not([[]hidden]) not visible within *.* s; the progress bar '
+            "of backtest bt_* stands at 0% (queued); it did not complete within vars.progress_within (5s): "
+            "the worker's logs say why",
         ),
         {"passed": 9, "failed": 2, "errors": 1},
     ),
@@ -277,3 +278,5 @@ def test_html_report_shows_the_ui_checks_screenshot_in_its_row(backtest: pytest.
             browser.close()
     assert source.startswith("data:image/png;base64,")
     assert width > 0 and height > 0, f"the screenshot did not load: {width}x{height}"
+    password = str(psycopg.conninfo.conninfo_to_dict(fresh_db).get("password") or "")
+    assert not password or password not in report.read_text(encoding="utf-8")

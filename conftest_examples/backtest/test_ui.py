@@ -24,6 +24,8 @@ CONTROLS = {
     "#start-backtest": "the Start backtest button",
 }
 PERFORMANCE = ("total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate")
+#: The progress bar at 100 %, or the page showing why the backtest will not get there.
+FINISHED = '#backtest-progress[value="100"], #error:not([hidden])'
 #: The API's result route: where the page's Download result link must point.
 RESULT_ROUTE = "/api/backtest/result/{}"
 
@@ -35,28 +37,32 @@ def shown_at(page: Page) -> str:
 
 
 def follow_progress_bar(page: Page, backtest_id: str, deploy_target: Target) -> None:
-    """Wait until the page's progress bar is at 100 % and says completed, for up to ``vars.progress_within``."""
+    """Wait until the page's progress bar is at 100 % and says completed, for up to ``vars.progress_within``.
+
+    The wait also ends when the page shows an error (a failed backtest, an API call that failed),
+    so a backtest that cannot complete fails the check at once, not at the deadline.
+    """
     __tracebackhide__ = True
     within = deploy_target.vars.get("progress_within", "60s")
     try:
-        expect_renders(page, '#backtest-progress[value="100"]', within=within)
+        expect_renders(page, FINISHED, within=within)
     except UiError as exc:
         gave_up = str(exc)
     else:
         gave_up = ""
     status = " ".join((page.locator("#progress-text").text_content() or "").split())
     error = page.locator("#error")
-    shows = f"; the page shows the error {error.text_content()!r}" if error.is_visible() else ""
+    shows = f"the page shows the error {error.text_content()!r}" if error.is_visible() else ""
     if gave_up:  # failed outside the handler: one line, no chained traceback
-        pytest.fail(
-            f"{gave_up}; the progress bar of backtest {backtest_id} stands at {status}{shows}; "
-            f"it did not complete within vars.progress_within ({within}): the worker's logs say why",
-            pytrace=False,
+        stands = shows or (
+            f"the progress bar of backtest {backtest_id} stands at {status}; "
+            f"it did not complete within vars.progress_within ({within}): the worker's logs say why"
         )
-    if status != "100% (completed)" or not page.locator("#download-result").is_visible():
+        pytest.fail(f"{gave_up}; {stands}", pytrace=False)
+    if shows or status != "100% (completed)" or not page.locator("#download-result").is_visible():
         pytest.fail(
-            f"UI {shown_at(page)}: the progress bar of backtest {backtest_id} is full, but the page says "
-            f"{status!r}{shows} and offers no Download result",
+            f"UI {shown_at(page)}: backtest {backtest_id} did not complete on the page: "
+            f"{shows or f'it says {status!r} and offers no Download result'}",
             pytrace=False,
         )
 
