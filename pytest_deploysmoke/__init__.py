@@ -17,7 +17,7 @@ if TYPE_CHECKING:
         UiError,
         WebSocketError,
     )
-    from pytest_deploysmoke.expect import expect_json, expect_status, poll_until
+    from pytest_deploysmoke.expect import expect_data, expect_json, expect_status, poll_until
     from pytest_deploysmoke.fixtures.perf import Latency, LoadProbeCall
     from pytest_deploysmoke.fixtures.users import SmokeUser
     from pytest_deploysmoke.fixtures.ws import WsConnect
@@ -71,6 +71,7 @@ __all__ = [
     "WebSocketError",
     "WsConnect",
     "__version__",
+    "expect_data",
     "expect_json",
     "expect_renders",
     "expect_status",
@@ -91,6 +92,7 @@ _LAZY = {
     "GuardDecision": "pytest_deploysmoke.guard",
     "get_decision": "pytest_deploysmoke.guard",
     "get_target": "pytest_deploysmoke.targets",
+    "expect_data": "pytest_deploysmoke.expect",
     "expect_json": "pytest_deploysmoke.expect",
     "expect_status": "pytest_deploysmoke.expect",
     "poll_until": "pytest_deploysmoke.expect",

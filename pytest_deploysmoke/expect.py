@@ -70,12 +70,21 @@ def expect_json(response: httpx.Response, expected: Any = None) -> Any:
             f"{answered(response)} with a body that is not valid JSON ({problem}): {excerpt(response.text)}"
         )
     if expected is not None:
-        differences = json_differences(body, expected)
-        if differences:
-            listed = "; ".join(differences)
-            request = response.request
-            pytest.fail(f"{request.method} {request.url} JSON differs from what was expected: {listed}", pytrace=False)
+        request = response.request
+        expect_data(body, expected, what=f"{request.method} {request.url} JSON")
     return body
+
+
+def expect_data(value: Any, expected: Any, *, what: str = "the value") -> Any:
+    """Check parsed data the way expect_json checks a body: a downloaded file, a WebSocket message.
+
+    Fails with ``{what} differs from what was expected: $.path: ...``; returns *value*.
+    """
+    __tracebackhide__ = True
+    differences = json_differences(value, expected)
+    if differences:
+        pytest.fail(f"{what} differs from what was expected: {'; '.join(differences)}", pytrace=False)
+    return value
 
 
 def json_differences(actual: Any, expected: Any, path: str = "$") -> list[str]:

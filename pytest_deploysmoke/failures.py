@@ -37,12 +37,13 @@ def describe(item: pytest.Item, exc: BaseException) -> str | None:
         return _describe_redis(item, exc, redis)
     playwright = sys.modules.get("playwright._impl._errors")
     if playwright is not None and isinstance(exc, playwright.Error):
-        return _describe_playwright(exc)
+        return _describe_playwright(item, exc)
     return None
 
 
-def _describe_playwright(exc: Any) -> str:
-    """``Page.goto: net::ERR_CONNECTION_REFUSED at http://...`` and its call log, as one line with a fix."""
+def _describe_playwright(item: pytest.Item, exc: Any) -> str:
+    """``Page.goto: net::ERR_CONNECTION_REFUSED at http://...`` and its call log, as one line with a fix;
+    with what went wrong on the check's page meanwhile, which is often why."""
     lines = [line.strip() for line in str(getattr(exc, "message", "") or exc).splitlines() if line.strip()]
     first = lines[0] if lines else type(exc).__name__
     waiting = next((line.removeprefix("- ") for line in reversed(lines) if "waiting for" in line), "")
@@ -63,7 +64,10 @@ def _describe_playwright(exc: Any) -> str:
         hint = f"{waiting}; is the page slow, or is the selector wrong?" if waiting else "is the page slow?"
     elif "Target page, context or browser has been closed" in first:
         hint = "the browser went away; did it crash?"
-    return f"UI {first}" + (f"; {hint}" if hint else "")
+    ui = sys.modules.get("pytest_deploysmoke.ui")
+    watch = item.stash.get(ui.page_watch_key, None) if ui is not None else None
+    problems = watch.listing() if watch is not None else None
+    return f"UI {first}" + (f"; {hint}" if hint else "") + (f"; {problems}" if problems else "")
 
 
 def _last_call(item: pytest.Item, kind: str | None = None, *, failed: bool = False) -> Any:

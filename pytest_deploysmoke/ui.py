@@ -92,9 +92,12 @@ class PageWatch:
 
     def _response(self, response: Response) -> None:
         request = response.request
-        if response.status >= 400 and request.resource_type in API_RESOURCES and self.ours(response.url):
+        resource = request.resource_type
+        # The page's own API calls, and a page it navigates to (a link or a button that lands on a 404).
+        counted = resource in API_RESOURCES or (resource == "document" and request.frame == self.page.main_frame)
+        if response.status >= 400 and counted and self.ours(response.url):
             self.problems.append(
-                f"{request.method} {self.shown(response.url)} answered {response.status} ({request.resource_type})"
+                f"{request.method} {self.shown(response.url)} answered {response.status} ({resource})"
             )
 
     def _request_failed(self, request: Request) -> None:
@@ -133,6 +136,15 @@ class PageWatch:
             target_ms=budget.target_ms if budget else None,
         )
         record(self.item.config, call)
+
+    def settle(self) -> None:
+        """Take in the events the browser sent so far: Playwright delivers them only during a call, in
+        order, so one round trip brings every console error and failed call that came before it."""
+        try:
+            if not self.page.is_closed():
+                self.page.evaluate("0")
+        except Exception:  # a page that crashed or navigated away has nothing more to say
+            pass
 
     def listing(self) -> str | None:
         """``2 problems on the page: console error: ...; GET /api/x answered 500 (fetch)``, or None."""
@@ -266,18 +278,18 @@ def expect_renders(
     """Check that a screen renders: open *path* (or stay on the page), the URL is reached, *selector*
     is visible within *within*, and the page logged no error.
 
-    ``url`` is what the page's URL must match afterwards (a glob like ``"**/home#chart"`` or a
-    compiled regex); by default the path it was sent to.  The time to the visible selector is
-    recorded as ``render PATH`` and held to *budget* (also the check's ``budget`` mark).
+    ``url`` is what the page's URL must come to match (a glob like ``"**/home#chart"`` or a
+    compiled regex), waited for like the selector; with *path* alone, the page must have stayed
+    at that path.  The wait ends early, failing, as soon as the page logs an error or an API call
+    fails.  The time to the visible selector is recorded as ``render PATH SELECTOR`` and held to
+    *budget* (also the check's ``budget`` mark).
     """
     __tracebackhide__ = True
-    from playwright.sync_api import Error as PlaywrightError
-
     watch = _watches.get(page)
     if watch is None:
         raise UiError("expect_renders() takes a page from the ui_page or authed_ui_page fixture")
     where = path or _path_of(page.url)
-    limit = parse_duration(within) if within is not None else None
+    limit = parse_duration(within) if within is not None else watch.target.timeout
     started = time.perf_counter()
     if path is not None:
         response = page.goto(path)
@@ -286,41 +298,86 @@ def expect_renders(
         watch.record("ui", f"open {path}", str(status or "ok"), ok=status < 400, ms=opened)
         if status >= 400:
             raise UiError(f"UI {path}: the page answered {status}; is the screen deployed at that path?")
-        _check_url(page, path if url is None else url, where)
-    elif url is not None:
-        _check_url(page, url, where)
-    try:
-        page.locator(selector).first.wait_for(state="visible", timeout=None if limit is None else limit * 1000)
-    except PlaywrightError as exc:
-        waited = (time.perf_counter() - started) * 1000
-        watch.record("ui", f"render {where} {selector}", "not visible", ok=False, ms=waited)
-        problems = watch.listing()
-        seen = f"; {problems}" if problems else ""
-        timeout = "Timeout" in str(exc)
-        reason = f"not visible within {waited / 1000:.1f} s" if timeout else _one_line(str(exc))
-        raise UiError(f"UI {where}: {selector} {reason}{seen}") from None
+        if url is None and not _url_matches(page.url, path):
+            raise UiError(
+                f"UI {where}: expected to reach {path}, but the page is at {page.url}; a redirect (to a login?)"
+            )
+    missing = _wait_until_rendered(watch, selector, url, started + limit)
     rendered = time.perf_counter() - started
+    action = f"render {where} {selector}"
+    if missing is not None:
+        watch.record("ui", action, "not visible", ok=False, ms=rendered * 1000)
+        problems = watch.listing()
+        when = f"after {rendered:.1f} s" if problems else f"within {limit:.1f} s"
+        if missing == "url":
+            what = f"expected to reach {_shown(url)}, but the page is at {page.url} {when}"
+        elif missing == "selector":
+            what = f"{selector} not visible {when}"
+        else:
+            what = f"{selector}: {missing}"
+        raise UiError(f"UI {where}: {what}" + (f"; {problems}" if problems else ""))
     chosen = Budget.of(budget) if budget is not None else budget_of(watch.item)
-    watch.record("ui", f"render {where} {selector}", "visible", ok=True, ms=rendered * 1000, budget=chosen)
-    if chosen is not None and (overrun := chosen.overrun(f"UI render {where} {selector}", rendered)):
+    watch.record("ui", action, "visible", ok=True, ms=rendered * 1000, budget=chosen)
+    if chosen is not None and (overrun := chosen.overrun(f"UI {action}", rendered)):
         raise BudgetExceeded(overrun)
+    watch.settle()
     if problems := watch.listing():
         raise UiError(f"UI {where}: {problems}")
 
 
-def _check_url(page: Page, expected: str | re.Pattern[str], where: str) -> None:
-    actual = page.url
-    if isinstance(expected, re.Pattern):
-        ok = expected.search(actual) is not None
-    elif expected.startswith("/") and "*" not in expected:
-        ok = _path_of(actual) == expected.split("?", 1)[0].split("#", 1)[0]
-    else:
-        from fnmatch import fnmatchcase
+#: How long expect_renders waits at a time before it looks at the page's problems again.
+_SLICE_S = 0.1
+#: How long it lets related problems arrive (the console error after a failed call) before failing.
+_GRACE_S = 0.3
 
-        ok = fnmatchcase(actual, expected.replace("**", "*"))
-    if not ok:
-        shown = expected.pattern if isinstance(expected, re.Pattern) else expected
-        raise UiError(f"UI {where}: expected to reach {shown}, but the page is at {actual}; a redirect (to a login?)")
+
+def _wait_until_rendered(
+    watch: PageWatch, selector: str, url: str | re.Pattern[str] | None, deadline: float
+) -> str | None:
+    """Wait for *url* and a visible *selector* until *deadline* (``perf_counter``).
+
+    Returns None when both came; else what did not, ``"url"`` or ``"selector"`` (or Playwright's
+    reason, for a selector it cannot use).  A problem on the page ends the wait at once.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page, locator = watch.page, watch.page.locator(selector).first
+    while True:
+        slice_ms = max(1.0, min(_SLICE_S, deadline - time.perf_counter()) * 1000)
+        reached = url is None or _url_matches(page.url, url)
+        if reached:
+            try:
+                locator.wait_for(state="visible", timeout=slice_ms)
+                return None
+            except PlaywrightTimeout:
+                pass
+            except PlaywrightError as exc:  # not a wait that ran out: an invalid selector, a closed page
+                return _one_line(str(exc))
+        else:
+            page.wait_for_timeout(slice_ms)
+        if watch.problems:
+            page.wait_for_timeout(_GRACE_S * 1000)
+            if reached and locator.is_visible():  # it rendered after all; the problems still fail the check
+                return None
+            return "selector" if reached else "url"
+        if time.perf_counter() >= deadline:
+            return "selector" if reached else "url"
+
+
+def _url_matches(actual: str, expected: str | re.Pattern[str]) -> bool:
+    """A path (``/home``) matches the URL's path; a glob (``**/home#chart``) or a regex the whole URL."""
+    if isinstance(expected, re.Pattern):
+        return expected.search(actual) is not None
+    if expected.startswith("/") and "*" not in expected:
+        return _path_of(actual) == expected.split("?", 1)[0].split("#", 1)[0]
+    from fnmatch import fnmatchcase
+
+    return fnmatchcase(actual, expected.replace("**", "*"))
+
+
+def _shown(expected: str | re.Pattern[str] | None) -> str:
+    return expected.pattern if isinstance(expected, re.Pattern) else str(expected)
 
 
 def _path_of(url: str) -> str:
@@ -335,7 +392,10 @@ def check_page(item: pytest.Item) -> None:
     """After a check's body passed: fail it when its page logged errors the check did not look at."""
     __tracebackhide__ = True
     watch = item.stash.get(page_watch_key, None)
-    if watch is not None and (problems := watch.listing()):
+    if watch is None:
+        return
+    watch.settle()
+    if problems := watch.listing():
         from pytest_deploysmoke.expect import no_answer
 
         raise no_answer(f"UI {_path_of(watch.page.url)}: {problems}")

@@ -112,3 +112,16 @@ def test_helpers_against_the_stand_in(pytester: pytest.Pytester, api_url: str) -
     result.stdout.no_fnmatch_line('*expect_status(http.get("/status/503"))*')
     result.stdout.no_fnmatch_line("*pytest_deploysmoke/expect.py*")
     result.stdout.no_fnmatch_line("*Target(*")
+
+
+def test_expect_data_checks_parsed_data_and_is_a_data_failure() -> None:
+    """expect_data returns matching data; a difference fails in one line that the rollback mark counts as data."""
+    from pytest_deploysmoke import expect_data
+    from pytest_deploysmoke.expect import is_data_failure
+
+    value = {"status": "completed", "performance": {"total_trades": 3}}
+    assert expect_data(value, {"performance": {"total_trades": 3}}) is value
+    with pytest.raises(pytest.fail.Exception) as excinfo:
+        expect_data(value, {"performance": {"win_rate": 0.5}}, what="the result file")
+    assert str(excinfo.value) == "the result file differs from what was expected: $.performance.win_rate: missing"
+    assert is_data_failure(excinfo.value)

@@ -178,7 +178,7 @@ FAULTS = {
     "review_tab_throws": Fault(
         ("test_ui.py::test_review_tab_lists_the_chart_notes",),
         (
-            "UI /home: #review-list li not visible within 2.* s; 1 problem on the page: "
+            "UI /home: #review-list li not visible after * s; 1 problem on the page: "
             "uncaught TypeError: Cannot read properties of undefined (reading 'map')",
         ),
         phases=("ui",),
@@ -192,7 +192,7 @@ FAULTS = {
         ),
         (
             f"GET http://127.0.0.1:*/api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5 {KLINES_500}",
-            "UI /home: #chart-svg not visible within 2.* s; 2 problems on the page: "
+            "UI /home: #chart-svg not visible after * s; 2 problems on the page: "
             "GET /api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=30 answered 500 (fetch); "
             "console error: chart tab failed: /api/v1/market/klines answered 500 (/home:*)",
             "GET /api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5: 10 requests (+1 warm-up), *; "

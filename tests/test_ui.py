@@ -101,7 +101,7 @@ def test_good_screens_render_and_are_recorded_with_screenshots(
         ),
         (
             'expect_renders(ui_page, "#chart canvas", path="/api-500")',
-            "UI /api-500: #chart canvas not visible within * s; 1 problem on the page: GET /api/fail answered 500 (fetch)",
+            "UI /api-500: #chart canvas not visible after * s; 1 problem on the page: GET /api/fail answered 500 (fetch)",
         ),
         (
             'expect_renders(ui_page, "#title", path="/moved")',
@@ -111,8 +111,29 @@ def test_good_screens_render_and_are_recorded_with_screenshots(
             'expect_renders(ui_page, "h1", path="/gone")',
             "UI /gone: the page answered 404; is the screen deployed at that path?",
         ),
+        (
+            'expect_renders(ui_page, "#nothing-here", path="/home", within="0.5s")',
+            "UI /home: #nothing-here not visible within 0.5 s",
+        ),
+        (
+            'ui_page.goto("/home")\n    expect_renders(ui_page, "h1", url="**/reports", within="0.4s")',
+            "UI /home: expected to reach **/reports, but the page is at http://127.0.0.1:*/home within 0.4 s",
+        ),
+        (
+            'ui_page.goto("/home")\n    ui_page.click("#old-link")\n    ui_page.wait_for_url("**/gone")',
+            "UI /gone: 1 problem on the page: GET /gone answered 404 (document)",
+        ),
     ],
-    ids=["script-throws", "console-error", "api-500", "redirected", "not-found"],
+    ids=[
+        "script-throws",
+        "console-error",
+        "api-500",
+        "redirected",
+        "not-found",
+        "never-visible",
+        "url-not-reached",
+        "link-404",
+    ],
 )
 def test_broken_screen_fails_with_what_the_page_did(
     pytester: pytest.Pytester, pages_url: str, checks: str, message: str
@@ -140,7 +161,7 @@ def test_chart_whose_api_fails_names_the_call_and_the_console_error(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "*UI /home: #chart-canvas not visible within 1.* s; 2 problems on the page: GET /api/chart answered 500 (fetch); "
+            "*UI /home: #chart-canvas not visible after * s; 2 problems on the page: GET /api/chart answered 500 (fetch); "
             "console error: chart failed: chart API 500 (/home:*)*"
         ]
     )

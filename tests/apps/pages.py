@@ -23,7 +23,8 @@ def page(title: str, body: str, script: str = "") -> HTMLResponse:
 async def home(request: Request) -> Response:
     return page(
         "Home",
-        '<h1>Home</h1><div id="cards"></div><button id="chart-tab">Chart</button><div id="chart"></div>',
+        '<h1>Home</h1><div id="cards"></div><button id="chart-tab">Chart</button><div id="chart"></div>'
+        '<a id="old-link" href="/gone">Old report</a>',
         """
         fetch('/api/cards').then(r => r.json()).then(cards => {
           const box = document.getElementById('cards');
