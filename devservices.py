@@ -256,10 +256,10 @@ def ensure_chromium() -> Path:
     install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
     if os.geteuid() != 0:
         raise ServiceError(
-            f"the browser checks and the HTML report tests run in Chromium, and {CHROMIUM} is not installed; install with\n"
+            f"browser checks and the HTML report tests run in Chromium, and {CHROMIUM} is not installed; install with\n"
             f"    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive {' '.join(install)}"
         )
-    print("devservices: installing chromium with apt-get (for the browser checks and the HTML report tests)", flush=True)
+    print("devservices: installing chromium with apt-get (browser checks, HTML report tests)", flush=True)
     _run_apt(install)
     if not os.access(CHROMIUM, os.X_OK):
         raise ServiceError(f"apt-get finished but {CHROMIUM} is still missing")
