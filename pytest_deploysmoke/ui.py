@@ -96,9 +96,7 @@ class PageWatch:
         # The page's own API calls, and a page it navigates to (a link or a button that lands on a 404).
         counted = resource in API_RESOURCES or (resource == "document" and request.frame == self.page.main_frame)
         if response.status >= 400 and counted and self.ours(response.url):
-            self.problems.append(
-                f"{request.method} {self.shown(response.url)} answered {response.status} ({resource})"
-            )
+            self.problems.append(f"{request.method} {self.shown(response.url)} answered {response.status} ({resource})")
 
     def _request_failed(self, request: Request) -> None:
         if any(request is blocked for blocked in self._blocked):

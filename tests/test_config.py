@@ -730,4 +730,4 @@ def test_read_only_requests_are_method_and_path(project: Path) -> None:
     text = '[targets.prod]\nbase_url = "https://x.example"\nread_only_requests = [{}]\n'
     assert target(project, text.format('"POST /graphql"')).read_only_requests == frozenset({"POST /graphql"})
     error = target_error(project, text.format('"/graphql"'))
-    assert "[targets.prod] read_only_requests has '/graphql'; expected \"METHOD /path\", e.g. \"POST /graphql\"" in error
+    assert '[targets.prod] read_only_requests has \'/graphql\'; expected "METHOD /path", e.g. "POST /graphql"' in error
