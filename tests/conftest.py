@@ -10,7 +10,7 @@ import subprocess
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -275,3 +275,15 @@ def start_standin(
             stop_process(process)
             raise RuntimeError(f"the stand-in did not start: {log.read_text(errors='replace')[-2000:]}")
         time.sleep(0.1)
+
+
+def row_counts(dsn: str, tables: Iterable[str]) -> dict[str, int]:
+    """How many rows each of *tables* holds: a production copy's checks must leave these as they were."""
+    from psycopg import sql
+
+    with psycopg.connect(dsn, connect_timeout=5) as conn:
+        counts = {}
+        for table in tables:
+            row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
+            counts[table] = row[0] if row else 0
+        return counts

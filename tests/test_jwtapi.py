@@ -9,12 +9,10 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 import redis
-from psycopg import sql
 
-from tests.conftest import _free_port, start_standin, stop_process
+from tests.conftest import _free_port, row_counts, start_standin, stop_process
 
 JWTAPI = Path(__file__).parent.parent / "conftest_examples" / "jwtapi"
 TABLES = ("users", "mentors")
@@ -172,14 +170,6 @@ def standing_jwtapi(jwtapi: pytest.Pytester) -> Iterator[str]:
         stop_process(process)
 
 
-def row_counts(dsn: str) -> dict[str, int]:
-    with psycopg.connect(dsn, connect_timeout=5) as conn:
-        return {
-            table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]  # type: ignore[index]  # count(*) always returns a row
-            for table in TABLES
-        }
-
-
 def test_production_copy_runs_no_destructive_check_and_writes_nothing(
     jwtapi: pytest.Pytester, fresh_db: str, redis_url: str, rate_limit_prefix: str, standing_jwtapi: str
 ) -> None:
@@ -217,7 +207,7 @@ username_field = "email"
 """,
         encoding="utf-8",
     )
-    before = row_counts(fresh_db)
+    before = row_counts(fresh_db, TABLES)
     result = jwtapi.runpytest_subprocess("--deploy-target=prodcopy", "-m", "smoke", "-rs", timeout=120)
     result.assert_outcomes(passed=22, skipped=1)
     result.stdout.fnmatch_lines(
@@ -229,5 +219,5 @@ username_field = "email"
         ]
     )
     assert_readable(result)
-    assert row_counts(fresh_db) == before
+    assert row_counts(fresh_db, TABLES) == before
     assert rate_limit_keys(redis_url, rate_limit_prefix) == []

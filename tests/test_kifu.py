@@ -12,11 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
 import pytest
-from psycopg import sql
 
-from tests.conftest import _free_port, start_standin, stop_process
+from tests.conftest import _free_port, row_counts, start_standin, stop_process
 
 KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
 TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
@@ -243,14 +241,6 @@ def standing_kifu(kifu: pytest.Pytester, fresh_db: str, redis_url: str) -> Itera
         stop_process(process)
 
 
-def row_counts(dsn: str) -> dict[str, int]:
-    with psycopg.connect(dsn, connect_timeout=5) as conn:
-        return {
-            table: conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()[0]  # type: ignore[index]  # count(*) always returns a row
-            for table in TABLES
-        }
-
-
 def requests_served(log: Path) -> list[tuple[str, str]]:
     """The method and path of every request in the stand-in's uvicorn access log."""
     served = re.findall(r'"([A-Z]+) (\S+) HTTP/[\d.]+" \d{3}', log.read_text(encoding="utf-8", errors="replace"))
@@ -289,7 +279,7 @@ token_storage = "localStorage:kifu_token"
 """,
         encoding="utf-8",
     )
-    before = row_counts(fresh_db)
+    before = row_counts(fresh_db, TABLES)
     result = kifu.runpytest_subprocess(
         "--deploy-target=prodcopy", "-m", "smoke", "--deploy-json=summary.json", "-rs", timeout=120
     )
@@ -311,7 +301,7 @@ token_storage = "localStorage:kifu_token"
     writes = [(method, path) for method, path in requests_served(kifu.path / "standin.log") if method != "GET"]
     assert writes == [("POST", "/api/v1/auth/login")]
     assert ("GET", "/home") in requests_served(kifu.path / "standin.log")  # the screens did open
-    assert row_counts(fresh_db) == before
+    assert row_counts(fresh_db, TABLES) == before
 
 
 def test_gate_fault_is_no_go_in_every_artifact(kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
