@@ -61,8 +61,7 @@ class PageWatch:
     _blocked: list[Request] = field(default_factory=list)  # aborted by the guard: reported once, as blocked
 
     def __post_init__(self) -> None:
-        parts = urlsplit(self.target.base_url)
-        self.origin = f"{parts.scheme}://{parts.netloc}"
+        self.origin = origin_of(self.target.base_url)
         self.page.on("console", self._console)
         self.page.on("pageerror", self._page_error)
         self.page.on("response", self._response)
@@ -176,8 +175,13 @@ def feed_base_url(config: pytest.Config, target: Target, user_base_url: str | No
     if user_base_url is None and hasattr(config.option, "base_url"):
         # pytest-base-url prints it in the header: never with the credentials a base_url may carry.
         parts = urlsplit(target.base_url)
-        netloc = parts.netloc.rpartition("@")[2]
-        config.option.base_url = parts._replace(netloc=netloc).geturl()
+        config.option.base_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+
+
+def origin_of(url: str) -> str:
+    """``https://host:8443`` of *url*, as a browser's ``location.origin`` has it: without a user or password."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
 def add_browser_path(config: pytest.Config, launch_args: dict[str, Any], browser_path: str | None) -> None:
@@ -207,8 +211,8 @@ def share_thread_with_playwright(runner: Any) -> None:
     as long as it is started (its loop is suspended in a greenlet between calls), so once a
     browser check has started it, every later ``asyncio.Runner.run`` refuses to start:
     "cannot be called from a running event loop".  Around the runner's ``run`` and ``close``,
-    this hides Playwright's suspended loop and puts it back afterwards; an async check still
-    cannot call the sync API (Playwright says so, and the failure is translated).
+    this hides Playwright's suspended loop and puts it back afterwards.  A browser check itself
+    stays a plain ``def``: ui_page refuses an ``async def`` check.
     """
     for name in ("run", "close"):
         method = getattr(runner, name, None)
@@ -255,8 +259,7 @@ def put_token(page: Page, target: Target, token: str) -> None:
     if kind == "cookie":
         page.context.add_cookies([{"name": key, "value": token, "url": target.base_url}])
         return
-    parts = urlsplit(target.base_url)
-    origin = json.dumps(f"{parts.scheme}://{parts.netloc}")
+    origin = json.dumps(origin_of(target.base_url))
     # Only on the target's own origin: a third-party frame never sees the token.
     page.context.add_init_script(
         f"if (location.origin === {origin}) {{ try {{ window.{kind}.setItem({json.dumps(key)}, {json.dumps(token)}); }}"
