@@ -322,3 +322,54 @@ def test_screenshot_path_mentions_no_page_when_screenshots_are_off(pytester: pyt
     result.assert_outcomes(passed=1)
     assert not Path(pytester.path / "ticket-screenshots").exists()
     assert "[screenshot]" not in (pytester.path / "ticket.md").read_text()
+
+
+def test_production_lets_a_declared_read_through(pytester: pytest.Pytester) -> None:
+    """A POST the target lists in read_only_requests is sent by the page on production too."""
+    app = make_app()
+    with serve_in_thread(app, "pages, declared read") as url:
+        pytester.makefile(
+            ".toml",
+            deploysmoke=target_toml(url, production=True).replace(
+                "production = true", 'production = true\nread_only_requests = ["POST /api/items"]'
+            ),
+        )
+        pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+        pytester.makepyfile(
+            test_ui="def test_save(ui_page):\n    ui_page.goto('/form')\n    ui_page.click('#save')\n"
+            "    ui_page.wait_for_selector('text=saved 1')\n"
+        )
+        result = pytester.runpytest_subprocess("--deploy-target=t", timeout=120)
+        writes = httpx.get(f"{url}/api/writes", timeout=5).json()["writes"]
+    result.assert_outcomes(passed=1)
+    assert writes == 1
+
+
+MISUSE = """
+from pytest_deploysmoke import expect_renders
+
+
+def test_plain_page(page):
+    expect_renders(page, "h1", path="/home")
+
+
+def test_no_token_storage(authed_ui_page):
+    pass
+"""
+
+
+def test_misuse_is_one_clear_line(pytester: pytest.Pytester, pages_url: str) -> None:
+    """expect_renders on an unwatched page, and authed_ui_page without [ui] token_storage, say what to do."""
+    pytester.makefile(".toml", deploysmoke=target_toml(pages_url).replace('token_storage = "localStorage:token"\n', ""))
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    pytester.makepyfile(test_ui=MISUSE)
+    result = pytester.runpytest_subprocess("--deploy-target=t", timeout=120)
+    result.assert_outcomes(failed=1, errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*expect_renders() takes a page from the ui_page or authed_ui_page fixture*",
+            "*authed_ui_page: target 't' has no ?ui? token_storage; say where the app keeps its token*",
+        ],
+        consecutive=False,
+    )
+    assert "Traceback" not in result.stdout.str()
