@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
+from pytest_deploysmoke.expect import unchecked
+
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import Target
     from pytest_deploysmoke.httpclient import SmokeClient
@@ -37,22 +39,20 @@ def login(http: SmokeClient, target: Target) -> str:
             hint = f"check [targets.{target.name}.auth] login_path"
         else:
             hint = "the login endpoint itself failed; the service's logs say why"
-        pytest.fail(f"{what} answered {response.status_code}: {excerpt(response.text)}; {hint}", pytrace=False)
+        raise unchecked(f"{what} answered {response.status_code}: {excerpt(response.text)}; {hint}")
     try:
         document = response.json()
     except ValueError:
-        pytest.fail(
+        raise unchecked(
             f"{what} answered {response.status_code} with a body that is not JSON: {excerpt(response.text)}; "
-            "check login_path (a login page instead of the API is a common cause)",
-            pytrace=False,
-        )
+            "check login_path (a login page instead of the API is a common cause)"
+        ) from None
     token = dig(document, auth.token_path)
     if not isinstance(token, str) or not token:
         keys = ", ".join(sorted(document)) if isinstance(document, dict) else type(document).__name__
-        pytest.fail(
+        raise unchecked(
             f"{what} answered {response.status_code} without a token at '{auth.token_path}' "
-            f"(top-level keys: {keys}); set token_path to where the token is",
-            pytrace=False,
+            f"(top-level keys: {keys}); set token_path to where the token is"
         )
     return token
 

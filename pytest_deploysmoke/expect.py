@@ -19,23 +19,24 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 POLL_VALUE_CHARS = 300
-#: Set on the failures the plugin raises when a check got no usable answer (refused, timed out,
-#: the wrong status, a body that is not JSON, a condition never met): a ``rollback`` mark does not
-#: trip on those, only on the check finding the data wrong.
-NO_ANSWER = "deploysmoke_no_answer"
+#: Set on the failures the plugin raises when a check could not check its data: no usable answer
+#: (refused, timed out, the wrong status, a body that is not JSON, a condition never met), too slow,
+#: or a setting or package missing.  A ``rollback`` mark does not trip on those, only on wrong data.
+UNCHECKED = "deploysmoke_unchecked"
 
 
-def no_answer(message: str) -> BaseException:
-    """A one-line check failure (no traceback) that says the check got no usable answer."""
+def unchecked(message: str) -> BaseException:
+    """A one-line check failure (no traceback) for a check that could not check its data."""
     failure = pytest.fail.Exception(message, pytrace=False)
-    setattr(failure, NO_ANSWER, True)
+    setattr(failure, UNCHECKED, True)
     return failure
 
 
 def is_data_failure(exc: BaseException) -> bool:
     """Whether *exc* says the service answered with wrong data: an ``assert``, ``pytest.fail`` in the
-    check, or a difference expect_json found; not a failure to get an answer, nor an error in the code."""
-    if isinstance(exc, DeploySmokeError) or getattr(exc, NO_ANSWER, False):
+    check, a difference expect_json or expect_data found, a missing table or column; not a failure to
+    get an answer (see :func:`unchecked`), nor an error in the check's code."""
+    if isinstance(exc, DeploySmokeError) or getattr(exc, UNCHECKED, False):
         return False
     return isinstance(exc, (AssertionError, pytest.fail.Exception))
 
@@ -46,7 +47,7 @@ def expect_status(response: httpx.Response, *expected: int) -> httpx.Response:
     ok = response.status_code in expected if expected else response.is_success
     if not ok:
         wanted = " or ".join(str(code) for code in expected) if expected else "2xx"
-        raise no_answer(f"{answered(response)}, expected {wanted}: {excerpt(response.text)}")
+        raise unchecked(f"{answered(response)}, expected {wanted}: {excerpt(response.text)}")
     return response
 
 
@@ -66,7 +67,7 @@ def expect_json(response: httpx.Response, expected: Any = None) -> Any:
             f"{exc.msg} at line {exc.lineno} column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else str(exc)
         )
     if problem is not None:  # failed outside the handler, so no chained json traceback is shown
-        raise no_answer(
+        raise unchecked(
             f"{answered(response)} with a body that is not valid JSON ({problem}): {excerpt(response.text)}"
         )
     if expected is not None:
@@ -163,7 +164,7 @@ def poll_until(
         if elapsed + pause > limit:
             name = getattr(fn, "__name__", "the call")
             shown = excerpt(last, POLL_VALUE_CHARS)
-            raise no_answer(
+            raise unchecked(
                 f"poll_until({name}): condition not met after {attempts} attempts in {elapsed:.1f} s "
                 f"(timeout {limit:g} s, every {pause:g} s); last value: {shown}"
             )

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
-import pytest
 
 from pytest_deploysmoke.budgets import Budget, Duration, format_ms
 from pytest_deploysmoke.config import MAX_SAMPLES
 from pytest_deploysmoke.errors import BudgetExceeded
+from pytest_deploysmoke.expect import unchecked
 from pytest_deploysmoke.network import describe_error
 from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats
 
@@ -153,19 +153,17 @@ class LatencyProbe:
             error_outcomes=tally.errors.items(),
         )
         if sent < samples:
-            pytest.fail(
+            raise unchecked(
                 f"{action}: stopped after {sent} of {samples} measured requests ({warm} warm-up) at the time cap "
                 f"of {cap_s:g} s (each request's timeout of {per_call:g} s times {warmup + samples}): "
-                f"{stats.distribution}; {stats.error_summary}; is the service hanging, or are retries adding up?",
-                pytrace=False,
+                f"{stats.distribution}; {stats.error_summary}; is the service hanging, or are retries adding up?"
             )
         if limit is not None:
             check_p95(stats, limit)
         if tally.first_over_budget is not None:
-            pytest.fail(
+            raise unchecked(
                 f"{tally.first_over_budget} ({tally.over_budget} of {stats.count} measured requests were over "
-                f"their per-call budget: {stats.distribution}; {stats.error_summary})",
-                pytrace=False,
+                f"their per-call budget: {stats.distribution}; {stats.error_summary})"
             )
         return stats
 
@@ -182,16 +180,14 @@ def check_p95(stats: LatencyStats, budget: Budget) -> None:
     """Fail the check when the p95 of *stats* is over *budget*'s limit (or nothing answered)."""
     __tracebackhide__ = True
     if stats.count == stats.unanswered:
-        pytest.fail(
+        raise unchecked(
             f"{stats.action}: none of {stats.count} requests was answered, so the p95 budget of "
-            f"{format_ms(budget.limit)} cannot be met ({stats.error_summary}); is the service up and base_url right?",
-            pytrace=False,
+            f"{format_ms(budget.limit)} cannot be met ({stats.error_summary}); is the service up and base_url right?"
         )
     if float(stats.p95) > budget.limit * 1000:
-        pytest.fail(
+        raise unchecked(
             f"{stats.action}: p95 {stats.p95} is over the budget of {format_ms(budget.limit)} "
-            f"(p95 {stats.p95.summary}); is it slower since this deploy, or is the budget too tight?",
-            pytrace=False,
+            f"(p95 {stats.p95.summary}); is it slower since this deploy, or is the budget too tight?"
         )
 
 

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 import pytest
 
 from pytest_deploysmoke.budgets import parse_duration
+from pytest_deploysmoke.expect import unchecked
 from pytest_deploysmoke.latency import split_request
 from pytest_deploysmoke.records import CallRecord, record
 from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis, _ms_text
@@ -252,7 +253,7 @@ class LoadProbe:
         thread.start()
         thread.join(timeout=duration_s + self._target.timeout + 30)
         if thread.is_alive():
-            pytest.fail(f"{action}: the built-in engine did not stop within 30 s of its run time", pytrace=False)
+            raise unchecked(f"{action}: the built-in engine did not stop within 30 s of its run time")
         if failure:
             raise failure[0]
         return outcome[0]
@@ -334,9 +335,8 @@ class LoadProbe:
         import importlib.util
 
         if importlib.util.find_spec("locust") is None:
-            pytest.fail(
-                f"{action}: engine='locust' needs Locust, which is not installed; install the extra: {LOCUST_EXTRA}",
-                pytrace=False,
+            raise unchecked(
+                f"{action}: engine='locust' needs Locust, which is not installed; install the extra: {LOCUST_EXTRA}"
             )
         run_s = max(1, math.ceil(duration_s))
         with tempfile.TemporaryDirectory(prefix="deploysmoke-locust-") as tmp:
@@ -492,14 +492,9 @@ def _run_processes(
             log.close()
     tail = _tail(folder / "locust-0.log")
     if timed_out:
-        pytest.fail(
-            f"{action}: Locust did not finish within {timeout_s:g} s and was stopped; its log ends: {tail}",
-            pytrace=False,
-        )
+        raise unchecked(f"{action}: Locust did not finish within {timeout_s:g} s and was stopped; its log ends: {tail}")
     if processes[0].returncode != 0:
-        pytest.fail(
-            f"{action}: Locust exited with status {processes[0].returncode}; its log ends: {tail}", pytrace=False
-        )
+        raise unchecked(f"{action}: Locust exited with status {processes[0].returncode}; its log ends: {tail}")
     entries = []
     for path in sorted(folder.glob("cpu-*.json")):
         try:

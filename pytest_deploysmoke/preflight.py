@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from pytest_deploysmoke.expect import unchecked
 from pytest_deploysmoke.targets import RunSettings
 
 REQUIRED_ENV_NODEID = "deploysmoke::required_env"
@@ -24,10 +25,9 @@ class RequiredEnvCheck(pytest.Item):
     def runtest(self) -> None:
         missing = [name for name in self.names if not os.environ.get(name)]
         if missing:
-            pytest.fail(
+            raise unchecked(
                 f"required environment not set or empty: {', '.join(missing)} "
-                f"(required_env of target '{self.target_name}'); set them in the runner's environment",
-                pytrace=False,
+                f"(required_env of target '{self.target_name}'); set them in the runner's environment"
             )
 
     def reportinfo(self) -> tuple[Path, int | None, str]:

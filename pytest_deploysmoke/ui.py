@@ -397,9 +397,9 @@ def check_page(item: pytest.Item) -> None:
         return
     watch.settle()
     if problems := watch.listing():
-        from pytest_deploysmoke.expect import no_answer
+        from pytest_deploysmoke.expect import unchecked
 
-        raise no_answer(f"UI {_path_of(watch.page.url)}: {problems}")
+        raise unchecked(f"UI {_path_of(watch.page.url)}: {problems}")
 
 
 def attach_screenshot(item: pytest.Item, report: pytest.TestReport) -> None:

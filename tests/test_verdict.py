@@ -232,17 +232,22 @@ def test_cannot_get_an_answer(http):
 @pytest.mark.rollback("data integrity")
 def test_over_budget(http):
     http.get("/slow?s=0.05", budget="1ms")
+
+@pytest.mark.phase("features")
+@pytest.mark.rollback("data integrity")
+def test_p95_over_budget(latency):
+    latency("/slow?s=0.02", samples=2, warmup=0, budget="1ms")
 """
 
 
 def test_rollback_mark_trips_on_wrong_data_only(pytester: pytest.Pytester, standin_url: str) -> None:
-    """expect_json's difference trips the rule; a 503 or a blown budget fails the check without a rollback."""
+    """expect_json's difference trips the rule; a 503 or a blown budget (call or p95) fails without a rollback."""
     import json
 
     pytester.makefile(".toml", deploysmoke=f'[targets.s]\nbase_url = "{standin_url}"\n')
     pytester.makepyfile(test_checks=NOT_DATA)
     result = pytester.runpytest("--deploy-target=s", "--deploy-json=summary.json")
-    result.assert_outcomes(failed=3)
+    result.assert_outcomes(failed=4)
     summary = json.loads((pytester.path / "summary.json").read_text())
     assert summary["verdict"]["rollback"] == [
         "data integrity: test_checks.py::test_answers_wrong_data failed: GET "
