@@ -15,11 +15,13 @@ def test_every_public_name_resolves() -> None:
 
 
 def test_importing_the_plugin_imports_no_client_library() -> None:
-    """Loading the plugin (as pytest does at start-up) imports none of the heavy client libraries."""
+    """Loading the plugin and its fixtures (as pytest does at start-up) imports no client library, nor the
+    modules the checks use only when they run."""
     code = (
         "import sys, pytest_deploysmoke.plugin\n"
-        "import pytest_deploysmoke.fixtures.http, pytest_deploysmoke.fixtures.db, pytest_deploysmoke.fixtures.users\n"
-        "heavy = [m for m in ('httpx', 'psycopg', 'redis', 'websockets', 'jsonschema') if m in sys.modules]\n"
+        "import pytest_deploysmoke.fixtures\n"
+        "heavy = [m for m in ('httpx', 'psycopg', 'redis', 'websockets', 'jsonschema', 'playwright',\n"
+        "                     'pytest_deploysmoke.expect', 'pytest_deploysmoke.failures') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
