@@ -109,15 +109,14 @@ class HttpProbe:
         budget = self.budget(request)
         record(
             self.config,
-            CallRecord(
+            CallRecord.budgeted(
                 "http",
                 self.action(request),
                 describe_error(exc),
                 ok=False,
                 ms=elapsed * 1000,
-                budget_ms=budget.limit_ms if budget else None,
+                budget=budget,
                 attempt=attempt,
-                target_ms=budget.target_ms if budget else None,
             ),
         )
 
@@ -128,15 +127,14 @@ class HttpProbe:
         action = self.action(request)
         if item is not None:  # calls outside a check are not kept, but their budget still counts
             log_of(item).records.append(
-                CallRecord(
+                CallRecord.budgeted(
                     "http",
                     action,
                     str(response.status_code),
                     ok=response.status_code < 400,
                     ms=elapsed * 1000,
-                    budget_ms=budget.limit_ms if budget else None,
+                    budget=budget,
                     attempt=attempt,
-                    target_ms=budget.target_ms if budget else None,
                 )
             )
             item.stash[last_response_key] = response

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pytest
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.budgets import Budget
 
 CallKind = Literal["http", "ws", "db", "redis", "ui"]
 
@@ -28,6 +31,22 @@ class CallRecord:
     budget_ms: float | None = None
     attempt: int = 1
     target_ms: float | None = None  # a two-level budget's target: over it only warns
+
+    @classmethod
+    def budgeted(
+        cls, kind: CallKind, action: str, outcome: str, *, ok: bool, ms: float, budget: Budget | None, attempt: int = 1
+    ) -> CallRecord:
+        """A record that carries *budget*'s limit and target (None: the call had no budget)."""
+        return cls(
+            kind,
+            action,
+            outcome,
+            ok=ok,
+            ms=ms,
+            budget_ms=budget.limit_ms if budget else None,
+            attempt=attempt,
+            target_ms=budget.target_ms if budget else None,
+        )
 
     def as_dict(self) -> dict[str, Any]:
         """The record as plain JSON-able values."""

@@ -123,16 +123,7 @@ class PageWatch:
         self, kind: CallKind, action: str, outcome: str, *, ok: bool, ms: float, budget: Budget | None = None
     ) -> None:
         """Record a browser step on the check."""
-        call = CallRecord(
-            kind,
-            action,
-            outcome,
-            ok=ok,
-            ms=ms,
-            budget_ms=budget.limit_ms if budget else None,
-            target_ms=budget.target_ms if budget else None,
-        )
-        record(self.item.config, call)
+        record(self.item.config, CallRecord.budgeted(kind, action, outcome, ok=ok, ms=ms, budget=budget))
 
     def settle(self) -> None:
         """Take in the events the browser sent so far: Playwright delivers them only during a call, in

@@ -206,18 +206,7 @@ def _check_budget(
     config: pytest.Config, action: str, budget: Budget | None, elapsed: float, outcome: str = "ok"
 ) -> None:
     """Record a timed WebSocket step; raise BudgetExceeded when it took longer than its budget's limit."""
-    record(
-        config,
-        CallRecord(
-            "ws",
-            action,
-            outcome,
-            ok=True,
-            ms=elapsed * 1000,
-            budget_ms=budget.limit_ms if budget else None,
-            target_ms=budget.target_ms if budget else None,
-        ),
-    )
+    record(config, CallRecord.budgeted("ws", action, outcome, ok=True, ms=elapsed * 1000, budget=budget))
     if budget is not None and (overrun := budget.overrun(f"WS {action}", elapsed)):
         raise BudgetExceeded(overrun)
 
