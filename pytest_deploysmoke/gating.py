@@ -26,7 +26,7 @@ import pytest
 
 from pytest_deploysmoke import guard, phases
 from pytest_deploysmoke.targets import RunSettings
-from pytest_deploysmoke.verdict import PhaseOutcome, phase_outcome
+from pytest_deploysmoke.verdict import PhaseOutcome, gate_failed, phase_outcome
 
 #: Key of the shared gate file in xdist's ``workerinput``.
 GATE_FILE_WORKERINPUT = "deploysmoke_gate_file"
@@ -111,7 +111,7 @@ def get_phase_ledger(config: pytest.Config) -> PhaseLedger | None:
 
 def skip_reason(failure: GateFailure) -> str:
     """The reason shown on every check a failed gate skipped."""
-    return f"gate '{failure.phase}' failed ({failure.nodeid}); later phases not run"
+    return gate_failed(failure.phase, failure.nodeid)
 
 
 def phase_of(report: pytest.TestReport) -> str | None:

@@ -8,8 +8,13 @@ from typing import Any, Literal
 
 Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
-#: How the skip reason of a check behind a failed gate begins (see gating.py).
+#: How the reason of a failed gate begins: the verdict's reason, and the skip reason of later checks.
 GATE_SKIP_PREFIX = "gate '"
+
+
+def gate_failed(phase: str, nodeid: str) -> str:
+    """``gate 'health' failed (t.py::test_h); later phases not run``: the one wording of a failed gate."""
+    return f"{GATE_SKIP_PREFIX}{phase}' failed ({nodeid}); later phases not run"
 PhaseOutcome = Literal["passed", "failed", "skipped", "not run"]
 
 
@@ -159,7 +164,7 @@ def decide(
     for phase in phases:
         if phase.gate and phase.outcome == "failed":
             first = next(c for c in checks if c.phase == phase.name and c.outcome == "failed")
-            reasons.append(f"gate '{phase.name}' failed ({first.nodeid}); later phases not run")
+            reasons.append(gate_failed(phase.name, first.nodeid))
     for check in checks:
         if check.outcome == "failed":
             reasons.append(f"{check.title} failed ({check.nodeid}): {check.message}".rstrip(": "))
