@@ -165,14 +165,19 @@ def feed_base_url(config: pytest.Config, target: Target, user_base_url: str | No
     """
     if user_base_url is None and hasattr(config.option, "base_url"):
         # pytest-base-url prints it in the header: never with the credentials a base_url may carry.
-        parts = urlsplit(target.base_url)
-        config.option.base_url = parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
+        config.option.base_url = without_credentials(target.base_url)
+
+
+def without_credentials(url: str) -> str:
+    """*url* without the user name and password it may carry."""
+    parts = urlsplit(url)
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 def origin_of(url: str) -> str:
     """``https://host:8443`` of *url*, as a browser's ``location.origin`` has it: without a user or password."""
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
+    parts = urlsplit(without_credentials(url))
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def add_browser_path(config: pytest.Config, launch_args: dict[str, Any], browser_path: str | None) -> None:
