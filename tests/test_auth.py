@@ -60,7 +60,8 @@ def test_failed_login_shows_status_and_redacted_body(
     pytester: pytest.Pytester, api_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A wrong password fails the auth check with the status and a body that never shows the password."""
-    monkeypatch.setenv("SMOKE_PASSWORD", "wrong-password-123")
+    # Not "wrong-password-...": 8 characters of a long secret are masked everywhere, the word "password" too.
+    monkeypatch.setenv("SMOKE_PASSWORD", "wrong-pw-4711-xyz")
     pytester.makefile(".toml", deploysmoke=auth_toml(api_url))
     pytester.makepyfile(test_auth=CHECKS)
     result = pytester.runpytest("--deploy-target=t", "-rs")
@@ -72,7 +73,7 @@ def test_failed_login_shows_status_and_redacted_body(
         ]
     )
     result.stdout.fnmatch_lines(["*gate 'auth' failed (test_auth.py::test_me); later phases not run*"])
-    assert "wrong-password-123" not in result.stdout.str() + result.stderr.str()
+    assert "wrong-pw-4711-xyz" not in result.stdout.str() + result.stderr.str()
 
 
 def test_expired_token_fails_clearly(pytester: pytest.Pytester, api_url: str, smoke_password: str) -> None:

@@ -6,6 +6,8 @@ import jwt
 import pytest
 
 from pytest_deploysmoke.redaction import (
+    FRAGMENT_LENGTH,
+    FRAGMENT_SECRET_LENGTH,
     MASK,
     MIN_SECRET_LENGTH,
     Redactor,
@@ -103,6 +105,86 @@ def test_value_of_minimum_length_is_registered() -> None:
     r = redactor(value)
     assert r.secret_count == 1
     assert r.redact(f"key={value}") == "key=***"
+
+
+# --------------------------------------------------------------------------- fragments of long secrets
+
+TOKEN_30 = "tok_A1b2C3d4E5f6G7h8I9j0K1l2M3"
+
+
+def r_token() -> Redactor:
+    assert len(TOKEN_30) == 30
+    return redactor(TOKEN_30)
+
+
+@pytest.mark.parametrize("length", range(FRAGMENT_LENGTH, len(TOKEN_30)))
+@pytest.mark.parametrize("where", ["start", "middle", "end"])
+def test_fragment_of_long_secret_is_masked(length: int, where: str) -> None:
+    """Any 8 or more consecutive characters of a secret of 12 or more characters are masked."""
+    start = {"start": 0, "middle": (len(TOKEN_30) - length) // 2, "end": len(TOKEN_30) - length}[where]
+    fragment = TOKEN_30[start : start + length]
+    assert r_token().redact(f"got '{fragment}' back") == "got '***' back"
+
+
+def test_pytest_shortened_repr_of_long_secret_is_masked() -> None:
+    """pytest's shortened repr (head...tail) of a long secret shows neither its head nor its tail."""
+    jwt_like = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJzbW9rZSJ9.xK3vQ7SU0uMPBQbBys"
+    shown = "AssertionError: assert 'eyJhbGciOiJI...7SU0uMPBQbBys' == 'x'"
+    assert redactor(jwt_like).redact(shown) == "AssertionError: assert '***...***' == 'x'"
+
+
+def test_fragment_length_is_the_threshold() -> None:
+    """8 characters of a long secret are masked, 7 are not."""
+    eight = TOKEN_30[10 : 10 + FRAGMENT_LENGTH]
+    seven = TOKEN_30[10 : 10 + FRAGMENT_LENGTH - 1]
+    assert r_token().redact(f"id {eight} ok") == "id *** ok"
+    assert r_token().redact(f"id {seven} ok") == f"id {seven} ok"
+
+
+def test_secret_shorter_than_fragment_threshold_is_masked_only_whole() -> None:
+    """A secret of 11 characters is masked whole but not by fragment; one of 12 is masked by fragment."""
+    short, long = "pw-1234-abc", "pw-1234-abcd"
+    assert (len(short), len(long)) == (FRAGMENT_SECRET_LENGTH - 1, FRAGMENT_SECRET_LENGTH)
+    assert redactor(short).redact(f"login {short} failed") == "login *** failed"
+    assert redactor(short).redact("login pw-1234-ab failed") == "login pw-1234-ab failed"
+    assert redactor(long).redact("login pw-1234-ab failed") == "login *** failed"
+
+
+def test_word_inside_long_secret_is_masked_everywhere() -> None:
+    """A word of 8 or more letters inside a long secret is a fragment of it, and is masked wherever it appears."""
+    assert redactor("wrong-password-123").redact("check username and password") == "check username and ***"
+
+
+def test_fragment_of_password_in_url_is_masked_but_not_host_or_scheme() -> None:
+    """A registered URL's password is masked by fragment; its scheme, user and host are not."""
+    r = redactor("postgresql://smoke:Pl4nted-DSN-passw0rd@db.internal.example:5432/app")
+    text = "postgresql://smoke@db.internal.example:5432/app refused 'Pl4nted-DSN-p...'"
+    assert r.redact(text) == "postgresql://smoke@db.internal.example:5432/app refused '***...'"
+    assert r.redact("connect to db.internal.example:5432 as postgresql user") == (
+        "connect to db.internal.example:5432 as postgresql user"
+    )
+
+
+def test_fragment_of_repr_escaped_long_secret_is_masked() -> None:
+    """A long secret with backslashes is masked by fragment also as repr() shows it, escaped."""
+    secret = r"pl4nted\long\secret-value"
+    shown = repr(secret)[5:25]
+    assert shown == r"ted\\long\\secret-va"
+    assert redactor(secret).redact(f"got {shown}...") == "got ***..."
+
+
+def test_shows_secret_sees_a_fragment() -> None:
+    """shows_secret is true for text with 8 characters of a long secret, and false without."""
+    r = r_token()
+    assert r.shows_secret(f"<p>{TOKEN_30[5:13]}</p>")
+    assert not r.shows_secret(f"<p>{TOKEN_30[5:12]}</p>")
+
+
+def test_fragments_of_two_secrets_merge_into_one_mask() -> None:
+    """Overlapping and adjacent fragments of several secrets become one ***."""
+    other = "Zz9-second-long-secret"
+    r = redactor(TOKEN_30, other)
+    assert r.redact(f"[{TOKEN_30[-9:]}{other[:9]}]") == "[***]"
 
 
 # --------------------------------------------------------------------------- secret-shaped text

@@ -95,3 +95,89 @@ def test_planted_secrets_never_appear(planted: pytest.Pytester, tmp_path: Path, 
     assert_no_secret(ticket.read_text(encoding="utf-8"), "the release ticket")
     assert_no_secret(summary.read_text(encoding="utf-8"), "the JSON summary")
     assert "NO-GO" in ticket.read_text(encoding="utf-8")
+
+
+# Every planted value is 12 characters or more, so that no 8-character run of it may appear anywhere.
+# The JWT is longer than pytest's 240-character repr limit, so that ``--showlocals`` shortens it too.
+LONG_JWT = (
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9."
+    "eyJzdWIiOiJzbW9rZS11c2VyLTQyIiwicm9sZSI6ImRlcGxveWVyIiwic2NvcGUiOiJyZWFkOmhlYWx0aCByZWFkOm1ldHJp"
+    "Y3MgcmVhZDp1c2VycyIsImlzcyI6Imh0dHBzOi8vYXV0aC5leGFtcGxlLmNvbSIsImF1ZCI6InNtb2tlLWNoZWNrcyIsImV4"
+    "cCI6MTkwMDAwMDAwMCwianRpIjoiN2Y1YzFiMmEtOWU0ZC00ZDNhLWIxYzItOGY2ZTVkNGMzYjJhIn0."
+    "Xy7vQ3nP9kLm2RtW5sJh8gFd4cBa6ZeUq1oNi0MwT7SU0uMPBQbBys"
+)
+LONG_SECRETS = {
+    "OPS_PASSWORD": "0ps-Basic-Pl4nted-pw",
+    "SMOKE_PASSWORD": "pl4nted-Passw0rd",
+    "SMOKE_TOKEN": "tok_pl4nted_bearer_value",
+    "SESSION_TOKEN": LONG_JWT,
+    "DB_PASSWORD": "dsnPl4nted-Pw0rd-2024",
+    "SMOKE_API_KEY": "sk_live_51Hx9Pl4ntedApiKeyValue00042",
+}
+
+FRAGMENT_CHECKS = """
+import logging
+import pytest
+
+@pytest.mark.phase("health")
+def test_jwt_compared(deploy_target):
+    token = deploy_target.vars["jwt"]
+    print("jwt", token)
+    logging.getLogger("smoke").warning("jwt %s", token)
+    assert deploy_target.vars["jwt"] == "x"
+
+@pytest.mark.phase("health")
+def test_api_key_compared(deploy_target):
+    api_key = deploy_target.headers["X-Api-Key"]
+    password = deploy_target.auth.password.reveal()
+    dsn = deploy_target.database_url.reveal()
+    print("dsn", dsn)
+    assert api_key == deploy_target.auth.token.reveal()
+"""
+
+
+def assert_no_fragment(text: str, where: str) -> None:
+    """No 8-character run of any planted secret appears in *text*."""
+    for secret in LONG_SECRETS.values():
+        for start in range(len(secret) - 7):
+            window = secret[start : start + 8]
+            assert window not in text, f"{window!r}, 8 characters of a planted secret, leaked into {where}"
+
+
+@pytest.mark.parametrize("verbosity", [[], ["-vv"]], ids=["default", "-vv"])
+def test_no_fragment_of_a_secret_appears(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, verbosity: list[str]
+) -> None:
+    """Asserts on a JWT and an API key, which pytest shortens, leak no 8 characters of any secret."""
+    assert all(len(secret) >= 12 for secret in LONG_SECRETS.values())
+    for name, value in LONG_SECRETS.items():
+        monkeypatch.setenv(name, value)
+    pytester.makefile(".toml", deploysmoke=CONFIG)
+    pytester.makepyfile(test_fragments=FRAGMENT_CHECKS)
+    artifacts = {
+        "the JUnit XML": tmp_path / "junit.xml",
+        "the HTML report": tmp_path / "report.html",
+        "the release ticket": tmp_path / "ticket.md",
+        "the JSON summary": tmp_path / "summary.json",
+    }
+    result = pytester.runpytest(
+        "--deploy-target=prod",
+        *verbosity,
+        "-rA",
+        "--showlocals",
+        f"--junitxml={artifacts['the JUnit XML']}",
+        f"--html={artifacts['the HTML report']}",
+        "--self-contained-html",
+        f"--deploy-ticket={artifacts['the release ticket']}",
+        f"--deploy-json={artifacts['the JSON summary']}",
+    )
+    result.assert_outcomes(failed=2)
+    output = result.stdout.str()
+    # The checks' own lines and the non-secret parts of the URLs are still there to read.
+    assert 'assert deploy_target.vars["jwt"] == "x"' in output
+    assert "postgresql://smoke:***@127.0.0.1:5432/app" in output
+    assert "https://ops:***@127.0.0.1:9" in output
+    assert_no_fragment(output, "stdout")
+    assert_no_fragment(result.stderr.str(), "stderr")
+    for where, path in artifacts.items():
+        assert_no_fragment(path.read_text(encoding="utf-8"), where)
