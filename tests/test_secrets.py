@@ -144,9 +144,9 @@ def assert_no_fragment(text: str, where: str) -> None:
             assert window not in text, f"{window!r}, 8 characters of a planted secret, leaked into {where}"
 
 
-@pytest.mark.parametrize("verbosity", [[], ["-vv"]], ids=["default", "-vv"])
+@pytest.mark.parametrize("flags", [[], ["-vv"], ["-n", "2"]], ids=["default", "-vv", "xdist"])
 def test_no_fragment_of_a_secret_appears(
-    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, verbosity: list[str]
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, flags: list[str]
 ) -> None:
     """Asserts on a JWT and an API key, which pytest shortens, leak no 8 characters of any secret."""
     assert all(len(secret) >= 12 for secret in LONG_SECRETS.values())
@@ -162,7 +162,7 @@ def test_no_fragment_of_a_secret_appears(
     }
     result = pytester.runpytest(
         "--deploy-target=prod",
-        *verbosity,
+        *flags,
         "-rA",
         "--showlocals",
         f"--junitxml={artifacts['the JUnit XML']}",
