@@ -32,7 +32,23 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
         decision = guard.get_decision(item)
         if decision is not None and not decision.may_run:
             report.user_properties.append((guard.BLOCKED_PROPERTY, "production"))
+        elif decision is not None and decision.writes_production and report.when == "teardown":
+            report.user_properties.append((guard.WROTE_PROPERTY, "production"))
+    carry_fixture_calls(item.config, report)
     redact_report(report, redactor)
+
+
+def carry_fixture_calls(config: pytest.Config, report: pytest.TestReport) -> None:
+    """Put the calls of wide fixtures and the failed cleanups kept since the last report on *report*."""
+    log = config.stash.get(records.fixture_log_key, None)
+    if log is None:
+        return
+    calls, cleanup = log.take()
+    if calls:
+        encoded = {name: [call.as_dict() for call in made] for name, made in calls.items()}
+        report.user_properties.append((records.FIXTURE_CALLS_PROPERTY, json.dumps(encoded)))
+    for line in cleanup:
+        report.user_properties.append((records.CLEANUP_PROPERTY, line))
 
 
 def note_rollback(item: pytest.Item, report: pytest.TestReport, exc: BaseException) -> None:

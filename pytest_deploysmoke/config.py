@@ -152,6 +152,8 @@ class Target:
     #: ``"POST /search"``: requests that only read although their method could write (searches,
     #: GraphQL queries); the production guard lets checks not marked destructive send them.
     read_only_requests: frozenset[str] = frozenset()
+    #: ``"list"``: destructive checks held back on production are listed, by design; ``"warn"``: they also warn.
+    held_back: Literal["list", "warn"] = "list"
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     def redactor(self) -> Redactor:
@@ -436,6 +438,7 @@ def build_target(
         rollback=rollback,
         ui=ui,
         read_only_requests=_read_only_requests(where, label, table.get("read_only_requests", [])),
+        held_back="warn" if table.get("held_back") == "warn" else "list",
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
 
@@ -692,6 +695,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "rollback": _TABLE,
     "ui": _TABLE,
     "read_only_requests": _STR_LIST,
+    "held_back": _Field("'list' or 'warn'", lambda v: v in ("list", "warn")),
 }
 _UI_KEYS: Mapping[str, _Field] = {
     "browser_path": _STR,

@@ -10,6 +10,8 @@ from pytest_deploysmoke.config import Target
 
 #: User property set on the reports of checks the guard kept from running.
 BLOCKED_PROPERTY = "deploysmoke.blocked"
+#: User property set on the teardown report of a destructive check that ran on production.
+WROTE_PROPERTY = "deploysmoke.wrote_production"
 
 #: HTTP methods that never write; anything else is a write.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -29,6 +31,12 @@ class GuardDecision:
     may_run: bool
     may_write: bool
     reason: str = ""
+    production: bool = False
+
+    @property
+    def writes_production(self) -> bool:
+        """Whether the check runs on production with writes allowed (destructive, and allowed)."""
+        return self.production and self.may_write
 
     def blocked(self, action: str) -> str:
         """The message a runtime guard raises for *action* (``POST /x``, ``SET key``)."""
@@ -55,8 +63,9 @@ def decide(target: Target, *, destructive: bool, allow_destructive: bool) -> Gua
             may_write=False,
             reason=f"destructive check not run: target '{target.name}' is production "
             "(pass --allow-destructive or set allow_destructive = true to run it)",
+            production=True,
         )
-    return GuardDecision(target.name, destructive, may_run=True, may_write=destructive)
+    return GuardDecision(target.name, destructive, may_run=True, may_write=destructive, production=True)
 
 
 def apply(item: pytest.Item, target: Target, *, allow_destructive: bool) -> GuardDecision:

@@ -21,7 +21,7 @@ from pytest_deploysmoke.budgets import Budget, Duration
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import get_decision, reads_only
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.records import CallRecord, current_item, log_of, record, reported_version_key
+from pytest_deploysmoke.records import CallRecord, current_item, fixture_log_key, log_of, record, reported_version_key
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import Target
@@ -75,6 +75,12 @@ class HttpProbe:
             record(self.config, CallRecord("http", action, "blocked", ok=False, ms=0.0))
             raise GuardError(decision.blocked(action))
 
+    def writes(self, request: httpx.Request) -> bool:
+        """Whether the request writes: not a safe method, not a declared read, not the login."""
+        return not reads_only(self.target, request.method, request.url.path) and not request.extensions.get(
+            LOGIN_EXTENSION
+        )
+
     def budget(self, request: httpx.Request, item: pytest.Item | None = None) -> Budget | None:
         """The call's budget: ``budget=`` on the call, else the check's ``budget`` mark, else the
         target's ``[budgets]`` entry for ``METHOD /path``.  *item* is the running check, when known."""
@@ -117,6 +123,7 @@ class HttpProbe:
                 ms=elapsed * 1000,
                 budget=budget,
                 attempt=attempt,
+                write=self.writes(request),
             ),
         )
 
@@ -125,18 +132,23 @@ class HttpProbe:
         item = current_item(self.config)  # looked up once: this runs on every call
         budget = self.budget(request, item)
         action = self.action(request)
-        if item is not None:  # calls outside a check are not kept, but their budget still counts
-            log_of(item).records.append(
-                CallRecord.budgeted(
-                    "http",
-                    action,
-                    str(response.status_code),
-                    ok=response.status_code < 400,
-                    ms=elapsed * 1000,
-                    budget=budget,
-                    attempt=attempt,
-                )
+        fixtures = self.config.stash.get(fixture_log_key, None)
+        if item is not None or (fixtures is not None and fixtures.active):
+            call = CallRecord.budgeted(
+                "http",
+                action,
+                str(response.status_code),
+                ok=response.status_code < 400,
+                ms=elapsed * 1000,
+                budget=budget,
+                attempt=attempt,
+                write=self.writes(request),
             )
+            if fixtures is not None and fixtures.active:  # a wider fixture's setup or cleanup: not the check's
+                record(self.config, call)
+            elif item is not None:  # calls outside a check are not kept, but their budget still counts
+                log_of(item).records.append(call)
+        if item is not None:
             item.stash[last_response_key] = response
             # Once per check: parsing every health body would cost a latency-sampling check dearly
             # (benchmarks/http_overhead.py).  A 503 body may still say which version is up.

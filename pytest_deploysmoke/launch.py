@@ -27,6 +27,14 @@ TAIL_LINES = 20
 #: Seconds between SIGTERM and SIGKILL when stopping a launched command.
 STOP_GRACE = 5.0
 
+#: What came back when the target never got ready (the first line of the TargetNotReady message).
+not_ready_key = pytest.StashKey[str]()
+
+
+def not_ready(config: pytest.Config) -> str:
+    """What came back when the target never got ready, or "" when it did (or nobody waited)."""
+    return config.stash.get(not_ready_key, "")
+
 
 @dataclass(slots=True)
 class LaunchedProcess:
@@ -214,6 +222,9 @@ def prepare_target(session: pytest.Session) -> None:
                 what=f"target '{target.name}'",
             )
     except TargetNotReady as exc:
+        first = str(exc).splitlines()[0]
+        _, said, detail = first.partition(" not ready: ")
+        config.stash[not_ready_key] = detail if said else first
         reporter = config.pluginmanager.get_plugin("terminalreporter")
         if reporter is not None:
             reporter.ensure_newline()

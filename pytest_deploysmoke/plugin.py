@@ -51,7 +51,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     if not options.target_requested(config):
         return
-    from pytest_deploysmoke import gating, reports, targets
+    from pytest_deploysmoke import fixture_scope, gating, interruption, reports, selection, targets
     from pytest_deploysmoke.errors import ConfigError
 
     try:
@@ -60,6 +60,7 @@ def pytest_configure(config: pytest.Config) -> None:
             return
         if not hasattr(config, "workerinput"):  # the reports come together on the controller
             reports.register_writers(config, settings)
+            interruption.register(config)
         if config.pluginmanager.has_plugin("playwright"):
             from pytest_deploysmoke import ui
 
@@ -67,6 +68,8 @@ def pytest_configure(config: pytest.Config) -> None:
     except ConfigError as exc:
         raise pytest.UsageError(targets.get_redactor(config).redact(str(exc))) from None
     gating.register(config, settings)
+    selection.register(config, settings.only_phases)
+    fixture_scope.register(config)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:

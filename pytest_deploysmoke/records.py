@@ -31,10 +31,20 @@ class CallRecord:
     budget_ms: float | None = None
     attempt: int = 1
     target_ms: float | None = None  # a two-level budget's target: over it only warns
+    write: bool = False  # it wrote to the target (a POST, a Redis SET, a page's form post)
 
     @classmethod
     def budgeted(
-        cls, kind: CallKind, action: str, outcome: str, *, ok: bool, ms: float, budget: Budget | None, attempt: int = 1
+        cls,
+        kind: CallKind,
+        action: str,
+        outcome: str,
+        *,
+        ok: bool,
+        ms: float,
+        budget: Budget | None,
+        attempt: int = 1,
+        write: bool = False,
     ) -> CallRecord:
         """A record that carries *budget*'s limit and target (None: the call had no budget)."""
         return cls(
@@ -46,6 +56,7 @@ class CallRecord:
             budget_ms=budget.limit_ms if budget else None,
             attempt=attempt,
             target_ms=budget.target_ms if budget else None,
+            write=write,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -72,6 +83,58 @@ records_key = pytest.StashKey[RecordLog]()
 reported_version_key = pytest.StashKey[str]()
 current_item_key = pytest.StashKey["pytest.Item | None"]()
 
+#: The calls of fixtures wider than one check (a login, a throwaway user), as a JSON object of
+#: fixture name -> list of records, on whichever report comes next: they belong to no check.
+FIXTURE_CALLS_PROPERTY = "deploysmoke.fixture_calls"
+#: Cleanup that failed: one line each, naming what was left behind and how to purge it.
+CLEANUP_PROPERTY = "deploysmoke.cleanup"
+
+
+@dataclass(slots=True)
+class FixtureLog:
+    """Calls made while a fixture wider than one check sets up or cleans up, and cleanup that failed.
+
+    They wait here until the next report carries them to the controller.
+    """
+
+    active: list[str] = field(default_factory=list)  # the fixtures now setting up or cleaning up, innermost last
+    calls: dict[str, list[CallRecord]] = field(default_factory=dict)
+    cleanup: list[str] = field(default_factory=list)
+
+    def take(self) -> tuple[dict[str, list[CallRecord]], list[str]]:
+        """The calls and cleanup lines kept so far, leaving none behind."""
+        calls, cleanup = self.calls, self.cleanup
+        self.calls, self.cleanup = {}, []
+        return calls, cleanup
+
+
+fixture_log_key = pytest.StashKey[FixtureLog]()
+
+
+def fixture_log(config: pytest.Config) -> FixtureLog:
+    """The run's fixture log, created on first use."""
+    log = config.stash.get(fixture_log_key, None)
+    if log is None:
+        log = config.stash[fixture_log_key] = FixtureLog()
+    return log
+
+
+def enter_fixture(config: pytest.Config, name: str) -> None:
+    """Record calls under fixture *name* until :func:`leave_fixture`, not under the running check."""
+    fixture_log(config).active.append(name)
+
+
+def leave_fixture(config: pytest.Config, name: str) -> None:
+    """Stop recording under fixture *name* (no-op when it is not the innermost one)."""
+    active = fixture_log(config).active
+    if active and active[-1] == name:
+        active.pop()
+
+
+def note_cleanup_failure(config: pytest.Config, line: str) -> None:
+    """Keep one line about cleanup that failed, for every report (it makes the verdict warn)."""
+    fixture_log(config).cleanup.append(line)
+
 
 def set_current_item(config: pytest.Config, item: pytest.Item | None) -> None:
     """Point recording at *item* (set around each test's run protocol)."""
@@ -84,7 +147,14 @@ def current_item(config: pytest.Config) -> pytest.Item | None:
 
 
 def record(config: pytest.Config, call: CallRecord) -> None:
-    """Keep *call* for the check now running (calls outside any check are not kept)."""
+    """Keep *call* for the check now running, or for the wider fixture now setting up or cleaning up.
+
+    Calls outside any check and any fixture are not kept.
+    """
+    log = config.stash.get(fixture_log_key, None)
+    if log is not None and log.active:
+        log.calls.setdefault(log.active[-1], []).append(call)
+        return
     item = current_item(config)
     if item is not None:
         log_of(item).records.append(call)

@@ -68,7 +68,8 @@ class SmokeRedis(_Guarded, redis.Redis):
 
             record(config, CallRecord("redis", action, describe_error(exc), ok=False, ms=_ms(started)))
             raise
-        record(config, CallRecord("redis", action, "ok", ok=True, ms=_ms(started)))
+        write = str(args[0]).upper() not in READ_COMMANDS
+        record(config, CallRecord("redis", action, "ok", ok=True, ms=_ms(started), write=write))
         return result
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> SmokePipeline:

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke import guard, phases, records
+from pytest_deploysmoke import guard, phases, records, selection
 from pytest_deploysmoke.redaction import redact_url
 from pytest_deploysmoke.rollback import RollbackRules, evaluate, phase_figures
-from pytest_deploysmoke.targets import RunSettings
-from pytest_deploysmoke.verdict import CheckResult, RunInfo, Verdict, decide, phase_results
+from pytest_deploysmoke.targets import RunSettings, get_redactor
+from pytest_deploysmoke.verdict import CheckResult, Ending, FixtureCalls, RunInfo, Verdict, decide, phase_results
 
 verdict_key = pytest.StashKey[Verdict]()
 #: The phase whose recorded calls the rollback rules are also evaluated on.
@@ -47,6 +47,9 @@ class _Check:
     guard_blocked: bool = False
     rollback_rule: str = ""
     screenshot: str = ""
+    wrote_production: bool = False
+    #: Its teardown was reported: a check cut short by an interruption never is.
+    finished: bool = False
 
 
 @dataclass(slots=True)
@@ -59,18 +62,49 @@ class RunSummary:
     _checks: dict[str, _Check] = field(default_factory=dict)
     _reported_version: str = ""
     _collection_errors: list[str] = field(default_factory=list)
+    _interrupted: str = ""
+    _running: str = ""
+    _fixture_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _cleanup: list[str] = field(default_factory=list)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
         if report.failed:
             message = failure_line(report)
             self._collection_errors.append(f"{report.nodeid or 'the session'}: {message}".rstrip(": "))
 
+    def pytest_runtest_logstart(self, nodeid: str) -> None:
+        self._running = nodeid
+
+    def pytest_runtest_logfinish(self, nodeid: str) -> None:
+        if self._running == nodeid:
+            self._running = ""
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        exc = excinfo.value
+        if isinstance(exc, pytest.Session.Interrupted) and self._collection_errors:
+            return  # "Interrupted: 1 error during collection": the collection errors are the reasons
+        if isinstance(exc, pytest.exit.Exception):
+            self._interrupted = f"pytest.exit: {exc.msg}"
+        elif isinstance(exc, pytest.Session.Interrupted):
+            self._interrupted = f"stopped: {exc}"
+        else:
+            from pytest_deploysmoke.interruption import received_signal
+
+            self._interrupted = received_signal(self.config) or "SIGINT"
+
+    def pytest_internalerror(self, excrepr: object) -> None:
+        lines = [line for line in str(excrepr).splitlines() if line.strip()]
+        self._interrupted = "internal error: " + (lines[-1].removeprefix("E").strip() if lines else "(no message)")
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._take_fixture_facts(report)
         check = self._checks.setdefault(report.nodeid, _Check(report.nodeid))
         if str(report.outcome) == "rerun":  # pytest-rerunfailures' outcome, outside pytest's own Literal
             check.reruns += 1
             return
         check.duration += report.duration
+        if report.when not in ("setup", "call"):  # teardown, or a crashed xdist worker's one report
+            check.finished = True
         for name, value in report.user_properties:
             if name == phases.PHASE_PROPERTY:
                 check.phase = str(value)
@@ -84,12 +118,48 @@ class RunSummary:
                 check.rollback_rule = str(value)
             elif name == guard.BLOCKED_PROPERTY:
                 check.guard_blocked = True
+            elif name == guard.WROTE_PROPERTY:
+                check.wrote_production = True
             elif name == records.REPORTED_VERSION_PROPERTY:
                 self._reported_version = str(value)
         if report.failed and check.outcome != "failed":
             check.outcome, check.message = "failed", failure_line(report)
         elif report.skipped and check.outcome == "passed":
             check.outcome, check.message = "skipped", failure_line(report)
+
+    def _take_fixture_facts(self, report: pytest.TestReport) -> None:
+        """Fold in the wide fixtures' calls and failed cleanups a report carries (they belong to no check)."""
+        for name, value in report.user_properties:
+            if name == records.FIXTURE_CALLS_PROPERTY:
+                for fixture, calls in json.loads(str(value)).items():
+                    self._fixture_calls.setdefault(str(fixture), []).extend(calls)
+            elif name == records.CLEANUP_PROPERTY:
+                self._cleanup.append(str(value))
+
+    def ending(self, session: pytest.Session | None) -> Ending:
+        """How the run ended, beside its checks: selection, interruption, readiness, cleanup."""
+        from pytest_deploysmoke.launch import not_ready
+
+        if session is not None:  # a session fixture's cleanup runs after the last report on a worker-less run
+            log = self.config.stash.get(records.fixture_log_key, None)
+            if log is not None:
+                calls, cleanup = log.take()
+                for fixture, made in calls.items():
+                    self._fixture_calls.setdefault(fixture, []).extend(call.as_dict() for call in made)
+                self._cleanup += cleanup
+        redact = get_redactor(self.config).redact
+        interrupted = self._interrupted
+        if not interrupted and session is not None and session.exitstatus == pytest.ExitCode.INTERRUPTED:
+            interrupted = "SIGINT" if not self._collection_errors else ""
+        return Ending(
+            selection=selection.get_selection(self.config),
+            not_ready=not_ready(self.config),
+            interrupted=redact(interrupted),
+            cut_short=self._running if interrupted else "",
+            cleanup=tuple(redact(line) for line in self._cleanup),
+            held_back_warns=self.settings.target.held_back == "warn",
+            fixture_calls=tuple(FixtureCalls(name, tuple(calls)) for name, calls in self._fixture_calls.items()),
+        )
 
     def verdict(self, session: pytest.Session | None = None) -> Verdict:
         """Decide from everything reported so far (call once, at the end of the session).
@@ -113,8 +183,10 @@ class RunSummary:
                 guard_blocked=c.guard_blocked,
                 rollback_rule=c.rollback_rule,
                 screenshot=c.screenshot,
+                wrote_production=c.wrote_production,
             )
             for c in self._checks.values()
+            if c.finished
         ]
         run = RunInfo(
             target=target.name,
@@ -133,13 +205,16 @@ class RunSummary:
         phase_list = phase_results(config.phases, config.gates, checks)
         rollback = list(_performance_rollback(target.rollback, checks))
         errors = tuple(self._collection_errors)
+        ending = self.ending(session)
+        prior = decide(run, phase_list, checks, rollback=rollback, collection_errors=errors, ending=ending)
         if self.settings.watch_duration <= 0:
-            return decide(run, phase_list, checks, rollback=rollback, collection_errors=errors)
+            return prior
         from pytest_deploysmoke import watch
 
-        prior = decide(run, phase_list, checks, rollback=rollback, collection_errors=errors)
         outcome = watch.run_window(self.config, self.settings, prior.decision, session)
         run = replace(run, finished=time.time())
+        if outcome.interrupted:
+            ending = replace(ending, interrupted="SIGINT during the watch window")
         return decide(
             run,
             phase_list,
@@ -147,6 +222,7 @@ class RunSummary:
             rollback=[*rollback, *outcome.rollback],
             watch=outcome.line,
             collection_errors=errors,
+            ending=ending,
         )
 
     # Decided first thing at sessionfinish, written last: other plugins render the verdict from
@@ -159,8 +235,9 @@ class RunSummary:
 
         verdict = self.config.stash[verdict_key] = self.verdict(session)
         add_verdict(self.config, verdict)  # before junitxml writes its file in its own sessionfinish
-        if verdict.decision == "ROLLBACK" and session.exitstatus == pytest.ExitCode.OK:
-            # pytest returns session.exitstatus as set after sessionfinish: the checks passed, the deploy did not.
+        if not verdict.go and session.exitstatus == pytest.ExitCode.OK:
+            # pytest returns session.exitstatus as set after sessionfinish: the checks that ran passed,
+            # the deploy did not (a rollback rule, nothing checked, a target never ready).
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 
     @pytest.hookimpl(trylast=True)
@@ -170,6 +247,13 @@ class RunSummary:
         verdict = self.config.stash[verdict_key]
         write_files(self.config, verdict)
         self.config.hook.pytest_deploysmoke_verdict(config=self.config, verdict=verdict)
+        if session.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            # pytest prints no terminal summary after an internal error: the verdict line goes out here.
+            from pytest_deploysmoke.reports.terminal import write_verdict_line
+
+            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+            if reporter is not None:
+                write_verdict_line(reporter, verdict)
 
 
 def _performance_rollback(rules: RollbackRules, checks: list[CheckResult]) -> tuple[str, ...]:

@@ -15,6 +15,8 @@ GATE_SKIP_PREFIX = "gate '"
 def gate_failed(phase: str, nodeid: str) -> str:
     """``gate 'health' failed (t.py::test_h); later phases not run``: the one wording of a failed gate."""
     return f"{GATE_SKIP_PREFIX}{phase}' failed ({nodeid}); later phases not run"
+
+
 PhaseOutcome = Literal["passed", "failed", "skipped", "not run"]
 
 
@@ -35,6 +37,14 @@ class CheckResult:
     rollback_rule: str = ""
     #: A browser check's screenshot file, relative to the ticket's folder ("" when none was saved).
     screenshot: str = ""
+    #: Whether the check ran on a production target with writes allowed (marked destructive, and
+    #: ``--allow-destructive`` or ``allow_destructive`` given).
+    wrote_production: bool = False
+
+    @property
+    def write_calls(self) -> tuple[Mapping[str, Any], ...]:
+        """The calls that wrote to the target (a POST, a Redis SET, a page's form post)."""
+        return tuple(call for call in self.calls if call.get("write"))
 
     @property
     def retried_calls(self) -> int:
@@ -45,6 +55,54 @@ class CheckResult:
     def slowest_call(self) -> Mapping[str, Any] | None:
         """The call that took longest, or None when the check made none."""
         return max(self.calls, key=lambda call: call.get("ms", 0.0), default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class FixtureCalls:
+    """The calls one fixture wider than a check made while setting up and cleaning up (a login, a
+    throwaway user): they belong to no check, so no check's figures or rollback counts include them."""
+
+    fixture: str
+    calls: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Selection:
+    """Which checks the run selected, out of how many it collected, and what narrowed it."""
+
+    selected: int = 0
+    collected: int = 0
+    #: The options that narrowed the run (``-k health``, ``--deploy-phase=health``, ``node ids``).
+    narrowed_by: tuple[str, ...] = ()
+
+    @property
+    def partial(self) -> bool:
+        """Whether the run checked less than the whole suite."""
+        return bool(self.narrowed_by) or self.selected < self.collected
+
+    def describe(self) -> str:
+        """``3 of 10 checks, narrowed by -k health``."""
+        by = f", narrowed by {', '.join(self.narrowed_by)}" if self.narrowed_by else ""
+        return f"{self.selected} of {self.collected} checks{by}"
+
+
+@dataclass(frozen=True, slots=True)
+class Ending:
+    """How the run ended besides its checks' outcomes: what stopped it early, and what was left behind."""
+
+    selection: Selection = field(default_factory=Selection)
+    #: What came back when the target never got ready ("" when it did, or nobody waited).
+    not_ready: str = ""
+    #: Why the run was cut short: ``"SIGINT"`` (Ctrl-C), ``"SIGTERM"``, ``"internal error: ..."``.
+    interrupted: str = ""
+    #: The check that was running when the run was cut short ("" when none was).
+    cut_short: str = ""
+    #: Cleanup that failed, each naming what was left behind and how to purge it.
+    cleanup: tuple[str, ...] = ()
+    #: With ``held_back = "warn"`` on the target, destructive checks held back on production warn.
+    held_back_warns: bool = False
+    #: The calls of fixtures wider than one check (login, throwaway users), per fixture.
+    fixture_calls: tuple[FixtureCalls, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +152,33 @@ class Verdict:
     rollback: tuple[str, ...] = ()
     #: One line on the watch window: what it measured, or why it did not run ("" when not asked for).
     watch: str = ""
+    #: How the run ended: its selection, an interruption, a target that never got ready, cleanup left behind.
+    ending: Ending = field(default_factory=Ending)
+
+    @property
+    def selection(self) -> Selection:
+        """Which checks ran out of how many were collected, and what narrowed the run."""
+        return self.ending.selection
+
+    @property
+    def partial(self) -> bool:
+        """Whether the run checked less than the whole suite (``-k``, node ids, ``--deploy-phase``...)."""
+        return self.ending.selection.partial
+
+    @property
+    def held_back(self) -> tuple[CheckResult, ...]:
+        """Destructive checks the production guard kept from running (by design)."""
+        return tuple(check for check in self.checks if check.guard_blocked)
+
+    @property
+    def production_writes(self) -> tuple[CheckResult, ...]:
+        """Checks that ran on a production target with writes allowed."""
+        return tuple(check for check in self.checks if check.wrote_production)
+
+    @property
+    def fixture_calls(self) -> tuple[FixtureCalls, ...]:
+        """Calls of fixtures wider than one check: "setup and cleanup", per fixture."""
+        return self.ending.fixture_calls
 
     @property
     def go(self) -> bool:
@@ -101,11 +186,15 @@ class Verdict:
         return self.decision in ("GO", "GO with warnings")
 
     def headline(self) -> str:
-        """One line: the decision and its first rollback reason, reason or warning."""
+        """One line: the decision (``partial`` when narrowed) and its first rollback reason, reason or warning."""
         detail = self.rollback or self.reasons or self.warnings
         first = f": {detail[0]}" if detail else ""
         more = f" (+{len(detail) - 1} more)" if len(detail) > 1 else ""
-        return f"{self.decision}{first}{more}"
+        return f"{self.decision}{self.partial_note()}{first}{more}"
+
+    def partial_note(self) -> str:
+        """`` (partial: 3 of 10 checks, narrowed by -k health)``, or "" for a whole run."""
+        return f" (partial: {self.selection.describe()})" if self.partial else ""
 
     def checks_of(self, phase: str) -> tuple[CheckResult, ...]:
         """The checks of *phase*, in run order."""
@@ -146,21 +235,33 @@ def decide(
     rollback: Sequence[str] = (),
     watch: str = "",
     collection_errors: Sequence[str] = (),
+    ending: Ending | None = None,
 ) -> Verdict:
-    """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; retries and
-    guarded checks make GO with warnings.
+    """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; so is a run that
+    checked nothing, never got its target ready, or was cut short; retries and self-skipped checks
+    make GO with warnings.
 
-    *collection_errors* (a test module that did not import, a bad mark) are reasons first:
-    checks that were never collected were not checked.  *rollback* holds the rollback rules that
-    tripped (see :mod:`pytest_deploysmoke.rollback`); any makes the decision ROLLBACK, whatever
-    the checks said, and so does a failed check with a ``rollback`` mark (its rule, node id and
-    message join the rollback reasons).  *watch* is the watch window's line.
+    GO needs at least one check that ran and passed.  *collection_errors* (a test module that did
+    not import, a bad mark) are reasons first: checks that were never collected were not checked.
+    *rollback* holds the rollback rules that tripped (see :mod:`pytest_deploysmoke.rollback`); any
+    makes the decision ROLLBACK, whatever the checks said, and so does a failed check with a
+    ``rollback`` mark (its rule, node id and message join the rollback reasons).  *watch* is the
+    watch window's line; *ending* says how the run ended (interrupted, not ready, its selection).
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
-    retried calls, a destructive check the production guard kept from running, and a check that
-    skipped itself are named as warnings, never hidden.
+    retried calls, a check that skipped itself, and cleanup that failed are named as warnings,
+    never hidden.  A destructive check the production guard held back is listed apart, by design;
+    it warns only with ``held_back = "warn"``.
     """
+    ending = ending or Ending(selection=Selection(len(checks), len(checks)))
     reasons = [f"collection failed: {error}" for error in collection_errors]
+    if ending.not_ready:
+        reasons.append(not_ready_reason(run.target, ending.not_ready))
+    if ending.interrupted:
+        during = f" during {ending.cut_short}" if ending.cut_short else ""
+        reasons.append(
+            f"interrupted ({ending.interrupted}){during} after {len(checks)} of {ending.selection.selected} checks"
+        )
     for phase in phases:
         if phase.gate and phase.outcome == "failed":
             first = next(c for c in checks if c.phase == phase.name and c.outcome == "failed")
@@ -168,6 +269,10 @@ def decide(
     for check in checks:
         if check.outcome == "failed":
             reasons.append(f"{check.title} failed ({check.nodeid}): {check.message}".rstrip(": "))
+    if not reasons and not any(check.outcome == "passed" for check in checks):
+        reasons.append(nothing_checked(ending.selection, checks))
+    elif not reasons and len(checks) < ending.selection.selected:
+        reasons.append(f"the run ended after {len(checks)} of {ending.selection.selected} checks")
     warnings: list[str] = []
     for check in checks:
         if check.outcome == "passed" and check.reruns:
@@ -188,18 +293,45 @@ def decide(
                 f"({check.nodeid})"
             )
         if check.guard_blocked:
-            warnings.append(f"{check.title} not run: target '{run.target}' is production ({check.nodeid})")
+            if ending.held_back_warns:
+                warnings.append(f"{check.title} not run: target '{run.target}' is production ({check.nodeid})")
         elif check.outcome == "skipped" and not check.message.startswith(GATE_SKIP_PREFIX):
             # An unchecked box on the ticket: say so, unless a failed gate (a reason already) explains it.
             reason = f": {check.message}" if check.message else ""
             warnings.append(f"{check.title} skipped{reason} ({check.nodeid})")
+    warnings += ending.cleanup
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
     rollback = [*rollback, *rollback_checks(checks)]
     if rollback:
         decision = "ROLLBACK"
     return Verdict(
-        decision, tuple(reasons), tuple(warnings), run, phases, tuple(checks), rollback=tuple(rollback), watch=watch
+        decision,
+        tuple(reasons),
+        tuple(warnings),
+        run,
+        phases,
+        tuple(checks),
+        rollback=tuple(rollback),
+        watch=watch,
+        ending=ending,
     )
+
+
+def not_ready_reason(target: str, detail: str) -> str:
+    """``target 'prod' not ready: GET https://x/health gave connection refused (...)``."""
+    return f"target '{target}' not ready: {detail}"
+
+
+def nothing_checked(selection: Selection, checks: Sequence[CheckResult]) -> str:
+    """The reason of a run in which no check ran and passed: what selected nothing, or why all were skipped."""
+    if not checks and selection.selected == 0:
+        if selection.collected == 0:
+            return "nothing was checked: no check was collected"
+        by = f" ({', '.join(selection.narrowed_by)})" if selection.narrowed_by else ""
+        return f"nothing was checked: the selection{by} left none of the {selection.collected} collected checks"
+    held = sum(1 for check in checks if check.guard_blocked)
+    why = f"; {held} held back on production" if held else ""
+    return f"nothing was checked: all {len(checks)} selected checks were skipped{why}"
 
 
 def rollback_checks(checks: Iterable[CheckResult]) -> list[str]:

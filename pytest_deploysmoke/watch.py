@@ -46,6 +46,8 @@ class WatchOutcome:
 
     rollback: tuple[str, ...]
     line: str
+    #: Ctrl-C or SIGTERM stopped the window: it did not watch as long as asked.
+    interrupted: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,7 +232,7 @@ class Watch:
         else:
             what += "; no rollback rule tripped"
         self.write(what, bold=True)
-        return WatchOutcome(self.rollback, what)
+        return WatchOutcome(self.rollback, what, interrupted=self.stopped == "interrupted")
 
     def _line(
         self,

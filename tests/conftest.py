@@ -93,6 +93,17 @@ def recorded_calls(reprec: pytest.HookRecorder, nodeid_part: str = "") -> list[d
     ]
 
 
+def recorded_fixture_calls(reprec: pytest.HookRecorder, fixture: str) -> list[dict[str, Any]]:
+    """The calls fixture *fixture* (wider than a check) made while setting up and cleaning up."""
+    return [
+        call
+        for report in reprec.getreports("pytest_runtest_logreport")
+        for name, value in report.user_properties
+        if name == "deploysmoke.fixture_calls"
+        for call in json.loads(value).get(fixture, [])
+    ]
+
+
 @pytest.fixture(scope="session")
 def standin_url() -> Iterator[str]:
     """Base URL of the stand-in service, served by uvicorn in a thread on 127.0.0.1."""

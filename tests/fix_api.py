@@ -9,6 +9,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.apps.api import USER_EMAIL, USER_PASSWORD
 from tests.conftest import serve_in_thread
 
 
@@ -21,3 +22,14 @@ def api_url() -> Iterator[str]:
         app, "API stand-in", ws="websockets-sansio", lifespan="off", timeout_graceful_shutdown=5
     ) as url:
         yield url
+
+
+def users_toml(url: str, extra: str = "", user: str = "") -> str:
+    """A deploysmoke.toml whose target 't' logs in to the API stand-in and registers smoke users."""
+    return (
+        f'[targets.t]\nbase_url = "{url}"\ntimeout = 2.0\n{extra}\n'
+        f'[targets.t.auth]\nlogin_path = "/api/v1/auth/login"\nusername = "{USER_EMAIL}"\n'
+        f'password = "{USER_PASSWORD}"\nusername_field = "email"\n'
+        '[targets.t.smoke_user]\nregister_path = "/api/v1/auth/register"\nprefix = "smoke-"\n'
+        f'delete_path = "/api/v1/users/{{id}}"\n{user}\n'
+    )

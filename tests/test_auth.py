@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.apps.api import USER_EMAIL, USER_PASSWORD
-from tests.conftest import recorded_calls
+from tests.conftest import recorded_calls, recorded_fixture_calls
 
 
 def auth_toml(
@@ -47,13 +47,16 @@ def test_after_auth(http):
 
 
 def test_login_once_and_use_the_token(pytester: pytest.Pytester, api_url: str, smoke_password: str) -> None:
-    """auth_token logs in once per session; authed clients send the bearer token."""
+    """auth_token logs in once per session, recorded under the fixture, not a check; authed clients send the token."""
     pytester.makefile(".toml", deploysmoke=auth_toml(api_url))
     pytester.makepyfile(test_auth=CHECKS)
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=4)
-    logins = [call for call in recorded_calls(reprec) if call["action"] == "POST /api/v1/auth/login"]
+    logins = [
+        call for call in recorded_fixture_calls(reprec, "auth_token") if call["action"] == "POST /api/v1/auth/login"
+    ]
     assert len(logins) == 1
+    assert not [call for call in recorded_calls(reprec) if call["action"] == "POST /api/v1/auth/login"]
 
 
 def test_failed_login_shows_status_and_redacted_body(

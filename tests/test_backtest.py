@@ -237,7 +237,7 @@ browser_path = "${{DEPLOYSMOKE_BROWSER_PATH:-{CHROMIUM}}}"
     result.stdout.fnmatch_lines(
         [
             "*ui*PASSED*2 passed, 1 skipped*",
-            "*4 destructive check(s) NOT RUN because target 'prodcopy' is production*",
+            "*4 destructive check(s) not run on production (by design): target 'prodcopy' is production*",
             "*test_backtest.py::test_backtest_starts",
             "*test_backtest.py::test_progress_moves_from_0_to_100_and_completes",
             "*test_results.py::test_new_backtest_result_downloads",

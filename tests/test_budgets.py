@@ -63,7 +63,7 @@ def test_config_budgets_and_two_levels_in_the_verdict(pytester: pytest.Pytester,
     result.assert_outcomes(passed=2, deselected=1)
     result.stdout.fnmatch_lines(
         [
-            "deploysmoke verdict: GO with warnings: The slow list stays under its limit.: GET /slow?s=0.15 took * ms, "
+            "deploysmoke verdict: GO with warnings (partial: 2 of 3 checks, narrowed by -k not fails): The slow list stays under its limit.: GET /slow?s=0.15 took * ms, "
             "over its 100 ms target (limit 2000 ms) (test_budgets.py::test_config_budget_warns)"
         ]
     )

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.conftest import recorded_calls
+from tests.conftest import recorded_calls, recorded_fixture_calls
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +34,7 @@ def project(pytester: pytest.Pytester, migrated: str, monkeypatch: pytest.Monkey
 
 
 def test_migration_checks_pass_and_are_recorded(project: pytest.Pytester) -> None:
-    """Tables and columns that exist pass; scalar queries work; every statement is recorded."""
+    """Tables and columns that exist pass; scalar queries work; every statement is recorded, the connect under the fixture."""
     project.makepyfile(
         test_db="""
         import pytest
@@ -50,7 +50,8 @@ def test_migration_checks_pass_and_are_recorded(project: pytest.Pytester) -> Non
     reprec = project.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1)
     calls = recorded_calls(reprec)
-    assert calls[0]["action"] == "connect"
+    assert [c["action"] for c in recorded_fixture_calls(reprec, "db")] == ["connect"]
+    assert "connect" not in [c["action"] for c in calls]
     assert "SELECT count(*) FROM runs" in [c["action"] for c in calls]
     assert all(c["kind"] == "db" and c["ok"] for c in calls)
 

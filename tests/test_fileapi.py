@@ -221,7 +221,9 @@ def test_production_runs_no_destructive_check_and_writes_nothing(
     add_production_target(fileapi, standing_fileapi, smoke_prefix="smoke/", database=True)
     result, summary = run_fileapi(fileapi, "--deploy-target=prodcopy")
     result.assert_outcomes(passed=10, skipped=2)
-    result.stdout.fnmatch_lines(["*2 destructive check(s) NOT RUN because target 'prodcopy' is production*"])
+    result.stdout.fnmatch_lines(
+        ["*2 destructive check(s) not run on production (by design): target 'prodcopy' is production*"]
+    )
     assert {check["phase"] for check in checks_by_outcome(summary, "skipped").values()} == {"files"}
     assert writes(summary) == []
     assert_no_leak(result)

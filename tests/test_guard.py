@@ -34,7 +34,7 @@ def test_destructive_check_skipped_on_production(pytester: pytest.Pytester) -> N
     assert result.ret == pytest.ExitCode.OK
     result.stdout.fnmatch_lines(
         [
-            "*1 destructive check(s) NOT RUN because target 't' is production*",
+            "*1 destructive check(s) not run on production (by design): target 't' is production*",
             "    - test_checks.py::test_create_note",
         ]
     )
@@ -78,7 +78,9 @@ def test_guard_summary_under_xdist(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest("--deploy-target=t", "-n", "2")
     result.assert_outcomes(passed=1, skipped=1)
-    result.stdout.fnmatch_lines(["*1 destructive check(s) NOT RUN*", "    - test_checks.py::test_create_note"])
+    result.stdout.fnmatch_lines(
+        ["*1 destructive check(s) not run on production (by design)*", "    - test_checks.py::test_create_note"]
+    )
 
 
 def test_guard_decision_is_available_to_fixtures(pytester: pytest.Pytester) -> None:

@@ -94,6 +94,9 @@ def test_hand_built_verdict_renders_every_field() -> None:
             "warnings": ["Health answers passed only after retried calls (t.py::test_health)"],
             "rollback": [],
         },
+        "selection": {"partial": False, "selected": 2, "collected": 2, "narrowed_by": []},
+        "interrupted": None,
+        "not_ready": None,
         "phases": [
             {"name": "health", "gate": True, "outcome": "passed", "passed": 1, "failed": 0, "skipped": 0},
             {"name": "features", "gate": False, "outcome": "failed", "passed": 0, "failed": 1, "skipped": 0},
@@ -120,6 +123,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "budget_ms": None,
                         "attempt": 1,
                         "target_ms": None,
+                        "write": False,
                     },
                     {
                         "kind": "http",
@@ -130,6 +134,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "budget_ms": 300.0,
                         "attempt": 2,
                         "target_ms": None,
+                        "write": False,
                     },
                 ],
             },
@@ -147,6 +152,10 @@ def test_hand_built_verdict_renders_every_field() -> None:
                 "calls": [],
             },
         ],
+        "held_back": [],
+        "production_writes": [],
+        "setup_and_cleanup": [],
+        "cleanup_failures": [],
         "environment": {
             "host": "runner-7",
             "commit": None,
@@ -172,8 +181,15 @@ def test_rendering_is_stable_text() -> None:
         "finished",
         "duration_s",
         "verdict",
+        "selection",
+        "interrupted",
+        "not_ready",
         "phases",
         "checks",
+        "held_back",
+        "production_writes",
+        "setup_and_cleanup",
+        "cleanup_failures",
         "environment",
     ]
     assert render_json(VERDICT) == text

@@ -214,7 +214,7 @@ username_field = "email"
         [
             "*auth*PASSED*(gate)*7 passed*",
             "*security*PASSED*5 passed, 1 skipped*",
-            "*1 destructive check(s) NOT RUN because target 'prodcopy' is production*",
+            "*1 destructive check(s) not run on production (by design): target 'prodcopy' is production*",
             "*test_security.py::test_burst_past_the_rate_limit_gets_429*",
         ]
     )

@@ -287,7 +287,7 @@ token_storage = "localStorage:kifu_token"
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()
     result.stdout.fnmatch_lines(
         [
-            "*destructive check(s) NOT RUN because target 'prodcopy' is production*",
+            "*destructive check(s) not run on production (by design): target 'prodcopy' is production*",
             f"    - {LOGIN_THROUGH_THE_FORM}",
         ]
     )

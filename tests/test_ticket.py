@@ -119,7 +119,7 @@ def test_go_with_warnings_names_reruns_retries_and_guarded_checks() -> None:
         run=run_info(target="prod", production=True, reported_version=""),
     )
     lines = render_ticket(verdict).splitlines()
-    assert lines[:9] == [
+    assert lines[:12] == [
         "## ⚠️ GO with warnings: prod (production), version 1.8.0, 2025-01-14 10:32:05 UTC",
         "",
         "**GO with warnings**: 2 passed, 1 skipped in 4.50 s.",
@@ -128,7 +128,10 @@ def test_go_with_warnings_names_reruns_retries_and_guarded_checks() -> None:
         "",
         "- Health answers passed only after 1 rerun(s) (test_smoke.py::test_health_answers)",
         "- Items answer passed only after retried calls (test_smoke.py::test_items_answer)",
-        "- An item can be created not run: target 'prod' is production (test_smoke.py::test_an_item_can_be_created)",
+        "",
+        "**Not run on production (by design):**",
+        "",
+        "- An item can be created (`test_smoke.py::test_an_item_can_be_created`)",
     ]
     assert "- [x] Health answers — 50 ms; passed only after 1 rerun" in lines
     assert "- [x] Items answer — 50 ms, `GET /items` 8.0 ms; passed only after retried calls" in lines

@@ -196,7 +196,7 @@ def test_production_blocks_the_pages_writes_and_skips_destructive_screens(pytest
         [
             "*UI /form: * on the page: the page's POST /api/items blocked: target 't' is production "
             "and the test is not marked destructive*",
-            "*destructive check(s) NOT RUN because target 't' is production*",
+            "*destructive check(s) not run on production (by design): target 't' is production*",
         ]
     )
     assert writes == 0

@@ -6,16 +6,7 @@ import httpx
 import pytest
 
 from tests.apps.api import USER_EMAIL, USER_PASSWORD
-
-
-def users_toml(url: str, extra: str = "", user: str = "") -> str:
-    return (
-        f'[targets.t]\nbase_url = "{url}"\ntimeout = 2.0\n{extra}\n'
-        f'[targets.t.auth]\nlogin_path = "/api/v1/auth/login"\nusername = "{USER_EMAIL}"\n'
-        f'password = "{USER_PASSWORD}"\nusername_field = "email"\n'
-        '[targets.t.smoke_user]\nregister_path = "/api/v1/auth/register"\nprefix = "smoke-"\n'
-        f'delete_path = "/api/v1/users/{{id}}"\n{user}\n'
-    )
+from tests.fix_api import users_toml
 
 
 def smoke_users(api_url: str) -> list[str]:
@@ -59,7 +50,9 @@ def test_smoke_user_never_on_production(pytester: pytest.Pytester, api_url: str)
     pytester.makepyfile(test_users=CHECKS)
     result = pytester.runpytest("--deploy-target=t", "-rs")
     result.assert_outcomes(skipped=2)
-    result.stdout.fnmatch_lines(["*2 destructive check(s) NOT RUN because target 't' is production*"])
+    result.stdout.fnmatch_lines(
+        ["*2 destructive check(s) not run on production (by design): target 't' is production*"]
+    )
     result = pytester.runpytest("--deploy-target=t", "-rs", "--allow-destructive")
     result.assert_outcomes(skipped=2)
     result.stdout.fnmatch_lines(

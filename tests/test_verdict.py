@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_deploysmoke.verdict import CheckResult, RunInfo, decide, phase_results
+from pytest_deploysmoke.verdict import CheckResult, Ending, RunInfo, Selection, decide, phase_results
 
 RUN = RunInfo(target="prod", base_url="https://x", production=True)
 PHASES = ("preflight", "health", "features")
@@ -47,19 +47,65 @@ def test_failure_outside_gates_is_no_go_too() -> None:
     assert verdict.decision == "NO-GO" and verdict.reasons == ("a failed (t.py::a): boom",)
 
 
-def test_reruns_retries_and_guarded_checks_are_warnings() -> None:
-    """Passing after reruns or retried calls, and destructive checks held back, give GO with warnings."""
-    verdict = verdict_of(
+def test_reruns_and_retries_are_warnings_held_back_checks_are_listed() -> None:
+    """Passing after reruns or retried calls gives GO with warnings; a destructive check held back is only listed."""
+    checks = (
         check("flaky", "health", reruns=2),
         check("retried", "features", calls=({"attempt": 2, "ok": True, "ms": 3.0},)),
         check("writer", "features", "skipped", guard_blocked=True),
     )
+    verdict = verdict_of(*checks)
     assert verdict.decision == "GO with warnings"
     assert verdict.warnings == (
         "flaky passed only after 2 rerun(s) (t.py::flaky)",
         "retried passed only after retried calls (t.py::retried)",
-        "writer not run: target 'prod' is production (t.py::writer)",
     )
+    assert [c.nodeid for c in verdict.held_back] == ["t.py::writer"]
+
+
+@pytest.mark.parametrize(("warns", "decision"), [(False, "GO"), (True, "GO with warnings")])
+def test_held_back_warns_only_when_asked(warns: bool, decision: str) -> None:
+    """A destructive check held back on production leaves GO; with held_back = "warn" it warns."""
+    checks = (check("reader", "health"), check("writer", "features", "skipped", guard_blocked=True))
+    ending = Ending(selection=Selection(2, 2), held_back_warns=warns)
+    verdict = decide(RUN, phase_results(PHASES, GATES, checks), checks, ending=ending)
+    assert verdict.decision == decision
+    assert bool(verdict.warnings) == warns
+
+
+@pytest.mark.parametrize(
+    ("checks", "ending", "reason"),
+    [
+        ((), Ending(Selection(0, 0)), "nothing was checked: no check was collected"),
+        (
+            (),
+            Ending(Selection(0, 4, ("-k nope",))),
+            "nothing was checked: the selection (-k nope) left none of the 4 collected checks",
+        ),
+        (
+            (check("a", "features", "skipped", message="later"),),
+            Ending(Selection(1, 1)),
+            "nothing was checked: all 1 selected checks were skipped",
+        ),
+        (
+            (),
+            Ending(Selection(3, 3), not_ready="GET /health gave status 503"),
+            "target 'prod' not ready: GET /health gave status 503",
+        ),
+        (
+            (check("a", "health"),),
+            Ending(Selection(3, 3), interrupted="SIGTERM", cut_short="t.py::b"),
+            "interrupted (SIGTERM) during t.py::b after 1 of 3 checks",
+        ),
+        ((check("a", "health"),), Ending(Selection(3, 3)), "the run ended after 1 of 3 checks"),
+    ],
+)
+def test_a_run_that_did_not_check_its_selection_is_no_go(
+    checks: tuple[CheckResult, ...], ending: Ending, reason: str
+) -> None:
+    """GO needs a check that ran and passed, a ready target, and a run that got to its end."""
+    verdict = decide(RUN, phase_results(PHASES, GATES, checks), checks, ending=ending)
+    assert (verdict.decision, verdict.reasons[0]) == ("NO-GO", reason)
 
 
 def test_phase_outcomes_count_checks() -> None:
@@ -116,16 +162,12 @@ def test_verdict_hook_gets_the_typed_verdict_once(
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest("--deploy-target=prod", *xdist)
     result.assert_outcomes(passed=2, skipped=1)
-    result.stdout.fnmatch_lines(
-        [
-            "deploysmoke verdict: GO with warnings: Create not run: target 'prod' is production (test_checks.py::test_create)"
-        ]
-    )
+    result.stdout.fnmatch_lines(["deploysmoke verdict: GO"])
     seen = json.loads((pytester.path / "verdict.json").read_text())
     assert seen == {
-        "decision": "GO with warnings",
+        "decision": "GO",
         "reasons": [],
-        "warnings": ["Create not run: target 'prod' is production (test_checks.py::test_create)"],
+        "warnings": [],
         "extra": [["pipeline", "https://ci.example/jobs/42"]],
         "reported": "1.2.3",
         "titles": ["Create", "GET /health answers 200.", "Items can be listed"],

@@ -228,10 +228,25 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
     facts.append(_versions(run))
     facts.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no checks ran")
     facts.append(f"{run.duration:.1f} s")
+    if verdict.partial:
+        facts.append(f"partial run: {verdict.selection.describe()}")
     items = [f"<li><b>ROLLBACK:</b> {escape(redact(reason))}</li>" for reason in verdict.rollback]
     items += [f"<li><b>Watch:</b> {escape(redact(verdict.watch))}</li>"] if verdict.watch else []
     items += [f"<li><b>NO-GO:</b> {escape(redact(reason))}</li>" for reason in verdict.reasons]
     items += [f"<li><b>Warning:</b> {escape(redact(warning))}</li>" for warning in verdict.warnings]
+    for check in verdict.production_writes:
+        writes = ", ".join(str(call.get("action", "")) for call in check.write_calls) or "no write call recorded"
+        items.append(f"<li><b>Wrote to production:</b> {escape(redact(f'{check.nodeid}: {writes}'))}</li>")
+    items += [
+        f"<li><b>Not run on production (by design):</b> {escape(redact(f'{check.title} ({check.nodeid})'))}</li>"
+        for check in verdict.held_back
+    ]
+    for fixture in verdict.fixture_calls:
+        calls = ", ".join(
+            f"{call.get('action', '')} {call.get('outcome', '')} {float(call.get('ms', 0.0)):.0f} ms"
+            for call in fixture.calls
+        )
+        items.append(f"<li><b>Setup and cleanup:</b> {escape(redact(f'{fixture.fixture}: {calls}'))}</li>")
     listing = f"<ul>{''.join(items)}</ul>" if items else ""
     line = escape(redact(" \u00b7 ".join(facts)))
     return (

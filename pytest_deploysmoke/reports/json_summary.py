@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Verdict
+from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
 
 #: The document's ``"schema"``; fields are only added within one number, and a removal or a
 #: change of meaning bumps it (see docs/json-schema.md).
@@ -40,9 +40,31 @@ def summary_document(verdict: Verdict) -> dict[str, Any]:
             "warnings": list(verdict.warnings),
             "rollback": list(verdict.rollback),
         },
+        "selection": _selection(verdict.selection),
+        "interrupted": verdict.ending.interrupted or None,
+        "not_ready": verdict.ending.not_ready or None,
         "phases": [_phase(phase) for phase in verdict.phases],
         "checks": [_check(check) for check in verdict.checks],
+        "held_back": [{"nodeid": check.nodeid, "title": check.title} for check in verdict.held_back],
+        "production_writes": [
+            {"nodeid": check.nodeid, "title": check.title, "calls": [_call(call) for call in check.write_calls]}
+            for check in verdict.production_writes
+        ],
+        "setup_and_cleanup": [
+            {"fixture": fixture.fixture, "calls": [_call(call) for call in fixture.calls]}
+            for fixture in verdict.fixture_calls
+        ],
+        "cleanup_failures": list(verdict.ending.cleanup),
         "environment": _environment(run),
+    }
+
+
+def _selection(selection: Selection) -> dict[str, Any]:
+    return {
+        "partial": selection.partial,
+        "selected": selection.selected,
+        "collected": selection.collected,
+        "narrowed_by": list(selection.narrowed_by),
     }
 
 
@@ -86,6 +108,7 @@ def _call(call: Mapping[str, Any]) -> dict[str, Any]:
         "budget_ms": None if budget is None else _ms(budget),
         "attempt": int(call.get("attempt", 1)),
         "target_ms": None if call.get("target_ms") is None else _ms(call["target_ms"]),
+        "write": bool(call.get("write", False)),
     }
 
 

@@ -19,3 +19,12 @@ def add_verdict(config: pytest.Config, verdict: Verdict) -> None:
     if xml is not None:
         xml.add_global_property("deploysmoke.verdict", verdict.decision)
         xml.add_global_property("deploysmoke.verdict.headline", verdict.headline())
+        xml.add_global_property("deploysmoke.partial", "true" if verdict.partial else "false")
+        xml.add_global_property("deploysmoke.selection", verdict.selection.describe())
+        if verdict.ending.interrupted:
+            xml.add_global_property("deploysmoke.interrupted", verdict.ending.interrupted)
+        for check in verdict.held_back:
+            xml.add_global_property("deploysmoke.held_back", check.nodeid)
+        for check in verdict.production_writes:
+            writes = ", ".join(str(call.get("action", "")) for call in check.write_calls) or "no write call recorded"
+            xml.add_global_property("deploysmoke.production_write", f"{check.nodeid}: {writes}")

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke.summary import get_verdict
+from pytest_deploysmoke.verdict import Verdict
 
 _WORDS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "not run": "not run"}
 _COLOURS = {"passed": {"green": True}, "failed": {"red": True}, "skipped": {"yellow": True}}
@@ -33,16 +34,21 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         gate = " (gate)" if phase.gate else ""
         line = f"  {phase.name:<{width}}  {_WORDS[phase.outcome]:<7}{gate}"
         tr.write_line(f"{line}  {detail}".rstrip() if detail else line.rstrip(), **_COLOURS.get(phase.outcome, {}))
-    blocked = [check.nodeid for check in verdict.checks if check.guard_blocked]
-    if blocked:
+    if verdict.partial:
+        tr.write_line(f"  partial run: {verdict.selection.describe()}", yellow=True, bold=True)
+    if verdict.held_back:
         tr.write_line(
-            f"  {len(blocked)} destructive check(s) NOT RUN because target '{verdict.run.target}' is production "
-            "(use --allow-destructive or allow_destructive = true to run them):",
+            f"  {len(verdict.held_back)} destructive check(s) not run on production (by design): target "
+            f"'{verdict.run.target}' is production (--allow-destructive or allow_destructive = true runs them):",
             yellow=True,
-            bold=True,
         )
-        for nodeid in blocked:
-            tr.write_line(f"    - {nodeid}", yellow=True)
+        for check in verdict.held_back:
+            tr.write_line(f"    - {check.nodeid}", yellow=True)
+    for check in verdict.production_writes:
+        writes = ", ".join(str(call.get("action", "")) for call in check.write_calls) or "no write call recorded"
+        tr.write_line(f"  WROTE TO PRODUCTION: {check.nodeid}: {writes}", red=True, bold=True)
+    for fixture in verdict.fixture_calls:
+        tr.write_line(f"  setup and cleanup: {fixture.fixture}: {len(fixture.calls)} call(s)")
     if verdict.watch:
         tr.write_line(f"  {verdict.watch}")
     for reason in verdict.rollback:
@@ -62,7 +68,13 @@ class VerdictLine:
         result = yield
         verdict = get_verdict(config)
         if verdict is not None:
-            terminalreporter.write_line(
-                f"deploysmoke verdict: {verdict.headline()}", bold=True, **_DECISION_COLOURS[verdict.decision]
-            )
+            write_verdict_line(terminalreporter, verdict)
         return result
+
+
+def write_verdict_line(terminalreporter: Any, verdict: Verdict) -> None:
+    """``deploysmoke verdict: NO-GO: ...``, coloured by the decision."""
+    terminalreporter.ensure_newline()
+    terminalreporter.write_line(
+        f"deploysmoke verdict: {verdict.headline()}", bold=True, **_DECISION_COLOURS[verdict.decision]
+    )

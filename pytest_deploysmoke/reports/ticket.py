@@ -14,7 +14,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from pytest_deploysmoke.budgets import format_ms
-from pytest_deploysmoke.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
+from pytest_deploysmoke.verdict import CheckResult, FixtureCalls, PhaseOutcome, PhaseResult, RunInfo, Verdict
 
 #: How many calls the response-time table shows, slowest first.
 SLOWEST_CALLS = 10
@@ -36,7 +36,8 @@ def render_ticket(verdict: Verdict) -> str:
         _heading(verdict),
         *_findings(verdict),
         *_checklist(verdict),
-        *_response_times(verdict.checks),
+        *_setup_and_cleanup(verdict.fixture_calls),
+        *_response_times(verdict.checks, verdict.fixture_calls),
         *_environment(verdict.run),
     ]
     return "\n\n".join(blocks) + "\n"
@@ -62,8 +63,9 @@ def _heading(verdict: Verdict) -> str:
         always_passed=True,
     )
     took = f" in {_duration(run.duration)}" if run.started and run.finished else ""
+    partial = f" ({_text(verdict.partial_note().strip(' ()'))})" if verdict.partial else ""
     return (
-        f"## {_SYMBOLS[verdict.decision]} {verdict.decision}: {', '.join(about)}\n\n"
+        f"## {_SYMBOLS[verdict.decision]} {verdict.decision}{partial}: {', '.join(about)}\n\n"
         f"**{verdict.decision}**: {counts}{took}."
     )
 
@@ -79,6 +81,15 @@ def _findings(verdict: Verdict) -> list[str]:
         blocks.append(f"**{why}:**\n\n" + "\n".join(f"- {_text(r)}" for r in verdict.reasons))
     if verdict.warnings:
         blocks.append("**Warnings:**\n\n" + "\n".join(f"- {_text(w)}" for w in verdict.warnings))
+    if verdict.production_writes:
+        lines = []
+        for check in verdict.production_writes:
+            writes = ", ".join(_call_name(call) for call in check.write_calls) or "no write call recorded"
+            lines.append(f"- {_text(check.title)} ({_code(check.nodeid, SHORT_LIMIT)}): {writes}")
+        blocks.append(f"**Wrote to production ({_text(verdict.run.target)}):**\n\n" + "\n".join(lines))
+    if verdict.held_back:
+        lines = [f"- {_text(check.title)} ({_code(check.nodeid, SHORT_LIMIT)})" for check in verdict.held_back]
+        blocks.append("**Not run on production (by design):**\n\n" + "\n".join(lines))
     return blocks
 
 
@@ -152,8 +163,20 @@ def _check_time(check: CheckResult) -> str:
     return f"{took}, {which}{_call_name(slowest)} {_ms(slowest)}{_budget_note(slowest)}"
 
 
-def _response_times(checks: Sequence[CheckResult]) -> list[str]:
-    calls = [(call, check) for check in checks for call in check.calls]
+def _setup_and_cleanup(fixtures: Sequence[FixtureCalls]) -> list[str]:
+    if not fixtures:
+        return []
+    lead = "Calls made by fixtures that several checks share (logins, throwaway users); they count for no check."
+    lines = ["### Setup and cleanup", "", lead, ""]
+    for fixture in fixtures:
+        calls = ", ".join(f"{_call_name(call)} {_status(call)} {_ms(call)}" for call in fixture.calls)
+        lines.append(f"- {_code(fixture.fixture)}: {calls}")
+    return ["\n".join(lines)]
+
+
+def _response_times(checks: Sequence[CheckResult], fixtures: Sequence[FixtureCalls] = ()) -> list[str]:
+    calls = [(call, _text(check.title, SHORT_LIMIT)) for check in checks for call in check.calls]
+    calls += [(call, f"setup and cleanup: {_code(f.fixture)}") for f in fixtures for call in f.calls]
     if not calls:
         return []
     calls.sort(key=lambda pair: -_number(pair[0].get("ms")))
@@ -161,10 +184,7 @@ def _response_times(checks: Sequence[CheckResult]) -> list[str]:
     lead = (
         f"The {len(shown)} slowest of {len(calls)} calls." if len(calls) > len(shown) else "Every call, slowest first."
     )
-    rows = [
-        [_call_name(call), _status(call), _ms(call), _budget_cell(call), _text(check.title, SHORT_LIMIT)]
-        for call, check in shown
-    ]
+    rows = [[_call_name(call), _status(call), _ms(call), _budget_cell(call), owner] for call, owner in shown]
     table = _table(["Call", "Status", "Time", "Budget", "Check"], rows, right=(2, 3))
     return [f"### Response times\n\n{lead}\n\n{table}"]
 
