@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Request extension carrying a per-call budget (set by ``budget=`` on the client's methods).
 BUDGET_EXTENSION = "deploysmoke.budget"
+#: Request extension marking a measurement's warm-up request (set by the ``latency`` fixture).
+WARMUP_EXTENSION = "deploysmoke.warmup"
 #: Request extension that exempts the auth fixtures' login call from the production guard.
 LOGIN_EXTENSION = "deploysmoke.login"
 #: Statuses an idempotent request is retried on when the target sets ``retries``.
@@ -117,6 +119,7 @@ class HttpProbe:
                 ms=elapsed * 1000,
                 budget=budget,
                 attempt=attempt,
+                warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
             ),
         )
 
@@ -135,6 +138,7 @@ class HttpProbe:
                     ms=elapsed * 1000,
                     budget=budget,
                     attempt=attempt,
+                    warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
                 )
             )
             item.stash[last_response_key] = response

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.records import Measurement
 
 Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
@@ -15,6 +18,8 @@ GATE_SKIP_PREFIX = "gate '"
 def gate_failed(phase: str, nodeid: str) -> str:
     """``gate 'health' failed (t.py::test_h); later phases not run``: the one wording of a failed gate."""
     return f"{GATE_SKIP_PREFIX}{phase}' failed ({nodeid}); later phases not run"
+
+
 PhaseOutcome = Literal["passed", "failed", "skipped", "not run"]
 
 
@@ -35,6 +40,8 @@ class CheckResult:
     rollback_rule: str = ""
     #: A browser check's screenshot file, relative to the ticket's folder ("" when none was saved).
     screenshot: str = ""
+    #: The distributions the check measured (``latency``, ``load_probe``): its line shows them.
+    measurements: tuple[Measurement, ...] = ()
 
     @property
     def retried_calls(self) -> int:
@@ -42,9 +49,14 @@ class CheckResult:
         return sum(1 for call in self.calls if call.get("attempt", 1) > 1 and call.get("ok"))
 
     @property
+    def measured_calls(self) -> tuple[Mapping[str, Any], ...]:
+        """The calls without the warm-up requests (``warmup``), which no rule or "slowest" counts."""
+        return tuple(call for call in self.calls if not call.get("warmup"))
+
+    @property
     def slowest_call(self) -> Mapping[str, Any] | None:
-        """The call that took longest, or None when the check made none."""
-        return max(self.calls, key=lambda call: call.get("ms", 0.0), default=None)
+        """The call that took longest, warm-up requests left out, or None when the check made none."""
+        return max(self.measured_calls, key=lambda call: call.get("ms", 0.0), default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +158,7 @@ def decide(
     rollback: Sequence[str] = (),
     watch: str = "",
     collection_errors: Sequence[str] = (),
+    not_evaluated: Sequence[str] = (),
 ) -> Verdict:
     """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; retries and
     guarded checks make GO with warnings.
@@ -154,7 +167,9 @@ def decide(
     checks that were never collected were not checked.  *rollback* holds the rollback rules that
     tripped (see :mod:`pytest_deploysmoke.rollback`); any makes the decision ROLLBACK, whatever
     the checks said, and so does a failed check with a ``rollback`` mark (its rule, node id and
-    message join the rollback reasons).  *watch* is the watch window's line.
+    message join the rollback reasons).  *watch* is the watch window's line.  *not_evaluated*
+    holds the rules that had too few samples to be evaluated (``... not evaluated: 9 samples <
+    20 ...``): each is a warning, never a rollback on too little data.
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
     retried calls, a destructive check the production guard kept from running, and a check that
@@ -176,7 +191,7 @@ def decide(
             warnings.append(f"{check.title} passed only after retried calls ({check.nodeid})")
         over = [
             call
-            for call in check.calls
+            for call in check.measured_calls
             if call.get("target_ms") is not None and call.get("ms", 0.0) > call["target_ms"]
         ]
         if check.outcome == "passed" and over:  # one line per check, however many samples it took
@@ -193,6 +208,7 @@ def decide(
             # An unchecked box on the ticket: say so, unless a failed gate (a reason already) explains it.
             reason = f": {check.message}" if check.message else ""
             warnings.append(f"{check.title} skipped{reason} ({check.nodeid})")
+    warnings.extend(not_evaluated)
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
     rollback = [*rollback, *rollback_checks(checks)]
     if rollback:

@@ -136,6 +136,7 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
             "budget_ms": None,
             "attempt": 1,
             "target_ms": None,
+            "warmup": False,
         }
     ]
 
