@@ -26,6 +26,9 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
         if calls:
             # A JSON string, so that the JUnit XML property is JSON that any CI tool can read.
             report.user_properties.append((records.CALLS_PROPERTY, json.dumps(calls)))
+        measurements = [measurement.as_dict() for measurement in records.measurements_of(item)]
+        if measurements:
+            report.user_properties.append((records.MEASUREMENTS_PROPERTY, json.dumps(measurements)))
     phase = phases.get_phase(item)
     if phase is not None:
         report.user_properties.append((phases.PHASE_PROPERTY, phase.name))

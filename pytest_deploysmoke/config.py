@@ -532,6 +532,7 @@ def _build_rollback(where: str, label: str, table: Mapping[str, Any]) -> Rollbac
         p95_over_target=float(table.get("p95_over_target", defaults.p95_over_target)),
         ws_failure_rate=rates["ws_failure_rate"],
         health_consecutive_failures=int(table.get("health_consecutive_failures", defaults.health_consecutive_failures)),
+        min_samples=int(table.get("min_samples", defaults.min_samples)),
     )
 
 
@@ -744,6 +745,7 @@ _ROLLBACK_KEYS: Mapping[str, _Field] = {
     "health_consecutive_failures": _Field(
         "a whole number of failures (1 or more)", lambda v: type(v) is int and v >= 1
     ),
+    "min_samples": _Field("a whole number of samples (1 or more)", lambda v: type(v) is int and v >= 1),
 }
 
 

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 
 #: Request extension carrying a per-call budget (set by ``budget=`` on the client's methods).
 BUDGET_EXTENSION = "deploysmoke.budget"
+#: Request extension marking a measurement's warm-up request (set by the ``latency`` fixture).
+WARMUP_EXTENSION = "deploysmoke.warmup"
 #: Request extension that exempts the auth fixtures' login call from the production guard.
 LOGIN_EXTENSION = "deploysmoke.login"
 #: Statuses an idempotent request is retried on when the target sets ``retries``.
@@ -124,6 +126,7 @@ class HttpProbe:
                 budget=budget,
                 attempt=attempt,
                 write=self.writes(request),
+                warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
             ),
         )
 
@@ -143,6 +146,7 @@ class HttpProbe:
                 budget=budget,
                 attempt=attempt,
                 write=self.writes(request),
+                warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
             )
             if fixtures is not None and fixtures.active:  # a wider fixture's setup or cleanup: not the check's
                 record(self.config, call)

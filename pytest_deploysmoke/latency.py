@@ -21,10 +21,13 @@ from pytest_deploysmoke.budgets import Budget, Duration, format_ms
 from pytest_deploysmoke.config import MAX_SAMPLES
 from pytest_deploysmoke.errors import BudgetExceeded
 from pytest_deploysmoke.expect import unchecked
+from pytest_deploysmoke.httpclient import WARMUP_EXTENSION
 from pytest_deploysmoke.network import describe_error
 from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats
 
 if TYPE_CHECKING:
+    import pytest
+
     from pytest_deploysmoke.config import Target
     from pytest_deploysmoke.redaction import Redactor
 
@@ -73,11 +76,19 @@ class Tally:
 class LatencyProbe:
     """What the ``latency`` fixture returns: call it to measure one endpoint (see ``__call__``)."""
 
-    def __init__(self, client: httpx.Client, target: Target, redactor: Redactor, default_samples: int) -> None:
+    def __init__(
+        self,
+        client: httpx.Client,
+        target: Target,
+        redactor: Redactor,
+        default_samples: int,
+        config: pytest.Config | None = None,
+    ) -> None:
         self._client = client
         self._target = target
         self._redactor = redactor
         self._default_samples = default_samples
+        self._config = config  # where each measurement is recorded for the reports (None: not recorded)
 
     def __repr__(self) -> str:
         return f"<latency on target '{self._target.name}': {self._default_samples} samples unless told>"
@@ -119,10 +130,14 @@ class LatencyProbe:
         sender = client if client is not None else self._client
         action = self._action(sender, method, url, request_kwargs.get("params"))
 
-        def send() -> Sample:
+        # The transport records each warm-up request as one (``warmup``), so no rule counts it.
+        extensions = {**(request_kwargs.get("extensions") or {}), WARMUP_EXTENSION: True}
+        warm_kwargs = {**request_kwargs, "extensions": extensions}
+
+        def send(warming: bool = False) -> Sample:
             started = time.perf_counter()
             try:
-                response = sender.request(method, url, **request_kwargs)
+                response = sender.request(method, url, **(warm_kwargs if warming else request_kwargs))
             except BudgetExceeded as exc:  # a per-call budget (mark or [budgets]) is judged after the run
                 return Sample((time.perf_counter() - started) * 1000, over_budget=str(exc))
             except httpx.UnsupportedProtocol:
@@ -138,7 +153,7 @@ class LatencyProbe:
         per_call = _timeout(request_kwargs.get("timeout"), self._target.timeout)
         cap_s = (warmup + samples) * per_call
         deadline = time.monotonic() + cap_s
-        warm = _send_all(send, warmup, concurrency, deadline, None)
+        warm = _send_all(lambda: send(warming=True), warmup, concurrency, deadline, None)
         tally = Tally()
         started = time.perf_counter()
         sent = _send_all(send, samples, concurrency, deadline, tally)
@@ -152,13 +167,14 @@ class LatencyProbe:
             elapsed_s=time.perf_counter() - started,
             error_outcomes=tally.errors.items(),
         )
+        unjudged = self._record(stats, limit)
         if sent < samples:
             raise unchecked(
                 f"{action}: stopped after {sent} of {samples} measured requests ({warm} warm-up) at the time cap "
                 f"of {cap_s:g} s (each request's timeout of {per_call:g} s times {warmup + samples}): "
                 f"{stats.distribution}; {stats.error_summary}; is the service hanging, or are retries adding up?"
             )
-        if limit is not None:
+        if limit is not None and not unjudged:
             check_p95(stats, limit)
         if tally.first_over_budget is not None:
             raise unchecked(
@@ -166,6 +182,25 @@ class LatencyProbe:
                 f"their per-call budget: {stats.distribution}; {stats.error_summary})"
             )
         return stats
+
+    def _record(self, stats: LatencyStats, limit: Budget | None) -> str:
+        """Record what was measured for the check's report line; return why the p95 budget was not applied.
+
+        The p95 of fewer than the target's ``min_samples`` answers is close to their maximum: a
+        budget over it then does not fail the check; the measurement says "not evaluated" and
+        the verdict warns.  With no answer at all the budget still fails (a dead service).
+        """
+        from pytest_deploysmoke.records import Measurement, record_measurement
+
+        answered = stats.count - stats.unanswered
+        least = self._target.rollback.min_samples
+        unjudged = ""
+        if limit is not None and 0 < answered < least and float(stats.p95) > limit.limit * 1000:
+            unjudged = f"not evaluated: {answered} samples < {least}"
+        if self._config is not None:
+            budget = f"p95 budget {format_ms(limit.limit)}" if limit is not None else ""
+            record_measurement(self._config, Measurement.of(stats, budget=budget, not_evaluated=unjudged))
+        return unjudged
 
     def _action(self, client: httpx.Client, method: str, url: str, params: Any) -> str:
         """``GET /slow?s=0.05`` for the target's own URLs, the full URL for others (redacted)."""

@@ -31,7 +31,7 @@ import pytest
 from pytest_deploysmoke.budgets import parse_duration
 from pytest_deploysmoke.expect import unchecked
 from pytest_deploysmoke.latency import split_request
-from pytest_deploysmoke.records import CallRecord, record
+from pytest_deploysmoke.records import CallRecord, Measurement, record, record_measurement
 from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis, _ms_text
 
 if TYPE_CHECKING:
@@ -223,6 +223,7 @@ class LoadProbe:
                 ms=float(stats.p95) if stats.count > stats.unanswered else 0.0,
             ),
         )
+        record_measurement(self._config, Measurement.of(stats, engine=engine))
         return stats
 
     def _guard(self, scenario: list[tuple[str, str]]) -> None:

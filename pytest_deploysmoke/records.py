@@ -9,6 +9,7 @@ import pytest
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.budgets import Budget
+    from pytest_deploysmoke.stats import LatencyStats
 
 CallKind = Literal["http", "ws", "db", "redis", "ui"]
 
@@ -32,6 +33,7 @@ class CallRecord:
     attempt: int = 1
     target_ms: float | None = None  # a two-level budget's target: over it only warns
     write: bool = False  # it wrote to the target (a POST, a Redis SET, a page's form post)
+    warmup: bool = False  # a warm-up request of a measurement: no rule and no "slowest call" counts it
 
     @classmethod
     def budgeted(
@@ -45,6 +47,7 @@ class CallRecord:
         budget: Budget | None,
         attempt: int = 1,
         write: bool = False,
+        warmup: bool = False,
     ) -> CallRecord:
         """A record that carries *budget*'s limit and target (None: the call had no budget)."""
         return cls(
@@ -57,6 +60,7 @@ class CallRecord:
             attempt=attempt,
             target_ms=budget.target_ms if budget else None,
             write=write,
+            warmup=warmup,
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -64,11 +68,83 @@ class CallRecord:
         return asdict(self)
 
 
+@dataclass(frozen=True, slots=True)
+class Measurement:
+    """A distribution a check measured (the ``latency`` fixture, ``load_probe``): the figures its line shows."""
+
+    action: str  # "GET /api/markets", "LOAD 10 users x 20 s: GET /health"
+    n: int  # measured requests, warm-up left out
+    errors: int
+    p50_ms: float | None  # None when no request was answered
+    p95_ms: float | None
+    p99_ms: float | None
+    budget: str = ""  # "p95 budget 500 ms", or "" without one
+    engine: str = "latency"  # "latency", or the load probe's engine: "builtin", "locust"
+    #: "not evaluated: 9 samples < 20" when the p95 was over the budget on fewer samples than
+    #: the target's ``min_samples``: the check was not failed for it, the verdict warns instead.
+    not_evaluated: str = ""
+
+    @classmethod
+    def of(
+        cls, stats: LatencyStats, *, budget: str = "", engine: str = "latency", not_evaluated: str = ""
+    ) -> Measurement:
+        """The measurement of *stats* (its percentiles are None when nothing was answered)."""
+        answered = stats.count > stats.unanswered
+        return cls(
+            action=stats.action,
+            n=stats.count,
+            errors=stats.errors,
+            p50_ms=float(stats.p50) if answered else None,
+            p95_ms=float(stats.p95) if answered else None,
+            p99_ms=float(stats.p99) if answered else None,
+            budget=budget,
+            engine=engine,
+            not_evaluated=not_evaluated,
+        )
+
+    def describe(self) -> str:
+        """``GET /api/markets: n 20, 0 errors, p50 12 ms, p95 30 ms, p99 33 ms (p95 budget 500 ms)``."""
+        from pytest_deploysmoke.budgets import format_ms
+
+        errors = "1 error" if self.errors == 1 else f"{self.errors} errors"
+        spread = "no answers"
+        if self.p50_ms is not None and self.p95_ms is not None and self.p99_ms is not None:
+            percentiles = (("p50", self.p50_ms), ("p95", self.p95_ms), ("p99", self.p99_ms))
+            spread = ", ".join(f"{name} {format_ms(ms / 1000)}" for name, ms in percentiles)
+        notes = ", ".join(note for note in (self.budget, self.not_evaluated) if note)
+        return f"{self.action}: n {self.n}, {errors}, {spread}" + (f" ({notes})" if notes else "")
+
+    def as_dict(self) -> dict[str, Any]:
+        """The measurement as plain JSON-able values."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Measurement:
+        """The measurement :meth:`as_dict` gave, back from its JSON (on the xdist controller)."""
+
+        def ms(key: str) -> float | None:
+            value = data.get(key)
+            return None if value is None else float(value)
+
+        return cls(
+            action=str(data.get("action", "")),
+            n=int(data.get("n", 0)),
+            errors=int(data.get("errors", 0)),
+            p50_ms=ms("p50_ms"),
+            p95_ms=ms("p95_ms"),
+            p99_ms=ms("p99_ms"),
+            budget=str(data.get("budget", "")),
+            engine=str(data.get("engine", "latency")),
+            not_evaluated=str(data.get("not_evaluated", "")),
+        )
+
+
 @dataclass(slots=True)
 class RecordLog:
     """The records of one check (setup, call and teardown), in call order."""
 
     records: list[CallRecord] = field(default_factory=list)
+    measurements: list[Measurement] = field(default_factory=list)
 
 
 #: Further user properties of the teardown report: the check in checklist words, and the
@@ -77,6 +153,8 @@ CHECKLIST_PROPERTY = "deploysmoke.checklist"
 REPORTED_VERSION_PROPERTY = "deploysmoke.reported_version"
 #: A browser check's screenshot file, relative to the ticket's folder (only when a ticket is written).
 SCREENSHOT_PROPERTY = "deploysmoke.screenshot"
+#: The distributions the check measured, as a JSON list of Measurement objects (teardown report).
+MEASUREMENTS_PROPERTY = "deploysmoke.measurements"
 
 records_key = pytest.StashKey[RecordLog]()
 #: The version the target's health endpoint reported during this check, when it did.
@@ -158,6 +236,19 @@ def record(config: pytest.Config, call: CallRecord) -> None:
     item = current_item(config)
     if item is not None:
         log_of(item).records.append(call)
+
+
+def record_measurement(config: pytest.Config, measurement: Measurement) -> None:
+    """Keep *measurement* for the check now running (none is kept outside of a check)."""
+    item = current_item(config)
+    if item is not None:
+        log_of(item).measurements.append(measurement)
+
+
+def measurements_of(item: pytest.Item) -> list[Measurement]:
+    """Every measurement of *item* so far."""
+    log = item.stash.get(records_key, None)
+    return list(log.measurements) if log else []
 
 
 def log_of(item: pytest.Item) -> RecordLog:

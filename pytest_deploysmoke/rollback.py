@@ -5,7 +5,10 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.records import Measurement
 
 #: The checklists' defaults: roll back at 5 % errors, p95 over twice its target, 10 % WebSocket
 #: failures, or three health failures in a row.
@@ -13,6 +16,8 @@ DEFAULT_ERROR_RATE: Final = 0.05
 DEFAULT_P95_OVER_TARGET: Final = 2.0
 DEFAULT_WS_FAILURE_RATE: Final = 0.10
 DEFAULT_HEALTH_CONSECUTIVE_FAILURES: Final = 3
+#: The fewest samples a rate or percentile rule is evaluated on: the p95 of 9 samples is their maximum.
+DEFAULT_MIN_SAMPLES: Final = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,6 +28,8 @@ class RollbackRules:
     p95_over_target: float = DEFAULT_P95_OVER_TARGET
     ws_failure_rate: float = DEFAULT_WS_FAILURE_RATE
     health_consecutive_failures: int = DEFAULT_HEALTH_CONSECUTIVE_FAILURES
+    #: Below this many samples the rate and percentile rules are not evaluated (the health rule has no minimum).
+    min_samples: int = DEFAULT_MIN_SAMPLES
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,25 +79,58 @@ def percent(fraction: float) -> str:
 
 
 def evaluate(rules: RollbackRules, figures: Figures) -> tuple[str, ...]:
-    """The rules that trip on *figures*, each naming the rule, the measured value and the threshold."""
+    """The rules that trip on *figures*, each naming the rule, the measured value and the threshold.
+
+    A rate or percentile rule with fewer than ``rules.min_samples`` samples is not evaluated
+    (see :func:`not_evaluated`); the health rule has no minimum, so a dead service is still caught.
+    """
+    return _judge(rules, figures)[0]
+
+
+def not_evaluated(rules: RollbackRules, figures: Figures) -> tuple[str, ...]:
+    """The rules that would trip on *figures* but have too few samples to be evaluated.
+
+    ``p95_over_target GET /x not evaluated: 9 samples < 20 in the performance phase (p95 263 ms,
+    over 2 x its 100 ms target)``: a warning, never a rollback on too little data.  A rule whose
+    few samples are within its threshold is not named: there is nothing to warn about.
+    """
+    return _judge(rules, figures)[1]
+
+
+def _judge(rules: RollbackRules, figures: Figures) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the rules that trip, the rules that would trip on too few samples) on *figures*."""
     reasons: list[str] = []
+    unjudged: list[str] = []
     where = figures.scope
+    least = rules.min_samples
+
+    def too_few(rule: str, count: int, measured: str) -> None:
+        unjudged.append(f"{rule} not evaluated: {count} samples < {least} in {where} ({measured})")
+
     if figures.requests:
         rate = figures.errors / figures.requests
-        if rate >= rules.error_rate:
+        if rate >= rules.error_rate and figures.requests < least:
+            too_few("error_rate", figures.requests, f"{figures.errors} errors, {percent(rate)}")
+        elif rate >= rules.error_rate:
             reasons.append(
                 f"error_rate {percent(rate)} >= {percent(rules.error_rate)} over {figures.requests} requests in {where}"
             )
     for endpoint in figures.endpoints:
         limit = rules.p95_over_target * endpoint.target_ms
-        if endpoint.count and endpoint.p95_ms > limit:
+        if endpoint.count and endpoint.p95_ms > limit and endpoint.count < least:
+            factor, target = f"{rules.p95_over_target:g}", f"{endpoint.target_ms:.0f}"
+            measured = f"p95 {endpoint.p95_ms:.0f} ms, over {factor} x its {target} ms target"
+            too_few(f"p95_over_target {endpoint.action}", endpoint.count, measured)
+        elif endpoint.count and endpoint.p95_ms > limit:
             reasons.append(
                 f"p95_over_target {endpoint.action} p95 {endpoint.p95_ms:.0f} ms > {rules.p95_over_target:g} x "
                 f"its {endpoint.target_ms:.0f} ms target ({limit:.0f} ms) over {endpoint.count} requests in {where}"
             )
     if figures.ws_connects:
         rate = figures.ws_failures / figures.ws_connects
-        if rate >= rules.ws_failure_rate:
+        if rate >= rules.ws_failure_rate and figures.ws_connects < least:
+            too_few("ws_failure_rate", figures.ws_connects, f"{figures.ws_failures} failed, {percent(rate)}")
+        elif rate >= rules.ws_failure_rate:
             reasons.append(
                 f"ws_failure_rate {percent(rate)} >= {percent(rules.ws_failure_rate)} "
                 f"over {figures.ws_connects} WebSocket connects in {where}"
@@ -100,7 +140,7 @@ def evaluate(rules: RollbackRules, figures: Figures) -> tuple[str, ...]:
             f"health_consecutive_failures {figures.health_streak} >= {rules.health_consecutive_failures}: "
             f"{figures.health_action} failed {figures.health_streak} times in a row in {where}"
         )
-    return tuple(reasons)
+    return tuple(reasons), tuple(unjudged)
 
 
 def nearest_rank(values: Sequence[float], q: float) -> float:
@@ -110,21 +150,32 @@ def nearest_rank(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]]) -> Figures:
-    """Figures from the call records of a phase's checks: HTTP errors, WebSocket opens, p95 per endpoint.
+def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]], loads: Iterable[Measurement] = ()) -> Figures:
+    """Figures from the call records of checks: HTTP errors, WebSocket opens, p95 per endpoint.
 
-    Only the calls (and WebSocket opens) a budget with a target was applied to count towards the
-    p95 rule; the endpoint is the action without its query.
+    Every attempt is a request, retried or not; an error is an attempt that got no answer or a
+    5xx (a 4xx is the client's doing, often what a check asks for: 401 without a token).  Warm-up
+    requests (``warmup``) and calls the production guard blocked are not counted.  *loads* are
+    the load probe's measurements: their requests and errors count, and the one call each
+    recorded for its whole run does not.  Only the calls (and WebSocket opens) a budget with a
+    target was applied to count towards the p95 rule; the endpoint is the action without its query.
     """
     requests = errors = ws_connects = ws_failures = 0
     timings: dict[str, list[float]] = {}
     targets: dict[str, float] = {}
+    aggregated = set()
+    for load in loads:
+        requests += load.n
+        errors += load.errors
+        aggregated.add(load.action)
     for call in calls:
         kind = call.get("kind")
         ok = bool(call.get("ok", False))
-        if kind == "http" and call.get("outcome") != "blocked":
+        if call.get("warmup"):
+            continue
+        if kind == "http" and call.get("outcome") != "blocked" and call.get("action") not in aggregated:
             requests += 1
-            errors += not ok
+            errors += server_error(call)
             target = call.get("target_ms")
             if target is not None and ok:
                 action = str(call.get("action", "")).split("?", 1)[0]
@@ -150,3 +201,11 @@ def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]]) -> Figures:
         ws_failures=ws_failures,
         endpoints=endpoints,
     )
+
+
+def server_error(call: Mapping[str, Any]) -> bool:
+    """Whether an HTTP call record counts as an error for ``error_rate``: no answer, or a 5xx."""
+    if call.get("ok", False):
+        return False
+    outcome = str(call.get("outcome", ""))
+    return not outcome.isdigit() or int(outcome) >= 500

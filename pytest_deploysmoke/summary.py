@@ -14,12 +14,12 @@ import pytest
 
 from pytest_deploysmoke import guard, phases, records, selection
 from pytest_deploysmoke.redaction import redact_url
-from pytest_deploysmoke.rollback import RollbackRules, evaluate, phase_figures
+from pytest_deploysmoke.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
 from pytest_deploysmoke.targets import RunSettings, get_redactor
 from pytest_deploysmoke.verdict import CheckResult, Ending, FixtureCalls, RunInfo, Verdict, decide, phase_results
 
 verdict_key = pytest.StashKey[Verdict]()
-#: The phase whose recorded calls the rollback rules are also evaluated on.
+#: The phase whose budgeted calls the p95_over_target and ws_failure_rate rules are also evaluated on.
 PERFORMANCE_PHASE = "performance"
 
 
@@ -50,6 +50,7 @@ class _Check:
     wrote_production: bool = False
     #: Its teardown was reported: a check cut short by an interruption never is.
     finished: bool = False
+    measurements: tuple[records.Measurement, ...] = ()
 
 
 @dataclass(slots=True)
@@ -112,6 +113,8 @@ class RunSummary:
                 check.title = str(value)
             elif name == records.CALLS_PROPERTY:
                 check.calls = tuple(json.loads(str(value)))
+            elif name == records.MEASUREMENTS_PROPERTY:
+                check.measurements = tuple(records.Measurement.from_dict(m) for m in json.loads(str(value)))
             elif name == records.SCREENSHOT_PROPERTY:
                 check.screenshot = str(value)
             elif name == phases.ROLLBACK_PROPERTY:
@@ -184,6 +187,7 @@ class RunSummary:
                 rollback_rule=c.rollback_rule,
                 screenshot=c.screenshot,
                 wrote_production=c.wrote_production,
+                measurements=c.measurements,
             )
             for c in self._checks.values()
             if c.finished
@@ -203,10 +207,12 @@ class RunSummary:
         rank = {name: index for index, name in enumerate(config.phases)}
         checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
         phase_list = phase_results(config.phases, config.gates, checks)
-        rollback = list(_performance_rollback(target.rollback, checks))
+        rollback, unjudged = _checks_rollback(target.rollback, checks)
         errors = tuple(self._collection_errors)
         ending = self.ending(session)
-        prior = decide(run, phase_list, checks, rollback=rollback, collection_errors=errors, ending=ending)
+        prior = decide(
+            run, phase_list, checks, rollback=rollback, collection_errors=errors, ending=ending, not_evaluated=unjudged
+        )
         if self.settings.watch_duration <= 0:
             return prior
         from pytest_deploysmoke import watch
@@ -223,6 +229,7 @@ class RunSummary:
             watch=outcome.line,
             collection_errors=errors,
             ending=ending,
+            not_evaluated=[*unjudged, *outcome.not_evaluated],
         )
 
     # Decided first thing at sessionfinish, written last: other plugins render the verdict from
@@ -256,12 +263,28 @@ class RunSummary:
                 write_verdict_line(reporter, verdict)
 
 
-def _performance_rollback(rules: RollbackRules, checks: list[CheckResult]) -> tuple[str, ...]:
-    """The rollback rules that trip on the calls the performance phase's checks recorded."""
-    calls = [call for check in checks if check.phase == PERFORMANCE_PHASE for call in check.calls]
-    if not calls:
-        return ()
-    return evaluate(rules, phase_figures("the performance phase", calls))
+def _checks_rollback(rules: RollbackRules, checks: list[CheckResult]) -> tuple[list[str], list[str]]:
+    """The rollback rules that trip on the checks' calls, and those with too few samples to be evaluated.
+
+    ``error_rate`` counts every attempt of every check in every phase (and the load probe's
+    requests); ``p95_over_target`` and ``ws_failure_rate`` the performance phase's budgeted calls
+    and WebSocket opens.  A ``latency`` budget left unjudged on too few samples is a line too.
+    """
+    loads = [m for check in checks for m in check.measurements if m.engine != "latency"]
+    every = phase_figures("the checks", [call for check in checks for call in check.calls], loads)
+    performance = phase_figures(
+        "the performance phase", [call for check in checks if check.phase == PERFORMANCE_PHASE for call in check.calls]
+    )
+    figures = (replace(every, ws_connects=0, ws_failures=0, endpoints=()), replace(performance, requests=0, errors=0))
+    tripped = [reason for scope in figures for reason in evaluate(rules, scope)]
+    unjudged = [line for scope in figures for line in not_evaluated(rules, scope)]
+    for check in checks:
+        for m in check.measurements:
+            if m.not_evaluated:  # set only when its p95 was over the budget, so it has one
+                unjudged.append(
+                    f"{m.budget} of {m.action} {m.not_evaluated} (p95 {m.p95_ms or 0:.0f} ms) ({check.nodeid})"
+                )
+    return tripped, unjudged
 
 
 def failure_line(report: pytest.TestReport | pytest.CollectReport) -> str:

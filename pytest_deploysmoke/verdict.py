@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.records import Measurement
 
 Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
@@ -46,15 +49,23 @@ class CheckResult:
         """The calls that wrote to the target (a POST, a Redis SET, a page's form post)."""
         return tuple(call for call in self.calls if call.get("write"))
 
+    #: The distributions the check measured (``latency``, ``load_probe``): its line shows them.
+    measurements: tuple[Measurement, ...] = ()
+
     @property
     def retried_calls(self) -> int:
         """How many calls needed more than one attempt (``retries`` on the target)."""
         return sum(1 for call in self.calls if call.get("attempt", 1) > 1 and call.get("ok"))
 
     @property
+    def measured_calls(self) -> tuple[Mapping[str, Any], ...]:
+        """The calls without the warm-up requests (``warmup``), which no rule or "slowest" counts."""
+        return tuple(call for call in self.calls if not call.get("warmup"))
+
+    @property
     def slowest_call(self) -> Mapping[str, Any] | None:
-        """The call that took longest, or None when the check made none."""
-        return max(self.calls, key=lambda call: call.get("ms", 0.0), default=None)
+        """The call that took longest, warm-up requests left out, or None when the check made none."""
+        return max(self.measured_calls, key=lambda call: call.get("ms", 0.0), default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -236,6 +247,7 @@ def decide(
     watch: str = "",
     collection_errors: Sequence[str] = (),
     ending: Ending | None = None,
+    not_evaluated: Sequence[str] = (),
 ) -> Verdict:
     """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; so is a run that
     checked nothing, never got its target ready, or was cut short; retries and self-skipped checks
@@ -247,6 +259,8 @@ def decide(
     makes the decision ROLLBACK, whatever the checks said, and so does a failed check with a
     ``rollback`` mark (its rule, node id and message join the rollback reasons).  *watch* is the
     watch window's line; *ending* says how the run ended (interrupted, not ready, its selection).
+    *not_evaluated* holds the rules that had too few samples to be evaluated (``... not evaluated:
+    9 samples < 20 ...``): each is a warning, never a rollback on too little data.
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
     retried calls, a check that skipped itself, and cleanup that failed are named as warnings,
@@ -281,7 +295,7 @@ def decide(
             warnings.append(f"{check.title} passed only after retried calls ({check.nodeid})")
         over = [
             call
-            for call in check.calls
+            for call in check.measured_calls
             if call.get("target_ms") is not None and call.get("ms", 0.0) > call["target_ms"]
         ]
         if check.outcome == "passed" and over:  # one line per check, however many samples it took
@@ -300,6 +314,7 @@ def decide(
             reason = f": {check.message}" if check.message else ""
             warnings.append(f"{check.title} skipped{reason} ({check.nodeid})")
     warnings += ending.cleanup
+    warnings.extend(not_evaluated)
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
     rollback = [*rollback, *rollback_checks(checks)]
     if rollback:

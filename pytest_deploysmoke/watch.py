@@ -22,7 +22,7 @@ import pytest
 import websockets
 
 from pytest_deploysmoke.budgets import format_ms
-from pytest_deploysmoke.rollback import EndpointFigures, Figures, evaluate, percent
+from pytest_deploysmoke.rollback import EndpointFigures, Figures, evaluate, not_evaluated, percent
 from pytest_deploysmoke.stats import LatencyHistogram
 
 if TYPE_CHECKING:
@@ -48,6 +48,8 @@ class WatchOutcome:
     line: str
     #: Ctrl-C or SIGTERM stopped the window: it did not watch as long as asked.
     interrupted: bool = False
+    #: The rules that would have tripped in an interval with too few samples (a warning each).
+    not_evaluated: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,6 +183,8 @@ class Watch:
         self.streak = 0
         self.rollback: tuple[str, ...] = ()
         self.stopped = ""
+        #: rule (and endpoint) -> its first "not evaluated" line and how many intervals said it
+        self.unjudged: dict[str, tuple[str, int]] = {}
 
     async def run(self) -> None:
         """Sample interval after interval until the window ends or a rollback rule trips."""
@@ -215,6 +219,12 @@ class Watch:
                 self.write(self._line(index, time.monotonic() - start, interval, metrics, reading))
                 metrics = reading if isinstance(reading, MetricsReading) else metrics
                 self.rollback = evaluate(target.rollback, interval.figures("the last interval", self.health_action))
+                scope = f"interval {index} of {self.intervals}"
+                for line in not_evaluated(target.rollback, interval.figures(scope, self.health_action)):
+                    self.write(line, yellow=True)
+                    rule = line.split(" not evaluated: ", 1)[0]
+                    first, times = self.unjudged.get(rule, (line, 0))
+                    self.unjudged[rule] = (first, times + 1)
                 if self.rollback:
                     for reason in self.rollback:
                         self.write(f"ROLLBACK: {reason}", red=True, bold=True)
@@ -232,7 +242,11 @@ class Watch:
         else:
             what += "; no rollback rule tripped"
         self.write(what, bold=True)
-        return WatchOutcome(self.rollback, what, interrupted=self.stopped == "interrupted")
+        unjudged = tuple(
+            first + (f" (and in {times - 1} more interval{'s' if times > 2 else ''})" if times > 1 else "")
+            for first, times in self.unjudged.values()
+        )
+        return WatchOutcome(self.rollback, what, interrupted=self.stopped == "interrupted", not_evaluated=unjudged)
 
     def _line(
         self,

@@ -368,3 +368,57 @@ def test_plugin_runs_without_pytest_html(pytester: pytest.Pytester, standin_url:
     result.stdout.fnmatch_lines(["deploysmoke verdict: GO"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
     assert not list(pytester.path.glob("*.html"))
+
+
+class _Text(HTMLParser):
+    """The text of an HTML fragment, and the rows of its tables as lists of cell texts."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.text: list[str] = []
+        self.rows: list[list[str]] = []
+        self._in_cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th") and self.rows:
+            self.rows[-1].append("")
+            self._in_cell = True
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("td", "th"):
+            self._in_cell = False
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+        if self._in_cell:
+            self.rows[-1][-1] += data
+
+
+def _parsed(fragment: str) -> _Text:
+    parser = _Text()
+    parser.feed(fragment)
+    return parser
+
+
+def test_latency_row_shows_its_measurement_not_its_slowest_call(pytester: pytest.Pytester, standin_url: str) -> None:
+    """A latency check's row shows n, errors, p50/p95/p99 and its budget; its details list the measurement."""
+    checks = (
+        "import pytest\n\n@pytest.mark.phase('performance')\ndef test_fast(latency):\n"
+        "    latency('/health', samples=20, budget='2s')\n"
+    )
+    _write_suite(pytester, standin_url, checks)
+    result = pytester.runpytest("--deploy-target=staging", "--html=report.html", "--self-contained-html")
+    result.assert_outcomes(passed=1)
+    [row] = [test for tests in report_data(pytester.path / "report.html")["tests"].values() for test in tests]
+    [cell] = [cell for cell in row["resultsTableRow"] if 'class="col-slowest"' in cell]
+    shown = "".join(_parsed(cell).text)
+    assert shown.startswith("GET /health: n 20, 0 errors, p50 "), shown
+    assert shown.endswith(" (p95 budget 2.00 s)"), shown
+    [details] = [extra["content"] for extra in row["extras"] if extra["format_type"] == "html"]
+    measured, *calls = _parsed(details).rows
+    assert measured[:7] == ["Measured", "n", "Errors", "p50 ms", "p95 ms", "p99 ms", "Budget"]
+    [figures] = [r for r in calls if r and r[0] == "GET /health" and len(r) == 7]
+    assert figures[1:3] == ["20", "0"] and figures[6] == "p95 budget 2.00 s"
+    assert [r[2] for r in calls if len(r) == 5 and r[0] != "#"].count("200 (warm-up)") == 1

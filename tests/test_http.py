@@ -137,6 +137,7 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
             "attempt": 1,
             "target_ms": None,
             "write": False,
+            "warmup": False,
         }
     ]
 

@@ -14,6 +14,7 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pytest_deploysmoke.records import Measurement
 from pytest_deploysmoke.reports.json_summary import render_json
 from pytest_deploysmoke.verdict import CheckResult, RunInfo, decide, phase_results
 from tests.test_docs import read_page
@@ -72,7 +73,15 @@ CHECKS = (
             },
         ),
     ),
-    CheckResult("t.py::test_items", "features", "Prüfung der Liste", "failed", 0.5, message="assert 0 == 1"),
+    CheckResult(
+        "t.py::test_items",
+        "features",
+        "Prüfung der Liste",
+        "failed",
+        0.5,
+        message="assert 0 == 1",
+        measurements=(Measurement("GET /items", 3, 3, None, None, None, "p95 budget 500 ms"),),
+    ),
 )
 VERDICT = decide(RUN, phase_results(("health", "features"), ("health",), CHECKS), CHECKS)
 
@@ -124,6 +133,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "attempt": 1,
                         "target_ms": None,
                         "write": False,
+                        "warmup": False,
                     },
                     {
                         "kind": "http",
@@ -135,8 +145,10 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "attempt": 2,
                         "target_ms": None,
                         "write": False,
+                        "warmup": False,
                     },
                 ],
+                "measurements": [],
             },
             {
                 "nodeid": "t.py::test_items",
@@ -150,6 +162,19 @@ def test_hand_built_verdict_renders_every_field() -> None:
                 "rollback_rule": None,
                 "screenshot": None,
                 "calls": [],
+                "measurements": [
+                    {
+                        "action": "GET /items",
+                        "n": 3,
+                        "errors": 3,
+                        "p50_ms": None,
+                        "p95_ms": None,
+                        "p99_ms": None,
+                        "budget": "p95 budget 500 ms",
+                        "engine": "latency",
+                        "not_evaluated": None,
+                    }
+                ],
             },
         ],
         "held_back": [],
@@ -361,6 +386,8 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
         "budget_ms": 5000.0,
         "attempt": 1,
         "target_ms": None,
+        "write": False,
+        "warmup": False,
     }
     assert [call["action"] for call in document["checks"][2]["calls"]] == ["GET /status/418"]
 

@@ -294,7 +294,8 @@ def test_failed_p95_assert_shows_the_whole_distribution(pytester: pytest.Pyteste
 
 def test_budget_applies_to_the_p95(pytester: pytest.Pytester, api_url: str) -> None:
     """budget= fails the check when the p95 is over it, with the distribution; under it passes."""
-    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    # 5 samples are judged only with min_samples lowered to 5 (the default of 20 would warn instead).
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url, "[targets.t.rollback]\nmin_samples = 5"))
     pytester.makepyfile(
         test_perf="""
         def test_over(latency):

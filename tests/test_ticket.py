@@ -431,3 +431,11 @@ def test_no_ticket_without_a_target(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(test_unit="def test_ok():\n    pass\n")
     pytester.runpytest("--deploy-ticket=ticket.md").assert_outcomes(passed=1)
     assert not (pytester.path / "ticket.md").exists()
+
+
+def test_warmup_requests_are_neither_the_slowest_call_nor_a_response_time() -> None:
+    """A cold warm-up request is left out of the check's line and of the response-time table."""
+    calls = (call("GET /health", 900.0, warmup=True), call("GET /health", 12.0))
+    text = render_ticket(verdict_of(check("Health answers", "health", calls=calls)))
+    assert "- [x] Health answers — 50 ms, `GET /health` 12 ms" in text.splitlines()
+    assert "900" not in text

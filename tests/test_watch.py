@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import resource
 import sys
@@ -20,6 +21,14 @@ from tests import test_kifu
 kifu = test_kifu.kifu
 SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 WATCH = ("--deploy-phase=health", "--deploy-watch=6s", "--deploy-watch-every=2s")
+
+
+def lower_min_samples(kifu: pytest.Pytester) -> None:
+    """min_samples = 5: a 2-second interval holds about 10 rounds, under the default minimum of 20."""
+    toml = kifu.path / "deploysmoke.toml"
+    text = toml.read_text(encoding="utf-8")
+    assert "min_samples = 20" in text
+    toml.write_text(text.replace("min_samples = 20", "min_samples = 5"), encoding="utf-8")
 
 
 def watch_run(kifu: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
@@ -54,7 +63,7 @@ def test_good_deploy_stays_go_over_the_watch_window(kifu: pytest.Pytester) -> No
         ("error_burst", "error_rate *% >= 5% over * requests in the last interval"),
         (
             "slow_health",
-            "p95_over_target GET /health p95 2* ms > 2 x its 100 ms target (200 ms) over * requests in the last interval",
+            "p95_over_target GET /health p95 * ms > 2 x its 100 ms target (200 ms) over * requests in the last interval",
         ),
         ("ws_close", "ws_failure_rate 100% >= 10% over * WebSocket connects in the last interval"),
     ],
@@ -64,6 +73,7 @@ def test_fault_trips_its_rollback_rule(
 ) -> None:
     """Each fault stops the window after its first interval with ROLLBACK, the rule, the value and the threshold."""
     monkeypatch.setenv("KIFU_FAULTS", fault)
+    lower_min_samples(kifu)
     result, summary = watch_run(kifu)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert result.parseoutcomes().get("failed", 0) == 0  # the checks passed; the deploy did not
@@ -71,6 +81,21 @@ def test_fault_trips_its_rollback_rule(
     result.stdout.no_fnmatch_line("*[[]2/3]*")
     assert summary["verdict"]["decision"] == "ROLLBACK"
     assert len(summary["verdict"]["rollback"]) == 1 and summary["verdict"]["rollback"][0].startswith(reason[:10])
+
+
+def test_interval_with_too_few_samples_warns_instead_of_rolling_back(
+    kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the default min_samples of 20, a slow /health over a 2 s interval's ~10 samples is a warning, not ROLLBACK."""
+    monkeypatch.setenv("KIFU_FAULTS", "slow_health")
+    result, summary = watch_run(kifu)
+    assert result.ret == pytest.ExitCode.OK
+    line = "p95_over_target GET /health not evaluated: * samples < 20 in interval 1 of 3 (p95 * ms, over 2 x its 100 ms target)"
+    result.stdout.fnmatch_lines([f"deploysmoke {line}", "deploysmoke *[[]3/3]: *"])
+    verdict = summary["verdict"]
+    assert verdict["decision"] == "GO with warnings" and verdict["rollback"] == []
+    [warning] = [w for w in verdict["warnings"] if "not evaluated" in w]
+    assert fnmatch.fnmatchcase(warning, line + " (and in 2 more intervals)"), warning
 
 
 def test_health_failing_after_the_checks_trips_the_consecutive_rule(
@@ -92,11 +117,12 @@ def test_slow_endpoint_in_the_performance_phase_is_rollback(
 ) -> None:
     """Without a watch window, a p95 over twice its target among the performance phase's calls is ROLLBACK."""
     monkeypatch.setenv("KIFU_FAULTS", "slow_health")
+    lower_min_samples(kifu)  # the performance phase sends /health about a dozen times
     result = test_kifu.run_kifu(kifu, "--deploy-phase=performance")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
-            "*ROLLBACK: p95_over_target GET /health p95 2* ms > 2 x its 100 ms target (200 ms) over * in the performance phase"
+            "*ROLLBACK: p95_over_target GET /health p95 * ms > 2 x its 100 ms target (200 ms) over * in the performance phase"
         ]
     )
 
@@ -126,7 +152,8 @@ def test_error_rate_rule_names_value_threshold_and_scope() -> None:
 
 def test_p95_ws_and_health_rules() -> None:
     """The p95, WebSocket and health rules trip only past their thresholds."""
-    rules = RollbackRules(p95_over_target=2.0, ws_failure_rate=0.1, health_consecutive_failures=3)
+    # min_samples = 10: the 10 WebSocket opens are enough to judge (the default minimum is 20).
+    rules = RollbackRules(p95_over_target=2.0, ws_failure_rate=0.1, health_consecutive_failures=3, min_samples=10)
     slow = EndpointFigures("GET /x", 20, 1001.0, 500.0)
     fine = EndpointFigures("GET /y", 20, 1000.0, 500.0)
     figures = Figures("w", ws_connects=10, ws_failures=1, health_streak=3, endpoints=(slow, fine))
@@ -159,6 +186,12 @@ def test_phase_figures_take_p95_per_endpoint_from_call_records() -> None:
         ({"rollback": {"error_rate": 5}}, "[targets.a.rollback] error_rate is int 5; expected a percentage"),
         ({"rollback": {"eror_rate": "5%"}}, "did you mean 'error_rate'?"),
         ({"rollback": {"health_consecutive_failures": 0}}, "expected a whole number of failures (1 or more)"),
+        (
+            {"rollback": {"min_samples": 0}},
+            "[targets.a.rollback] min_samples is int 0; expected a whole number of samples",
+        ),
+        ({"rollback": {"min_samples": "20"}}, "expected a whole number of samples (1 or more)"),
+        ({"rollback": {"min_sample": 20}}, "unknown key 'min_sample'; did you mean 'min_samples'?"),
     ],
 )
 def test_bad_watch_and_rollback_keys_are_refused(table: dict[str, Any], message: str) -> None:

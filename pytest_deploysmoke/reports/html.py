@@ -86,6 +86,7 @@ class HtmlReport:
         self._settings = settings
         self._redact: Callable[[str], str] = get_redactor(config).redact
         self._calls: dict[str, list[dict[str, Any]]] = {}  # nodeid -> the calls on its teardown report
+        self._measurements: dict[str, list[records.Measurement]] = {}  # nodeid -> what it measured
         self._failures: dict[str, list[tuple[str, str]]] = {}  # nodeid -> (setup/call/teardown, one-line message)
 
     # -- environment table -----------------------------------------------------------------
@@ -127,9 +128,14 @@ class HtmlReport:
             (str(value) for name, value in getattr(report, "user_properties", ()) if name == phases.PHASE_PROPERTY),
             "",
         )
-        slowest = _slowest(self._calls.get(report.nodeid, ()))
+        measured = self._measurements.get(report.nodeid)
+        if measured:  # a distribution: its figures in place of its slowest single call
+            shown = "<br>".join(escape(self._redact(measurement.describe())) for measurement in measured)
+            cell = f'<span class="deploysmoke-measured">{shown}</span>'
+        else:
+            cell = self._slowest_cell(_slowest(self._calls.get(report.nodeid, ())))
         cells.insert(1, f'<td class="col-phase">{escape(self._redact(phase))}</td>')
-        cells.insert(4, f'<td class="col-slowest">{self._slowest_cell(slowest)}</td>')
+        cells.insert(4, f'<td class="col-slowest">{cell}</td>')
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # Runs before pytest-html's trylast implementation, which builds the row of a test once
@@ -145,11 +151,12 @@ class HtmlReport:
             return
         calls = _calls_of(report)
         self._calls[nodeid] = calls
+        measured = self._measurements[nodeid] = _measurements_of(report)
         failures = self._failures.pop(nodeid, [])
-        if calls or failures:
+        if calls or failures or measured:
             from pytest_html import extras  # type: ignore[import-untyped]  # pytest-html ships no type information
 
-            content = render_details(calls, failures, self._redact)
+            content = render_details(calls, failures, self._redact, measured)
             report.extras = [*getattr(report, "extras", []), extras.html(content)]  # type: ignore[attr-defined]  # pytest-html's attribute
 
     def _slowest_cell(self, call: Mapping[str, Any] | None) -> str:
@@ -280,9 +287,12 @@ def _render_phases(results: Sequence[PhaseResult]) -> str:
 
 
 def render_details(
-    calls: Sequence[Mapping[str, Any]], failures: Sequence[tuple[str, str]], redact: Callable[[str], str]
+    calls: Sequence[Mapping[str, Any]],
+    failures: Sequence[tuple[str, str]],
+    redact: Callable[[str], str],
+    measurements: Sequence[records.Measurement] = (),
 ) -> str:
-    """A test's details: what failed (request, response, message), then the table of its calls."""
+    """A test's details: what failed (request, response, message), what it measured, then the table of its calls."""
     parts = ['<div class="deploysmoke-details">']
     failed_call = next((call for call in reversed(calls) if not call.get("ok", True)), None)
     for when, message in failures:
@@ -294,6 +304,23 @@ def render_details(
         rows.append((f"Failure ({when})", shown or "(no message)"))
         listed = "".join(f"<dt>{escape(name)}</dt><dd>{escape(redact(value))}</dd>" for name, value in rows)
         parts.append(f'<dl class="deploysmoke-failure">{listed}</dl>')
+    if measurements:
+        parts.append(f"<h4>Measured ({len(measurements)})</h4>")
+        parts.append(
+            "<table><tr><th>Measured</th><th>n</th><th>Errors</th><th>p50 ms</th><th>p95 ms</th><th>p99 ms</th>"
+            "<th>Budget</th></tr>"
+        )
+        for measurement in measurements:
+            cells = "".join(
+                f"<td class=num>{'n/a' if ms is None else f'{ms:.1f}'}</td>"
+                for ms in (measurement.p50_ms, measurement.p95_ms, measurement.p99_ms)
+            )
+            held = ", ".join(note for note in (measurement.budget, measurement.not_evaluated) if note)
+            parts.append(
+                f"<tr><td>{escape(redact(measurement.action))}</td><td class=num>{measurement.n}</td>"
+                f"<td class=num>{measurement.errors}</td>{cells}<td>{escape(held)}</td></tr>"
+            )
+        parts.append("</table>")
     if calls:
         parts.append(f"<h4>Calls ({len(calls)})</h4>")
         parts.append("<table><tr><th>#</th><th>Call</th><th>Result</th><th>ms</th><th>Budget</th></tr>")
@@ -303,6 +330,7 @@ def render_details(
             over = budget is not None and ms > float(budget)
             attempt = int(call.get("attempt", 1))
             result = str(call.get("outcome", "")) + (f" (attempt {attempt})" if attempt > 1 else "")
+            result += " (warm-up)" if call.get("warmup") else ""
             ms_cell = f'<span class="deploysmoke-over">{ms:.0f}</span>' if over else f"{ms:.0f}"
             bad = "" if call.get("ok", True) else ' class="deploysmoke-bad"'
             parts.append(
@@ -323,5 +351,13 @@ def _calls_of(report: pytest.TestReport) -> list[dict[str, Any]]:
     return []
 
 
+def _measurements_of(report: pytest.TestReport) -> list[records.Measurement]:
+    for name, value in report.user_properties:
+        if name == records.MEASUREMENTS_PROPERTY:
+            return [records.Measurement.from_dict(m) for m in json.loads(str(value)) if isinstance(m, dict)]
+    return []
+
+
 def _slowest(calls: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    return max(calls, key=lambda call: float(call.get("ms", 0.0)), default=None)
+    measured = [call for call in calls if not call.get("warmup")]  # a cold first request is not the check's time
+    return max(measured, key=lambda call: float(call.get("ms", 0.0)), default=None)

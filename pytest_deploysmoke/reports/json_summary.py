@@ -5,9 +5,12 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from datetime import datetime, timezone
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.records import Measurement
 
 #: The document's ``"schema"``; fields are only added within one number, and a removal or a
 #: change of meaning bumps it (see docs/json-schema.md).
@@ -92,6 +95,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "rollback_rule": check.rollback_rule or None,
         "screenshot": check.screenshot or None,
         "calls": [_call(call) for call in check.calls],
+        "measurements": [_measurement(measurement) for measurement in check.measurements],
     }
 
 
@@ -109,6 +113,24 @@ def _call(call: Mapping[str, Any]) -> dict[str, Any]:
         "attempt": int(call.get("attempt", 1)),
         "target_ms": None if call.get("target_ms") is None else _ms(call["target_ms"]),
         "write": bool(call.get("write", False)),
+        "warmup": bool(call.get("warmup", False)),
+    }
+
+
+def _measurement(measurement: Measurement) -> dict[str, Any]:
+    def ms(value: float | None) -> float | None:
+        return None if value is None else _ms(value)
+
+    return {
+        "action": measurement.action,
+        "n": measurement.n,
+        "errors": measurement.errors,
+        "p50_ms": ms(measurement.p50_ms),
+        "p95_ms": ms(measurement.p95_ms),
+        "p99_ms": ms(measurement.p99_ms),
+        "budget": measurement.budget or None,
+        "engine": measurement.engine,
+        "not_evaluated": measurement.not_evaluated or None,
     }
 
 

@@ -147,7 +147,7 @@ def _item_text(check: CheckResult, run: RunInfo) -> str:
         return f"- [x] {title} — {'; '.join(detail)}"
     if check.outcome == "failed":
         message = f": {_code(check.message)}" if check.message.strip() else ""
-        return f"- [ ] {title} — **FAILED**{message}"
+        return f"- [ ] {title} — **FAILED**{message}{_measured(check, '; ')}"
     if check.guard_blocked:
         return f"- [ ] {title} — not run: destructive, and target '{_text(run.target)}' is production"
     reason = f": {_text(check.message)}" if check.message.strip() else ""
@@ -156,11 +156,18 @@ def _item_text(check: CheckResult, run: RunInfo) -> str:
 
 def _check_time(check: CheckResult) -> str:
     took = format_ms(check.duration)
+    if check.measurements:  # a distribution: its figures, not its slowest single call
+        return took + _measured(check, "; ")
     slowest = check.slowest_call
     if slowest is None:
         return took
-    which = "slowest " if len(check.calls) > 1 else ""
+    which = "slowest " if len(check.measured_calls) > 1 else ""
     return f"{took}, {which}{_call_name(slowest)} {_ms(slowest)}{_budget_note(slowest)}"
+
+
+def _measured(check: CheckResult, lead: str) -> str:
+    """``; GET /x: n 20, 0 errors, p50 12 ms, p95 30 ms, p99 33 ms (p95 budget 500 ms)`` per measurement."""
+    return "".join(lead + _text(measurement.describe()) for measurement in check.measurements)
 
 
 def _setup_and_cleanup(fixtures: Sequence[FixtureCalls]) -> list[str]:
@@ -175,7 +182,9 @@ def _setup_and_cleanup(fixtures: Sequence[FixtureCalls]) -> list[str]:
 
 
 def _response_times(checks: Sequence[CheckResult], fixtures: Sequence[FixtureCalls] = ()) -> list[str]:
-    calls = [(call, _text(check.title, SHORT_LIMIT)) for check in checks for call in check.calls]
+    calls = [
+        (call, _text(check.title, SHORT_LIMIT)) for check in checks for call in check.measured_calls
+    ]  # warm-ups are not response times
     calls += [(call, f"setup and cleanup: {_code(f.fixture)}") for f in fixtures for call in f.calls]
     if not calls:
         return []

@@ -27,6 +27,19 @@ async def slow(request: Request) -> Response:
     return JSONResponse({"slept": True})
 
 
+#: Requests /fails-every has seen, per key: each test uses its own key, so its count starts at 0.
+FAILS_EVERY_SEEN: dict[str, int] = {}
+
+
+async def fails_every(request: Request) -> Response:
+    """503 on every n-th request of a key: a dependency failing a fixed share of requests, deterministically."""
+    key = request.query_params.get("key", "")
+    seen = FAILS_EVERY_SEEN[key] = FAILS_EVERY_SEEN.get(key, 0) + 1
+    if seen % int(request.path_params["n"]) == 0:
+        return PlainTextResponse("upstream unavailable", status_code=503)
+    return JSONResponse({"seen": seen})
+
+
 async def items(request: Request) -> Response:
     if request.method == "POST":
         return JSONResponse({"id": 1}, status_code=201)
@@ -56,6 +69,7 @@ app = Starlette(
         Route("/health", health),
         Route("/status/{code:int}", status),
         Route("/slow", slow),
+        Route("/fails-every/{n:int}", fails_every),
         Route("/items", items, methods=["GET", "POST"]),
     ]
 )
