@@ -207,6 +207,17 @@ class Verdict:
         """`` (partial: 3 of 10 checks, narrowed by -k health)``, or "" for a whole run."""
         return f" (partial: {self.selection.describe()})" if self.partial else ""
 
+    def ending_note(self) -> str:
+        """What the heading of a report adds to the decision: partial, interrupted, target not ready."""
+        notes = []
+        if self.partial:
+            notes.append(f"partial: {self.selection.describe()}")
+        if self.ending.interrupted:
+            notes.append(f"interrupted after {len(self.checks)} of {self.selection.selected} checks")
+        if self.ending.not_ready:
+            notes.append("target not ready")
+        return f" ({'; '.join(notes)})" if notes else ""
+
     def checks_of(self, phase: str) -> tuple[CheckResult, ...]:
         """The checks of *phase*, in run order."""
         return tuple(check for check in self.checks if check.phase == phase)

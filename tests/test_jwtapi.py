@@ -16,7 +16,7 @@ from tests.conftest import _free_port, row_counts, start_standin, stop_process
 
 JWTAPI = Path(__file__).parent.parent / "conftest_examples" / "jwtapi"
 TABLES = ("users", "mentors")
-SMOKE_PASSWORD = "smoke-password-123"  # the example's default, which the launched stand-in seeds
+SMOKE_PASSWORD = "smoke-Pw-4711-zq"  # the example's default, which the launched stand-in seeds
 JWT_SECRET = "jwtapi-local-demo-secret-not-for-real-use"
 
 

@@ -29,7 +29,7 @@ UI_CHECKS = (
     "test_ui.py::test_portfolio_tab_shows_the_positions",
 )
 LOGIN_THROUGH_THE_FORM = "test_ui.py::test_smoke_account_logs_in_through_the_form"
-SMOKE_PASSWORD = "smoke-password-123"  # the default of SMOKE_PASSWORD in deploysmoke.toml
+SMOKE_PASSWORD = "smoke-Pw-4711-zq"  # the default of SMOKE_PASSWORD in deploysmoke.toml
 
 
 @pytest.fixture

@@ -55,7 +55,7 @@ def test_target_never_ready_is_no_go(pytester: pytest.Pytester) -> None:
     assert document["verdict"]["decision"] == "NO-GO"
     assert document["verdict"]["reasons"][0].startswith("target 't' not ready: GET http://127.0.0.1:9/health gave ")
     assert "connection refused" in document["not_ready"]
-    assert ticket_heading(pytester).startswith("## ❌ NO-GO: t")
+    assert ticket_heading(pytester).startswith("## ❌ NO-GO (target not ready): t")
     result.stdout.fnmatch_lines(["deploysmoke verdict: NO-GO: target 't' not ready: GET *connection refused*"])
 
 
@@ -152,7 +152,7 @@ def test_internal_error_is_no_go(pytester: pytest.Pytester, standin_url: str) ->
     assert result.ret == pytest.ExitCode.INTERNAL_ERROR
     reasons = summary(pytester)["verdict"]["reasons"]
     assert reasons[0].startswith("interrupted (internal error: RuntimeError: plugin broke)")
-    assert ticket_heading(pytester).startswith("## ❌ NO-GO")
+    assert ticket_heading(pytester).startswith("## ❌ NO-GO (interrupted after 1 of 2 checks)")
 
 
 HELD_BACK = """
@@ -324,7 +324,7 @@ def test_signal_mid_check_writes_marked_reports_and_stops_launch(
         f"interrupted ({name}) during test_smoke.py::test_slow after 1 of 2 checks"
     )
     assert (pytester.path / "hook.txt").read_text() == "NO-GO"
-    assert ticket_heading(pytester).startswith("## ❌ NO-GO")
+    assert ticket_heading(pytester).startswith("## ❌ NO-GO (interrupted after 1 of 2 checks)")
     for pid in launched:
         assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), f"launched process {pid} still runs"
 
@@ -348,3 +348,54 @@ def _state(pid: int) -> str:
         return (Path(f"/proc/{pid}") / "status").read_text().lower()
     except OSError:
         return "zombie"
+
+
+XDIST_SLOW_CHECK = """
+import pathlib, time
+import pytest
+
+@pytest.mark.phase("health")
+def test_health(http):
+    assert http.get("/health").status_code == 200
+
+@pytest.mark.phase("features")
+def test_slow(http):
+    pathlib.Path("started").write_text("x")
+    try:
+        time.sleep(60)
+    finally:
+        pathlib.Path("worker-stopped-cleanly").write_text("x")
+"""
+
+
+def test_sigterm_under_xdist_interrupts_the_busy_worker(pytester: pytest.Pytester, standin_url: str) -> None:
+    """Under pytest-xdist, SIGTERM reaches the worker in a long check as Ctrl-C would: it stops cleanly, not killed."""
+    target(pytester, standin_url)
+    pytester.makepyfile(test_smoke=XDIST_SLOW_CHECK)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "pytest", "--deploy-target=t", "-n", "2", *REPORTS],
+        cwd=pytester.path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while not (pytester.path / "started").exists():
+            assert process.poll() is None, process.communicate()[0].decode()
+            assert time.monotonic() < deadline, "the slow check never started"
+            time.sleep(0.05)
+        process.send_signal(signal.SIGTERM)
+        output = process.communicate(timeout=60)[0].decode()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    # killed after execnet's timeouts, the worker would never reach the check's finally block
+    assert (pytester.path / "worker-stopped-cleanly").exists(), output
+    assert summary(pytester)["verdict"]["reasons"][0].startswith(
+        "interrupted (SIGTERM) during test_smoke.py::test_slow"
+    )
+    assert ticket_heading(pytester).startswith("## ❌ NO-GO (interrupted after 1 of 2 checks)")

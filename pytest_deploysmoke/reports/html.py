@@ -235,8 +235,8 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
     facts.append(_versions(run))
     facts.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no checks ran")
     facts.append(f"{run.duration:.1f} s")
-    if verdict.partial:
-        facts.append(f"partial run: {verdict.selection.describe()}")
+    if verdict.ending_note():
+        facts.append(verdict.ending_note().strip(" ()"))
     items = [f"<li><b>ROLLBACK:</b> {escape(redact(reason))}</li>" for reason in verdict.rollback]
     items += [f"<li><b>Watch:</b> {escape(redact(verdict.watch))}</li>"] if verdict.watch else []
     items += [f"<li><b>NO-GO:</b> {escape(redact(reason))}</li>" for reason in verdict.reasons]

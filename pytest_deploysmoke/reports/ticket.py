@@ -63,9 +63,9 @@ def _heading(verdict: Verdict) -> str:
         always_passed=True,
     )
     took = f" in {_duration(run.duration)}" if run.started and run.finished else ""
-    partial = f" ({_text(verdict.partial_note().strip(' ()'))})" if verdict.partial else ""
+    note = f" {_text(verdict.ending_note().strip())}" if verdict.ending_note() else ""
     return (
-        f"## {_SYMBOLS[verdict.decision]} {verdict.decision}{partial}: {', '.join(about)}\n\n"
+        f"## {_SYMBOLS[verdict.decision]} {verdict.decision}{note}: {', '.join(about)}\n\n"
         f"**{verdict.decision}**: {counts}{took}."
     )
 
