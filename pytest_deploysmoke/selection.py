@@ -24,6 +24,11 @@ class SelectionTracker:
     _selected: int | None = None
     _deselected: int = 0
     _narrowed_by: list[str] = field(default_factory=list)
+    _last_failed: bool = False
+
+    def pytest_sessionstart(self) -> None:
+        # Read before the checks run: pytest's lfplugin forgets each failure that passes again.
+        self._last_failed = self._last_failed_only()
 
     def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
         checks = [item for item in items if self._is_check(item)]
@@ -63,7 +68,7 @@ class SelectionTracker:
         narrowed = list(self._narrowed_by)
         if any("::" in str(arg) for arg in self.config.args):
             narrowed.insert(0, "node ids")
-        if self._last_failed_only():
+        if self._last_failed:
             narrowed.insert(0, "--lf")
         if self._deselected and not narrowed:
             narrowed.append("deselected by a plugin")

@@ -64,7 +64,7 @@ class RunSummary:
     _reported_version: str = ""
     _collection_errors: list[str] = field(default_factory=list)
     _interrupted: str = ""
-    _running: str = ""
+    _running: dict[str, None] = field(default_factory=dict)  # the checks now running, in start order
     _fixture_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
     _cleanup: list[str] = field(default_factory=list)
 
@@ -74,11 +74,10 @@ class RunSummary:
             self._collection_errors.append(f"{report.nodeid or 'the session'}: {message}".rstrip(": "))
 
     def pytest_runtest_logstart(self, nodeid: str) -> None:
-        self._running = nodeid
+        self._running[nodeid] = None  # several at once under pytest-xdist
 
     def pytest_runtest_logfinish(self, nodeid: str) -> None:
-        if self._running == nodeid:
-            self._running = ""
+        self._running.pop(nodeid, None)
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         exc = excinfo.value
@@ -158,7 +157,7 @@ class RunSummary:
             selection=selection.get_selection(self.config),
             not_ready=not_ready(self.config),
             interrupted=redact(interrupted),
-            cut_short=self._running if interrupted else "",
+            cut_short=", ".join(self._running) if interrupted else "",
             cleanup=tuple(redact(line) for line in self._cleanup),
             held_back_warns=self.settings.target.held_back == "warn",
             fixture_calls=tuple(FixtureCalls(name, tuple(calls)) for name, calls in self._fixture_calls.items()),

@@ -294,9 +294,32 @@ def test_signal_mid_check_writes_marked_reports_and_stops_launch(
         "import os\n\ndef pytest_deploysmoke_verdict(config, verdict):\n"
         "    open('hook.txt', 'w').write(verdict.decision)\n"
     )
+    launched: list[int] = []
+    returncode, output = signal_once_started(pytester, ["--deploy-target=t"], signum, launched)
+    assert launched, "the [launch] command was not running"
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
+    name = signal.Signals(signum).name
+    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
+    assert document["verdict"]["decision"] == "NO-GO"
+    assert document["verdict"]["reasons"][0] == (
+        f"interrupted ({name}) during test_smoke.py::test_slow after 1 of 2 checks"
+    )
+    assert (pytester.path / "hook.txt").read_text() == "NO-GO"
+    assert ticket_heading(pytester).startswith("## ❌ NO-GO (interrupted after 1 of 2 checks)")
+    for pid in launched:
+        assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), f"launched process {pid} still runs"
+
+
+def signal_once_started(
+    pytester: pytest.Pytester, args: list[str], signum: signal.Signals, children: list[int] | None = None
+) -> tuple[int, str]:
+    """Run pytest in a subprocess, send *signum* once a check wrote ``started``; its exit code and output.
+
+    *children*, when given, gets the PIDs of the run's child processes just before the signal.
+    """
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--deploy-target=t", *REPORTS],
+        [sys.executable, "-m", "pytest", *args, *REPORTS],
         cwd=pytester.path,
         env=env,
         stdout=subprocess.PIPE,
@@ -308,25 +331,15 @@ def test_signal_mid_check_writes_marked_reports_and_stops_launch(
             assert process.poll() is None, process.communicate()[0].decode()
             assert time.monotonic() < deadline, "the slow check never started"
             time.sleep(0.05)
-        launched = _children(process.pid)
-        assert launched, "the [launch] command is not running"
+        if children is not None:
+            children += _children(process.pid)
         process.send_signal(signum)
-        output = process.communicate(timeout=30)[0].decode()
+        output = process.communicate(timeout=60)[0].decode()
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
-    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
-    name = signal.Signals(signum).name
-    document = json.loads((pytester.path / "r.json").read_text(encoding="utf-8"))
-    assert document["verdict"]["decision"] == "NO-GO"
-    assert document["verdict"]["reasons"][0] == (
-        f"interrupted ({name}) during test_smoke.py::test_slow after 1 of 2 checks"
-    )
-    assert (pytester.path / "hook.txt").read_text() == "NO-GO"
-    assert ticket_heading(pytester).startswith("## ❌ NO-GO (interrupted after 1 of 2 checks)")
-    for pid in launched:
-        assert not Path(f"/proc/{pid}").exists() or "zombie" in _state(pid), f"launched process {pid} still runs"
+    return process.returncode, output
 
 
 def _children(pid: int) -> list[int]:
@@ -372,30 +385,26 @@ def test_sigterm_under_xdist_interrupts_the_busy_worker(pytester: pytest.Pyteste
     """Under pytest-xdist, SIGTERM reaches the worker in a long check as Ctrl-C would: it stops cleanly, not killed."""
     target(pytester, standin_url)
     pytester.makepyfile(test_smoke=XDIST_SLOW_CHECK)
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "pytest", "--deploy-target=t", "-n", "2", *REPORTS],
-        cwd=pytester.path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        deadline = time.monotonic() + 60
-        while not (pytester.path / "started").exists():
-            assert process.poll() is None, process.communicate()[0].decode()
-            assert time.monotonic() < deadline, "the slow check never started"
-            time.sleep(0.05)
-        process.send_signal(signal.SIGTERM)
-        output = process.communicate(timeout=60)[0].decode()
-    finally:
-        if process.poll() is None:
-            process.kill()
-            process.wait()
-    assert process.returncode == pytest.ExitCode.INTERRUPTED, output
+    returncode, output = signal_once_started(pytester, ["--deploy-target=t", "-n", "2"], signal.SIGTERM)
+    assert returncode == pytest.ExitCode.INTERRUPTED, output
     # killed after execnet's timeouts, the worker would never reach the check's finally block
     assert (pytester.path / "worker-stopped-cleanly").exists(), output
     assert summary(pytester)["verdict"]["reasons"][0].startswith(
         "interrupted (SIGTERM) during test_smoke.py::test_slow"
     )
     assert ticket_heading(pytester).startswith("## ❌ NO-GO (interrupted after 1 of 2 checks)")
+
+
+def test_last_failed_rerun_is_partial(pytester: pytest.Pytester, standin_url: str) -> None:
+    """``--lf`` reruns part of the suite: its verdict says partial and names ``--lf``."""
+    target(pytester, standin_url)
+    pytester.makepyfile(test_smoke=TWO_CHECKS.replace('"/items"', '"/status/500"'))
+    first = pytester.runpytest("--deploy-target=t", *REPORTS)
+    assert first.ret == pytest.ExitCode.TESTS_FAILED
+    assert summary(pytester)["selection"]["partial"] is False
+    pytester.makepyfile(test_smoke=TWO_CHECKS)  # the fix is deployed; rerun what failed
+    result = pytester.runpytest("--deploy-target=t", "--lf", *REPORTS)
+    assert result.ret == pytest.ExitCode.OK
+    # pytest's lfplugin narrows what it collects, as node ids do
+    assert summary(pytester)["selection"] == {"partial": True, "selected": 1, "collected": 1, "narrowed_by": ["--lf"]}
+    assert ticket_heading(pytester).startswith("## ✅ GO (partial: 1 of 1 checks, narrowed by --lf)")
