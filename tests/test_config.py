@@ -731,3 +731,12 @@ def test_read_only_requests_are_method_and_path(project: Path) -> None:
     assert target(project, text.format('"POST /graphql"')).read_only_requests == frozenset({"POST /graphql"})
     error = target_error(project, text.format('"/graphql"'))
     assert '[targets.prod] read_only_requests has \'/graphql\'; expected "METHOD /path", e.g. "POST /graphql"' in error
+
+
+def test_held_back_is_list_or_warn(project: Path) -> None:
+    """held_back defaults to "list", takes "warn", and names the two values when it is anything else."""
+    text = '[targets.prod]\nbase_url = "https://x.example"\nproduction = true\n{}'
+    assert target(project, text.format("")).held_back == "list"
+    assert target(project, text.format('held_back = "warn"\n')).held_back == "warn"
+    error = target_error(project, text.format('held_back = "loud"\n'))
+    assert "[targets.prod] held_back is 'loud'; expected 'list' or 'warn'" in error
