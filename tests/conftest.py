@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import threading
@@ -102,6 +103,22 @@ def recorded_fixture_calls(reprec: pytest.HookRecorder, fixture: str) -> list[di
         if name == "deploysmoke.fixture_calls"
         for call in json.loads(value).get(fixture, [])
     ]
+
+
+@pytest.fixture
+def sigint_reaches_children() -> Iterator[None]:
+    """Let the processes a test starts take SIGINT as Ctrl-C, even when this run inherited it ignored.
+
+    A job started in the background of a non-interactive shell ignores SIGINT, and so does every
+    process it starts; a handled signal, unlike an ignored one, is reset to the default on exec.
+    """
+    previous = signal.getsignal(signal.SIGINT)
+    if previous is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 @pytest.fixture(scope="session")

@@ -583,6 +583,7 @@ def check_selection(selection: Any, ending: Ending) -> list[str]:
 # -- the tests ------------------------------------------------------------------------------
 
 
+@pytest.mark.usefixtures("sigint_reaches_children")
 @pytest.mark.parametrize("ending", ENDINGS, ids=[ending.name for ending in ENDINGS])
 def test_every_report_and_the_exit_code_agree(
     tmp_path: Path, standin_url: str, closed_port: int, ending: Ending

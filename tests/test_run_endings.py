@@ -275,6 +275,7 @@ def test_slow(http):
 """
 
 
+@pytest.mark.usefixtures("sigint_reaches_children")
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_signal_mid_check_writes_marked_reports_and_stops_launch(
     pytester: pytest.Pytester, signum: signal.Signals
@@ -381,6 +382,7 @@ def test_slow(http):
 """
 
 
+@pytest.mark.usefixtures("sigint_reaches_children")
 def test_sigterm_under_xdist_interrupts_the_busy_worker(pytester: pytest.Pytester, standin_url: str) -> None:
     """Under pytest-xdist, SIGTERM reaches the worker in a long check as Ctrl-C would: it stops cleanly, not killed."""
     target(pytester, standin_url)
