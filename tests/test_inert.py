@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 PROJECT = """
+import json
+
 import pytest
 
 def test_unit():
@@ -64,3 +68,68 @@ def test_unit_tests_keep_file_order_without_target(pytester: pytest.Pytester) ->
     )
     result = pytester.runpytest("-v", "--co")
     result.stdout.fnmatch_lines(["*test_a*", "*test_b*"])
+
+
+INERT_CONFTEST = """
+import json
+import sys
+
+import playwright.sync_api  # a browser project: Playwright is loaded, as pytest-playwright does
+import json
+
+import pytest
+
+runners = []
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_fixture_setup(fixturedef):
+    result = yield
+    if type(result).__name__ == "Runner":  # pytest-asyncio's event loop runner
+        runners.append(bool(getattr(getattr(result, "run", None), "_deploysmoke_shared", False)))
+    return result
+
+
+def pytest_sessionfinish(session):
+    with open("seen.json", "w") as stream:
+        json.dump({"modules": sorted(sys.modules), "patched": runners}, stream)
+"""
+
+INERT_TESTS = """
+import json
+
+import pytest
+
+def test_unit():
+    assert 1 + 1 == 2
+
+@pytest.mark.asyncio
+async def test_async():
+    assert True
+"""
+
+#: What an inert run may load of the plugin: its entry point, options, hook and mark declarations (with
+#: the marks' error type) and fixture declarations.
+INERT_MODULES = {"pytest_deploysmoke", "pytest_deploysmoke.plugin", "pytest_deploysmoke.options"}
+INERT_MODULES |= {"pytest_deploysmoke.hookspecs", "pytest_deploysmoke.phases", "pytest_deploysmoke.errors"}
+INERT_MODULES |= {"pytest_deploysmoke.fixtures"}
+HEAVY = {"tomllib", "tomli", "difflib", "httpx", "psycopg", "redis", "websockets", "playwright"}
+
+
+def test_inert_run_loads_and_patches_nothing(pytester: pytest.Pytester) -> None:
+    """With pytest-playwright, pytest-asyncio, pytest-xdist and pytest-html installed and no target,
+    the plugin loads only its declarations, nothing heavy, and wraps no other plugin's objects."""
+    pytester.makeconftest(INERT_CONFTEST)
+    pytester.makepyfile(test_unit=INERT_TESTS)
+    pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
+    seen = {}
+    for name, args in (("with", []), ("without", ["-p", "no:deploysmoke"])):
+        result = pytester.runpytest_subprocess("-p", "no:randomly", *args)
+        result.assert_outcomes(passed=2)
+        seen[name] = json.loads((pytester.path / "seen.json").read_text(encoding="utf-8"))
+    loaded = set(seen["with"]["modules"])
+    ours = {module for module in loaded if module.split(".")[0] == "pytest_deploysmoke"}
+    extra = {module.split(".")[0] for module in loaded - set(seen["without"]["modules"])}
+    assert ours - INERT_MODULES <= {m for m in ours if m.startswith("pytest_deploysmoke.fixtures.")}
+    assert not extra & HEAVY, f"loaded because of the plugin: {sorted(extra & HEAVY)}"
+    assert seen["with"]["patched"] == [False], "pytest-asyncio's runner was wrapped without a target"
