@@ -271,7 +271,10 @@ def test_health(http):
 @pytest.mark.phase("features")
 def test_slow(http):
     pathlib.Path("started").write_text("x")
-    time.sleep(60)
+    try:
+        time.sleep(60)
+    finally:
+        pathlib.Path("worker-stopped-cleanly").write_text("x")
 """
 
 
@@ -364,29 +367,11 @@ def _state(pid: int) -> str:
         return "zombie"
 
 
-XDIST_SLOW_CHECK = """
-import pathlib, time
-import pytest
-
-@pytest.mark.phase("health")
-def test_health(http):
-    assert http.get("/health").status_code == 200
-
-@pytest.mark.phase("features")
-def test_slow(http):
-    pathlib.Path("started").write_text("x")
-    try:
-        time.sleep(60)
-    finally:
-        pathlib.Path("worker-stopped-cleanly").write_text("x")
-"""
-
-
 @pytest.mark.usefixtures("sigint_reaches_children")
 def test_sigterm_under_xdist_interrupts_the_busy_worker(pytester: pytest.Pytester, standin_url: str) -> None:
     """Under pytest-xdist, SIGTERM reaches the worker in a long check as Ctrl-C would: it stops cleanly, not killed."""
     target(pytester, standin_url)
-    pytester.makepyfile(test_smoke=XDIST_SLOW_CHECK)
+    pytester.makepyfile(test_smoke=SLOW_CHECK)
     returncode, output = signal_once_started(pytester, ["--deploy-target=t", "-n", "2"], signal.SIGTERM)
     assert returncode == pytest.ExitCode.INTERRUPTED, output
     # killed after execnet's timeouts, the worker would never reach the check's finally block
