@@ -110,15 +110,19 @@ class SmokeWebSocket:
                 return message
 
     async def send(self, message: str | bytes) -> None:
-        """Send one message."""
+        """Send one message; it is recorded as a call (``send /ws/path``), as every request is."""
+        started = time.perf_counter()
+        action = f"send {self._path}"
         try:
             await asyncio.wait_for(self.connection.send(message), self._timeout)
         except asyncio.TimeoutError:
+            record(self._config, CallRecord("ws", action, "timed out", ok=False, ms=_since(started)))
             raise WebSocketError(
                 f"WS {self._path}: sending took longer than {self._timeout:g} s; is the server reading?"
             ) from None
         except websockets.ConnectionClosed as exc:
             raise WebSocketError(self._closed_message(exc)) from None
+        record(self._config, CallRecord("ws", action, "ok", ok=True, ms=_since(started)))
 
     async def send_json(self, value: Any) -> None:
         """Send *value* as a JSON text message."""
@@ -239,3 +243,8 @@ def _excerpt(message: Any) -> str:
     if isinstance(message, bytes):
         return excerpt(repr(message), EXCERPT_CHARS)
     return excerpt(json.dumps(message, default=str), EXCERPT_CHARS)  # a parsed JSON message is shown as JSON
+
+
+def _since(started: float) -> float:
+    """Milliseconds since *started* (a ``time.perf_counter()`` reading)."""
+    return (time.perf_counter() - started) * 1000

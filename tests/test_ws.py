@@ -182,3 +182,27 @@ def test_websocket_budget_from_config_warns_over_its_target(pytester: pytest.Pyt
     result.stdout.fnmatch_lines(
         ["deploysmoke verdict: GO with warnings: Open: connect /ws/tickers/krw?x=1 took * ms, over its 0 ms target*"]
     )
+
+
+def test_sent_messages_are_recorded(pytester: pytest.Pytester, api_url: str) -> None:
+    """A message the check sends is a call of its own, between the open and what came back."""
+    pytester.makefile(".toml", deploysmoke=ws_toml(api_url))
+    pytester.makepyfile(
+        test_ws="""
+        import pytest
+
+        @pytest.mark.asyncio
+        async def test_subscribe(ws_connect):
+            async with ws_connect("/ws/tickers/krw") as ws:
+                await ws.send_json({"subscribe": ["KRW-BTC"]})
+                await ws.first(lambda m: m.get("type") == "ticker", within=2)
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    calls = [(call["kind"], call["action"], call["outcome"], call["ok"]) for call in recorded_calls(reprec)]
+    assert calls == [
+        ("ws", "connect /ws/tickers/krw", "open", True),
+        ("ws", "send /ws/tickers/krw", "ok", True),
+        ("ws", "first message /ws/tickers/krw", "ok", True),
+    ]
