@@ -49,6 +49,10 @@ class CheckResult:
         """The calls that wrote to the target (a POST, a Redis SET, a page's form post)."""
         return tuple(call for call in self.calls if call.get("write"))
 
+    def writes_text(self) -> str:
+        """``POST /items, SET k``: its write calls in one line, as every report names them."""
+        return ", ".join(str(call.get("action", "")) for call in self.write_calls) or "no write call recorded"
+
     #: The distributions the check measured (``latency``, ``load_probe``): its line shows them.
     measurements: tuple[Measurement, ...] = ()
 

@@ -242,8 +242,7 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
     items += [f"<li><b>NO-GO:</b> {escape(redact(reason))}</li>" for reason in verdict.reasons]
     items += [f"<li><b>Warning:</b> {escape(redact(warning))}</li>" for warning in verdict.warnings]
     for check in verdict.production_writes:
-        writes = ", ".join(str(call.get("action", "")) for call in check.write_calls) or "no write call recorded"
-        items.append(f"<li><b>Wrote to production:</b> {escape(redact(f'{check.nodeid}: {writes}'))}</li>")
+        items.append(f"<li><b>Wrote to production:</b> {escape(redact(f'{check.nodeid}: {check.writes_text()}'))}</li>")
     items += [
         f"<li><b>Not run on production (by design):</b> {escape(redact(f'{check.title} ({check.nodeid})'))}</li>"
         for check in verdict.held_back

@@ -26,5 +26,4 @@ def add_verdict(config: pytest.Config, verdict: Verdict) -> None:
         for check in verdict.held_back:
             xml.add_global_property("deploysmoke.held_back", check.nodeid)
         for check in verdict.production_writes:
-            writes = ", ".join(str(call.get("action", "")) for call in check.write_calls) or "no write call recorded"
-            xml.add_global_property("deploysmoke.production_write", f"{check.nodeid}: {writes}")
+            xml.add_global_property("deploysmoke.production_write", f"{check.nodeid}: {check.writes_text()}")

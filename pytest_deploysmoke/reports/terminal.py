@@ -45,8 +45,7 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         for check in verdict.held_back:
             tr.write_line(f"    - {check.nodeid}", yellow=True)
     for check in verdict.production_writes:
-        writes = ", ".join(str(call.get("action", "")) for call in check.write_calls) or "no write call recorded"
-        tr.write_line(f"  WROTE TO PRODUCTION: {check.nodeid}: {writes}", red=True, bold=True)
+        tr.write_line(f"  WROTE TO PRODUCTION: {check.nodeid}: {check.writes_text()}", red=True, bold=True)
     for fixture in verdict.fixture_calls:
         tr.write_line(f"  setup and cleanup: {fixture.fixture}: {len(fixture.calls)} call(s)")
     if verdict.watch:
