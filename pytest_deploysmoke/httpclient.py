@@ -21,7 +21,7 @@ from pytest_deploysmoke.budgets import Budget, Duration
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import get_decision, reads_only
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.records import CallRecord, current_item, fixture_log_key, log_of, record, reported_version_key
+from pytest_deploysmoke.records import CallRecord, current_item, keep, record, reported_version_key
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config import Target
@@ -135,23 +135,19 @@ class HttpProbe:
         item = current_item(self.config)  # looked up once: this runs on every call
         budget = self.budget(request, item)
         action = self.action(request)
-        fixtures = self.config.stash.get(fixture_log_key, None)
-        if item is not None or (fixtures is not None and fixtures.active):
-            call = CallRecord.budgeted(
-                "http",
-                action,
-                str(response.status_code),
-                ok=response.status_code < 400,
-                ms=elapsed * 1000,
-                budget=budget,
-                attempt=attempt,
-                write=self.writes(request),
-                warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
-            )
-            if fixtures is not None and fixtures.active:  # a wider fixture's setup or cleanup: not the check's
-                record(self.config, call)
-            elif item is not None:  # calls outside a check are not kept, but their budget still counts
-                log_of(item).records.append(call)
+        # Calls outside a check and a fixture are not kept, but their budget still counts.
+        call = CallRecord.budgeted(
+            "http",
+            action,
+            str(response.status_code),
+            ok=response.status_code < 400,
+            ms=elapsed * 1000,
+            budget=budget,
+            attempt=attempt,
+            write=self.writes(request),
+            warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
+        )
+        keep(self.config, item, call)
         if item is not None:
             item.stash[last_response_key] = response
             # Once per check: parsing every health body would cost a latency-sampling check dearly

@@ -229,12 +229,15 @@ def record(config: pytest.Config, call: CallRecord) -> None:
 
     Calls outside any check and any fixture are not kept.
     """
+    keep(config, current_item(config), call)
+
+
+def keep(config: pytest.Config, item: pytest.Item | None, call: CallRecord) -> None:
+    """:func:`record` for a caller that already looked up the running check (*item*, or None)."""
     log = config.stash.get(fixture_log_key, None)
-    if log is not None and log.active:
+    if log is not None and log.active:  # a wider fixture's setup or cleanup: not the check's
         log.calls.setdefault(log.active[-1], []).append(call)
-        return
-    item = current_item(config)
-    if item is not None:
+    elif item is not None:
         log_of(item).records.append(call)
 
 

@@ -133,10 +133,13 @@ class RunSummary:
         """Fold in the wide fixtures' calls and failed cleanups a report carries (they belong to no check)."""
         for name, value in report.user_properties:
             if name == records.FIXTURE_CALLS_PROPERTY:
-                for fixture, calls in json.loads(str(value)).items():
-                    self._fixture_calls.setdefault(str(fixture), []).extend(calls)
+                self._fold_fixture_calls(json.loads(str(value)))
             elif name == records.CLEANUP_PROPERTY:
                 self._cleanup.append(str(value))
+
+    def _fold_fixture_calls(self, calls: dict[str, list[dict[str, Any]]]) -> None:
+        for fixture, made in calls.items():
+            self._fixture_calls.setdefault(str(fixture), []).extend(made)
 
     def ending(self, session: pytest.Session | None) -> Ending:
         """How the run ended, beside its checks: selection, interruption, readiness, cleanup."""
@@ -146,8 +149,7 @@ class RunSummary:
             log = self.config.stash.get(records.fixture_log_key, None)
             if log is not None:
                 calls, cleanup = log.take()
-                for fixture, made in calls.items():
-                    self._fixture_calls.setdefault(fixture, []).extend(call.as_dict() for call in made)
+                self._fold_fixture_calls({name: [call.as_dict() for call in made] for name, made in calls.items()})
                 self._cleanup += cleanup
         redact = get_redactor(self.config).redact
         interrupted = self._interrupted
