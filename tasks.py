@@ -3,7 +3,7 @@
 Each one does every install step itself: it creates ``.venv`` with the running Python,
 installs the project with the extras it needs, then runs pytest inside that environment.
 Extra arguments after the task name go to pytest.  ``test`` also installs (when missing),
-starts and stops a real PostgreSQL and Redis on loopback for the run: see devservices.py.
+starts and stops a real PostgreSQL and Redis on loopback for the run: see tools/devservices.py.
 """
 
 from __future__ import annotations
@@ -48,11 +48,11 @@ def run(argv: list[str]) -> None:
 def demo(args: list[str]) -> int:
     """Smoke-check the kifu stand-in on a real PostgreSQL and Redis, and write the reports.
 
-    Starts throwaway servers (devservices.py), lets the suite's ``local`` target launch the
+    Starts throwaway servers (tools/devservices.py), lets the suite's ``local`` target launch the
     stand-in against them, runs ``pytest conftest_examples/kifu --deploy-target=local -m smoke``
     and says where the reports are.  Everything is stopped at the end.
     """
-    import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
+    from tools import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
 
     ensure_env("demo,ui")  # the suite's ui phase runs in Debian's chromium through pytest-playwright
     REPORTS.mkdir(exist_ok=True)
@@ -99,7 +99,7 @@ def run_with_services(
 
     *env_for* turns the servers' variables into the environment the command needs.
     """
-    import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
+    from tools import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
 
     try:
         devservices.ensure_packages(browser=browser)
@@ -118,7 +118,7 @@ def test(args: list[str]) -> int:
 
     The servers, and Chromium for the HTML report tests, are installed with apt when missing
     (as root); the servers are started for this run only and stopped afterwards (see
-    devservices.py).  pytest's exit code 5 (no tests ran) is a failure too.
+    tools/devservices.py).  pytest's exit code 5 (no tests ran) is a failure too.
     """
 
     ensure_env("dev")

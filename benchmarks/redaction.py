@@ -31,7 +31,7 @@ import time
 from collections.abc import Callable
 from urllib.parse import unquote
 
-from pytest_deploysmoke.redaction import FRAGMENT_LENGTH, MASK, MIN_SECRET_LENGTH, Redactor, url_password
+from pytest_deploysmoke.config.redaction import FRAGMENT_LENGTH, MASK, MIN_SECRET_LENGTH, Redactor, url_password
 
 SHORT_TEXT = "GET /api/v1/items?page=2&sort=name returned 200 in 12 ms"
 FAILURE_SIZE = 100_000

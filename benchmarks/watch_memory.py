@@ -148,8 +148,8 @@ def real_window(duration: float, every: float) -> None:
 
 def heap_window(duration: float, every: float) -> None:
     sys.path.insert(0, str(ROOT))
-    from pytest_deploysmoke.config import build_target, load_config
-    from pytest_deploysmoke.watch import Watch
+    from pytest_deploysmoke.config.parse import build_target, load_config
+    from pytest_deploysmoke.perf.watch import Watch
 
     port = free_port()
     server = start_server(port)
@@ -184,8 +184,8 @@ def heap_window(duration: float, every: float) -> None:
 
 def aggregate_only(samples: int) -> None:
     sys.path.insert(0, str(ROOT))
-    from pytest_deploysmoke.config import WatchProbe
-    from pytest_deploysmoke.watch import Aggregate, ProbeSample
+    from pytest_deploysmoke.config.model import WatchProbe
+    from pytest_deploysmoke.perf.watch import Aggregate, ProbeSample
 
     probes = [
         WatchProbe("http", "GET", "/health", health=True),

@@ -5,8 +5,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config import AuthSettings, LaunchSettings, Target
-    from pytest_deploysmoke.database import SmokeConnection
+    from pytest_deploysmoke.clients.browser import expect_renders
+    from pytest_deploysmoke.clients.database import SmokeConnection
+    from pytest_deploysmoke.clients.http import AsyncSmokeClient, SmokeClient
+    from pytest_deploysmoke.clients.redis import SmokeRedis
+    from pytest_deploysmoke.clients.ws import SmokeWebSocket
+    from pytest_deploysmoke.config.model import AuthSettings, LaunchSettings, Target
+    from pytest_deploysmoke.config.redaction import Redactor, Secret
+    from pytest_deploysmoke.config.settings import get_target
     from pytest_deploysmoke.errors import (
         BudgetExceeded,
         ConfigError,
@@ -21,18 +27,12 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.fixtures.perf import Latency, LoadProbeCall
     from pytest_deploysmoke.fixtures.users import SmokeUser
     from pytest_deploysmoke.fixtures.ws import WsConnect
-    from pytest_deploysmoke.gating import PhaseLedger, get_phase_ledger
     from pytest_deploysmoke.guard import GuardDecision, get_decision
-    from pytest_deploysmoke.httpclient import AsyncSmokeClient, SmokeClient
-    from pytest_deploysmoke.loadprobe import LoadStats, LoopLag
-    from pytest_deploysmoke.records import CallRecord, records_of
-    from pytest_deploysmoke.redaction import Redactor, Secret
-    from pytest_deploysmoke.redisclient import SmokeRedis
-    from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis
-    from pytest_deploysmoke.targets import get_target
-    from pytest_deploysmoke.ui import expect_renders
-    from pytest_deploysmoke.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
-    from pytest_deploysmoke.wsclient import SmokeWebSocket
+    from pytest_deploysmoke.perf.load import LoadStats, LoopLag
+    from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis
+    from pytest_deploysmoke.results.records import CallRecord, records_of
+    from pytest_deploysmoke.results.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
+    from pytest_deploysmoke.run.gating import PhaseLedger, get_phase_ledger
 
 __all__ = [
     "AsyncSmokeClient",
@@ -83,36 +83,36 @@ __all__ = [
 ]
 
 _LAZY = {
-    "CheckResult": "pytest_deploysmoke.verdict",
-    "PhaseResult": "pytest_deploysmoke.verdict",
-    "RunInfo": "pytest_deploysmoke.verdict",
-    "Verdict": "pytest_deploysmoke.verdict",
-    "CallRecord": "pytest_deploysmoke.records",
-    "records_of": "pytest_deploysmoke.records",
+    "CheckResult": "pytest_deploysmoke.results.verdict",
+    "PhaseResult": "pytest_deploysmoke.results.verdict",
+    "RunInfo": "pytest_deploysmoke.results.verdict",
+    "Verdict": "pytest_deploysmoke.results.verdict",
+    "CallRecord": "pytest_deploysmoke.results.records",
+    "records_of": "pytest_deploysmoke.results.records",
     "GuardDecision": "pytest_deploysmoke.guard",
     "get_decision": "pytest_deploysmoke.guard",
-    "get_target": "pytest_deploysmoke.targets",
+    "get_target": "pytest_deploysmoke.config.settings",
     "expect_data": "pytest_deploysmoke.expect",
     "expect_json": "pytest_deploysmoke.expect",
     "expect_status": "pytest_deploysmoke.expect",
     "poll_until": "pytest_deploysmoke.expect",
     "SmokeUser": "pytest_deploysmoke.fixtures.users",
     "Latency": "pytest_deploysmoke.fixtures.perf",
-    "LatencyHistogram": "pytest_deploysmoke.stats",
-    "LatencyStats": "pytest_deploysmoke.stats",
-    "Millis": "pytest_deploysmoke.stats",
+    "LatencyHistogram": "pytest_deploysmoke.perf.stats",
+    "LatencyStats": "pytest_deploysmoke.perf.stats",
+    "Millis": "pytest_deploysmoke.perf.stats",
     "LoadProbeCall": "pytest_deploysmoke.fixtures.perf",
-    "LoadStats": "pytest_deploysmoke.loadprobe",
-    "LoopLag": "pytest_deploysmoke.loadprobe",
+    "LoadStats": "pytest_deploysmoke.perf.load",
+    "LoopLag": "pytest_deploysmoke.perf.load",
     "WsConnect": "pytest_deploysmoke.fixtures.ws",
-    "SmokeWebSocket": "pytest_deploysmoke.wsclient",
-    "SmokeClient": "pytest_deploysmoke.httpclient",
-    "AsyncSmokeClient": "pytest_deploysmoke.httpclient",
-    "SmokeConnection": "pytest_deploysmoke.database",
-    "SmokeRedis": "pytest_deploysmoke.redisclient",
-    "AuthSettings": "pytest_deploysmoke.config",
-    "LaunchSettings": "pytest_deploysmoke.config",
-    "Target": "pytest_deploysmoke.config",
+    "SmokeWebSocket": "pytest_deploysmoke.clients.ws",
+    "SmokeClient": "pytest_deploysmoke.clients.http",
+    "AsyncSmokeClient": "pytest_deploysmoke.clients.http",
+    "SmokeConnection": "pytest_deploysmoke.clients.database",
+    "SmokeRedis": "pytest_deploysmoke.clients.redis",
+    "AuthSettings": "pytest_deploysmoke.config.model",
+    "LaunchSettings": "pytest_deploysmoke.config.model",
+    "Target": "pytest_deploysmoke.config.model",
     "ConfigError": "pytest_deploysmoke.errors",
     "BudgetExceeded": "pytest_deploysmoke.errors",
     "WebSocketError": "pytest_deploysmoke.errors",
@@ -121,12 +121,12 @@ _LAZY = {
     "MarkError": "pytest_deploysmoke.errors",
     "TargetNotReady": "pytest_deploysmoke.errors",
     "UiError": "pytest_deploysmoke.errors",
-    "expect_renders": "pytest_deploysmoke.ui",
-    "PhaseLedger": "pytest_deploysmoke.gating",
-    "PhaseOutcome": "pytest_deploysmoke.verdict",
-    "get_phase_ledger": "pytest_deploysmoke.gating",
-    "Redactor": "pytest_deploysmoke.redaction",
-    "Secret": "pytest_deploysmoke.redaction",
+    "expect_renders": "pytest_deploysmoke.clients.browser",
+    "PhaseLedger": "pytest_deploysmoke.run.gating",
+    "PhaseOutcome": "pytest_deploysmoke.results.verdict",
+    "get_phase_ledger": "pytest_deploysmoke.run.gating",
+    "Redactor": "pytest_deploysmoke.config.redaction",
+    "Secret": "pytest_deploysmoke.config.redaction",
 }
 
 

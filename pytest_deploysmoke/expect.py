@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_deploysmoke.budgets import Duration, parse_duration
+from pytest_deploysmoke.clients.failures import answered, excerpt
 from pytest_deploysmoke.errors import DeploySmokeError
-from pytest_deploysmoke.failures import answered, excerpt
+from pytest_deploysmoke.perf.budgets import Duration, parse_duration
 
 if TYPE_CHECKING:
     import httpx

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from pytest_deploysmoke.config import Target
+from pytest_deploysmoke.config.model import Target
 
 #: User property set on the reports of checks the guard kept from running.
 BLOCKED_PROPERTY = "deploysmoke.blocked"

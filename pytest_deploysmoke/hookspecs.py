@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.verdict import Verdict
+    from pytest_deploysmoke.results.verdict import Verdict
 
 
 @pytest.hookspec()

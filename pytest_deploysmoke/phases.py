@@ -11,7 +11,7 @@ import pytest
 from pytest_deploysmoke.errors import MarkError
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.budgets import Budget
+    from pytest_deploysmoke.perf.budgets import Budget
 
 MARKERS = (
     "smoke: a post-deploy smoke check (implied by the phase mark); select with -m smoke",
@@ -83,7 +83,7 @@ def budget_of(item: pytest.Item) -> Budget | None:
         MarkError: the mark cannot be read (collection reports it before any check runs).
     """
     if mark_budget_key not in item.stash:
-        from pytest_deploysmoke.budgets import budget_from_mark
+        from pytest_deploysmoke.perf.budgets import budget_from_mark
 
         mark = item.get_closest_marker("budget")
         try:

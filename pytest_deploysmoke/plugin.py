@@ -35,22 +35,24 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     if not options.target_requested(config):
         return
-    from pytest_deploysmoke import fixture_scope, gating, interruption, reports, selection, session, targets
+    from pytest_deploysmoke import reports
+    from pytest_deploysmoke.config import settings as run_settings
     from pytest_deploysmoke.errors import ConfigError
+    from pytest_deploysmoke.run import fixture_scope, gating, interruption, selection, session
 
     try:
-        settings = targets.configure(config)
+        settings = run_settings.configure(config)
         if settings is None:
             return
         if not hasattr(config, "workerinput"):  # the reports come together on the controller
             reports.register_writers(config, settings)
             interruption.register(config)
         if config.pluginmanager.has_plugin("playwright"):
-            from pytest_deploysmoke import ui
+            from pytest_deploysmoke.clients import browser
 
-            ui.feed_base_url(config, settings.target, config.stash.get(options.user_base_url_key, None))
+            browser.feed_base_url(config, settings.target, config.stash.get(options.user_base_url_key, None))
     except ConfigError as exc:
-        raise pytest.UsageError(targets.get_redactor(config).redact(str(exc))) from None
+        raise pytest.UsageError(run_settings.get_redactor(config).redact(str(exc))) from None
     session.register(config, settings)
     gating.register(config, settings)
     selection.register(config, settings.only_phases)

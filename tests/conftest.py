@@ -1,10 +1,12 @@
 """Fixtures of the plugin's own tests: the stand-in service under uvicorn on loopback, and the
-real PostgreSQL and Redis servers that ``python3 tasks.py test`` starts (see devservices.py)."""
+real PostgreSQL and Redis servers that ``python3 tasks.py test`` starts (see tools/devservices.py)."""
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
+import pkgutil
 import signal
 import socket
 import subprocess
@@ -24,16 +26,14 @@ import pytest
 import redis
 import uvicorn
 
+import pytest_deploysmoke
+
 # Import every plugin module and client library up front.  pytester's in-process runs drop
 # the modules first imported inside them, and the plugin imports most modules lazily; a
 # module loaded again in a later run would hold new StashKeys (or new exception classes)
 # while the objects already handed out still point at the old module.
-import pytest_deploysmoke.annotation
-import pytest_deploysmoke.gating
-import pytest_deploysmoke.launch
-import pytest_deploysmoke.preflight
-import pytest_deploysmoke.reports.terminal
-import pytest_deploysmoke.targets  # noqa: F401
+for _module in pkgutil.walk_packages(pytest_deploysmoke.__path__, "pytest_deploysmoke."):
+    importlib.import_module(_module.name)
 
 APPS = Path(__file__).parent / "apps"
 

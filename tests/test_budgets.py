@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from pytest_deploysmoke.budgets import Budget, budget_from_mark, format_ms, parse_duration
+from pytest_deploysmoke.perf.budgets import Budget, budget_from_mark, format_ms, parse_duration
 
 
 @pytest.mark.parametrize(

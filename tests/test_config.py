@@ -7,16 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_deploysmoke.config import (
-    ADHOC_TARGET,
-    DEFAULT_GATES,
-    DEFAULT_PHASES,
-    DeployConfig,
-    Target,
-    build_target,
-    find_config,
-    load_config,
-)
+from pytest_deploysmoke.config.model import ADHOC_TARGET, DEFAULT_GATES, DEFAULT_PHASES, DeployConfig, Target
+from pytest_deploysmoke.config.parse import build_target, find_config, load_config
 from pytest_deploysmoke.errors import ConfigError
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from pytest_deploysmoke.config import parse_config
+from pytest_deploysmoke.config.parse import parse_config
 
 if sys.version_info >= (3, 11):
     import tomllib

@@ -360,7 +360,7 @@ def test_plugin_runs_without_pytest_html(pytester: pytest.Pytester, standin_url:
         "@pytest.hookimpl(trylast=True)\n"
         "def pytest_configure(config):\n"
         "    from pytest_deploysmoke.reports.html import HtmlReport\n"
-        "    from pytest_deploysmoke.targets import get_settings\n"
+        "    from pytest_deploysmoke.config.settings import get_settings\n"
         "    config.pluginmanager.register(HtmlReport(config, get_settings(config)), 'html-hooks-alone')\n"
     )
     result = pytester.runpytest("--deploy-target=staging", "-p", "no:html")

@@ -14,9 +14,9 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_deploysmoke.records import Measurement
 from pytest_deploysmoke.reports.json_summary import render_json
-from pytest_deploysmoke.verdict import CheckResult, RunInfo, decide, phase_results
+from pytest_deploysmoke.results.records import Measurement
+from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, decide, phase_results
 from tests.test_docs import read_page
 
 DOC = Path(__file__).parent.parent / "docs" / "json-schema.md"

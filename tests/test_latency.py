@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke.budgets import Budget
-from pytest_deploysmoke.latency import split_request
-from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis
+from pytest_deploysmoke.perf.budgets import Budget
+from pytest_deploysmoke.perf.latency import split_request
+from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis
 from tests.conftest import recorded_calls
 
 # -- the histogram (pure) -------------------------------------------------------------------------
@@ -477,7 +477,7 @@ def test_latency_needs_a_target(pytester: pytest.Pytester) -> None:
 
 def test_budget_object_is_accepted() -> None:
     """A two-level budget's limit is what the p95 is held to."""
-    from pytest_deploysmoke.latency import check_p95
+    from pytest_deploysmoke.perf.latency import check_p95
 
     stats = stats_of([50.0] * 20)
     check_p95(stats, Budget.of(("10ms", "1s")))

@@ -9,7 +9,7 @@ import ssl
 import httpx
 import pytest
 
-from pytest_deploysmoke.network import describe_error
+from pytest_deploysmoke.clients.network import describe_error
 
 
 def chained(outer: BaseException, cause: BaseException) -> BaseException:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import jwt
 import pytest
 
-from pytest_deploysmoke.redaction import (
+from pytest_deploysmoke.config.redaction import (
     FRAGMENT_LENGTH,
     FRAGMENT_SECRET_LENGTH,
     MASK,

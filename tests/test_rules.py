@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_deploysmoke.rollback import EndpointFigures, Figures, RollbackRules, evaluate, not_evaluated
+from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, RollbackRules, evaluate, not_evaluated
 
 SCHEMA = json.loads((files("pytest_deploysmoke") / "schemas" / "summary-1.schema.json").read_text(encoding="utf-8"))
 

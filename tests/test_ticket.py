@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke.reports.ticket import render_ticket
-from pytest_deploysmoke.verdict import CheckResult, RunInfo, Verdict, decide, phase_results
+from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, Verdict, decide, phase_results
 
 STARTED = 1736850725.0  # 2025-01-14 10:32:05 UTC
 PHASES = ("preflight", "health", "features", "monitoring")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_deploysmoke.verdict import CheckResult, Ending, RunInfo, Selection, decide, phase_results
+from pytest_deploysmoke.results.verdict import CheckResult, Ending, RunInfo, Selection, decide, phase_results
 
 RUN = RunInfo(target="prod", base_url="https://x", production=True)
 PHASES = ("preflight", "health", "features")

@@ -12,10 +12,11 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_deploysmoke.config import WatchProbe, build_target, parse_config
+from pytest_deploysmoke.config.model import WatchProbe
+from pytest_deploysmoke.config.parse import build_target, parse_config
 from pytest_deploysmoke.errors import ConfigError
-from pytest_deploysmoke.rollback import EndpointFigures, Figures, RollbackRules, evaluate, phase_figures
-from pytest_deploysmoke.watch import Aggregate, ProbeSample, parse_process_metrics
+from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, RollbackRules, evaluate, phase_figures
+from pytest_deploysmoke.perf.watch import Aggregate, ProbeSample, parse_process_metrics
 from tests import test_kifu
 
 kifu = test_kifu.kifu

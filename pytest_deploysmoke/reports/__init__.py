@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from pytest_deploysmoke.targets import RunSettings
-from pytest_deploysmoke.verdict import Verdict
+from pytest_deploysmoke.config.settings import RunSettings
+from pytest_deploysmoke.results.verdict import Verdict
 
 
 def register_writers(config: pytest.Config, settings: RunSettings) -> None:
@@ -19,7 +19,7 @@ def register_writers(config: pytest.Config, settings: RunSettings) -> None:
     if config.option.collectonly:  # nothing runs, so there is nothing to decide or report
         return
     from pytest_deploysmoke.reports.terminal import VerdictLine
-    from pytest_deploysmoke.summary import RunSummary
+    from pytest_deploysmoke.results.summary import RunSummary
 
     check_output_paths(config)
     config.pluginmanager.register(RunSummary(config, settings), "deploysmoke-summary")

@@ -12,14 +12,15 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_deploysmoke import phases, records
-from pytest_deploysmoke.redaction import redact_url
-from pytest_deploysmoke.summary import failure_line, get_verdict
-from pytest_deploysmoke.targets import get_redactor
-from pytest_deploysmoke.verdict import PhaseResult, RunInfo, Verdict
+from pytest_deploysmoke import phases
+from pytest_deploysmoke.config.redaction import redact_url
+from pytest_deploysmoke.config.settings import get_redactor
+from pytest_deploysmoke.results import records
+from pytest_deploysmoke.results.summary import failure_line, get_verdict
+from pytest_deploysmoke.results.verdict import PhaseResult, RunInfo, Verdict
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.targets import RunSettings
+    from pytest_deploysmoke.config.settings import RunSettings
 
 #: Characters of a failure message shown in a row's details (the full text is in the log below it).
 MESSAGE_CHARS = 600

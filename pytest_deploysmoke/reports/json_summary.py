@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
-from pytest_deploysmoke.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
+from pytest_deploysmoke.results.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.records import Measurement
+    from pytest_deploysmoke.results.records import Measurement
 
 #: The document's ``"schema"``; fields are only added within one number, and a removal or a
 #: change of meaning bumps it (see docs/json-schema.md).

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_deploysmoke.verdict import Verdict
+from pytest_deploysmoke.results.verdict import Verdict
 
 
 def add_verdict(config: pytest.Config, verdict: Verdict) -> None:

@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke.summary import get_verdict
-from pytest_deploysmoke.verdict import Verdict
+from pytest_deploysmoke.results.summary import get_verdict
+from pytest_deploysmoke.results.verdict import Verdict
 
 _WORDS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "not run": "not run"}
 _COLOURS = {"passed": {"green": True}, "failed": {"red": True}, "skipped": {"yellow": True}}

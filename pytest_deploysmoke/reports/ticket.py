@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from pytest_deploysmoke.budgets import format_ms
-from pytest_deploysmoke.verdict import CheckResult, FixtureCalls, PhaseOutcome, PhaseResult, RunInfo, Verdict
+from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.results.verdict import CheckResult, FixtureCalls, PhaseOutcome, PhaseResult, RunInfo, Verdict
 
 #: How many calls the response-time table shows, slowest first.
 SLOWEST_CALLS = 10

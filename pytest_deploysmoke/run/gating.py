@@ -25,8 +25,8 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke import guard, phases
-from pytest_deploysmoke.targets import RunSettings
-from pytest_deploysmoke.verdict import PhaseOutcome, gate_failed, phase_outcome
+from pytest_deploysmoke.config.settings import RunSettings
+from pytest_deploysmoke.results.verdict import PhaseOutcome, gate_failed, phase_outcome
 
 #: Key of the shared gate file in xdist's ``workerinput``.
 GATE_FILE_WORKERINPUT = "deploysmoke_gate_file"
@@ -213,7 +213,7 @@ class XdistHooks:
         self.port = port
 
     def pytest_configure_node(self, node: Any) -> None:
-        from pytest_deploysmoke.targets import PORT_WORKERINPUT
+        from pytest_deploysmoke.config.settings import PORT_WORKERINPUT
 
         node.workerinput[GATE_FILE_WORKERINPUT] = str(self.gatekeeper.shared_gate_file())
         if self.port is not None:

@@ -20,17 +20,17 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_deploysmoke.budgets import Budget, Duration, parse_duration
 from pytest_deploysmoke.errors import BudgetExceeded, UiError
 from pytest_deploysmoke.guard import SAFE_METHODS, GuardDecision, reads_only
+from pytest_deploysmoke.perf.budgets import Budget, Duration, parse_duration
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.records import SCREENSHOT_PROPERTY, CallKind, CallRecord, record
+from pytest_deploysmoke.results.records import SCREENSHOT_PROPERTY, CallKind, CallRecord, record
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route
 
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.redaction import Redactor
+    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.redaction import Redactor
 
 #: How many of a page's problems a failure lists before "+N more".
 SHOWN_PROBLEMS = 5

@@ -10,11 +10,11 @@ import redis
 
 from pytest_deploysmoke.errors import GuardError
 from pytest_deploysmoke.guard import get_decision
-from pytest_deploysmoke.records import CallRecord, current_item, record
+from pytest_deploysmoke.results.records import CallRecord, current_item, record
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.redaction import Redactor
+    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.redaction import Redactor
 
 #: Commands that only read; on production every other command needs a destructive, allowed check.
 READ_COMMANDS = frozenset(
@@ -64,7 +64,7 @@ class SmokeRedis(_Guarded, redis.Redis):
         try:
             result = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # as above
         except redis.RedisError as exc:
-            from pytest_deploysmoke.network import describe_error
+            from pytest_deploysmoke.clients.network import describe_error
 
             record(config, CallRecord("redis", action, describe_error(exc), ok=False, ms=_ms(started)))
             raise
@@ -95,7 +95,7 @@ class SmokePipeline(_Guarded, redis.client.Pipeline):
             result = super().execute(raise_on_error)
         except redis.RedisError as exc:
             if config is not None:
-                from pytest_deploysmoke.network import describe_error
+                from pytest_deploysmoke.clients.network import describe_error
 
                 record(
                     config,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.records import Measurement
+    from pytest_deploysmoke.results.records import Measurement
 
 #: The checklists' defaults: roll back at 5 % errors, p95 over twice its target, 10 % WebSocket
 #: failures, or three health failures in a row.

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke import phases
-from pytest_deploysmoke.verdict import Selection
+from pytest_deploysmoke.results.verdict import Selection
 
 #: Key of a worker's selection in xdist's ``workeroutput``: workers collect, the controller does not.
 SELECTION_WORKEROUTPUT = "deploysmoke_selection"

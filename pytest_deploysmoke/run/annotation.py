@@ -7,8 +7,9 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke import guard, phases, records
-from pytest_deploysmoke.redaction import Redactor
+from pytest_deploysmoke import guard, phases
+from pytest_deploysmoke.config.redaction import Redactor
+from pytest_deploysmoke.results import records
 
 
 def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -> None:

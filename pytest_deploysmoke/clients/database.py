@@ -11,11 +11,11 @@ import psycopg
 import pytest
 from psycopg.rows import TupleRow
 
-from pytest_deploysmoke.records import CallRecord, record
+from pytest_deploysmoke.results.records import CallRecord, record
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.redaction import Redactor
+    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.redaction import Redactor
 
 SQL_CHARS = 120
 
@@ -129,7 +129,7 @@ def connect(config: pytest.Config, target: Target, redactor: Redactor) -> SmokeC
         failure = exc  # raised below, outside the handler, so the report shows no chained traceback
     if failure is not None:
         elapsed = (time.perf_counter() - started) * 1000
-        from pytest_deploysmoke.redaction import redact_url
+        from pytest_deploysmoke.config.redaction import redact_url
 
         shown = redact_url(dsn)
         reason = _reason(failure)

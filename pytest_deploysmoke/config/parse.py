@@ -7,190 +7,40 @@ import os
 import re
 import sys
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final, Literal
+from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from pytest_deploysmoke.budgets import Budget, parse_duration
+from pytest_deploysmoke.config.model import (
+    ADHOC_TARGET,
+    CONFIG_FILENAME,
+    DEFAULT_GATES,
+    DEFAULT_PHASE,
+    DEFAULT_PHASES,
+    DEFAULT_SAMPLES,
+    MAX_SAMPLES,
+    WATCH_METHODS,
+    AuthSettings,
+    DeployConfig,
+    LaunchSettings,
+    SmokeUserSettings,
+    Target,
+    UiSettings,
+    WatchProbe,
+    WatchSettings,
+    display_path,
+)
+from pytest_deploysmoke.config.redaction import Secret, is_secret_name, redact_url
 from pytest_deploysmoke.errors import ConfigError
-from pytest_deploysmoke.redaction import Redactor, Secret, is_secret_name, redact_url
-from pytest_deploysmoke.rollback import RollbackRules, parse_percent
+from pytest_deploysmoke.perf.budgets import Budget, parse_duration
+from pytest_deploysmoke.perf.rollback import RollbackRules, parse_percent
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
-
-CONFIG_FILENAME: Final = "deploysmoke.toml"
-DEFAULT_PHASES: Final = (
-    "preflight",
-    "migrations",
-    "health",
-    "auth",
-    "features",
-    "performance",
-    "monitoring",
-)
-DEFAULT_GATES: Final = ("preflight", "migrations", "health", "auth")
-DEFAULT_PHASE: Final = "features"
-ADHOC_TARGET: Final = "adhoc"
-#: Requests a ``latency()`` measurement sends when neither the call, --deploy-samples nor the target says.
-DEFAULT_SAMPLES: Final = 20
-#: The most requests one ``latency()`` measurement may send (warm-up not counted).
-MAX_SAMPLES: Final = 10_000
-
-
-def _empty() -> Mapping[str, Any]:
-    return MappingProxyType({})
-
-
-@dataclass(frozen=True, slots=True)
-class AuthSettings:
-    """How the auth fixtures obtain a token for a target (``[targets.X.auth]``)."""
-
-    login_path: str = "/login"
-    username: str | None = None
-    password: Secret | None = None
-    username_field: str = "username"
-    password_field: str = "password"
-    token_path: str = "access_token"
-    token: Secret | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class SmokeUserSettings:
-    """How the ``smoke_user`` fixture registers and deletes a throwaway user (``[targets.X.smoke_user]``)."""
-
-    register_path: str
-    prefix: str = "smoke-"
-    email_domain: str = "example.com"
-    username_field: str = "email"
-    password_field: str = "password"
-    id_path: str = "id"
-    delete_path: str | None = None
-    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
-
-
-@dataclass(frozen=True, slots=True)
-class LaunchSettings:
-    """A local command that serves the target for the run (``[targets.X.launch]``)."""
-
-    command: str
-    ready_path: str
-    timeout: float = 30.0
-    env: Mapping[str, str] = field(default_factory=_empty)
-
-
-#: Methods a watch probe may send: the watch window only reads.
-WATCH_METHODS: Final = ("GET", "HEAD")
-
-
-@dataclass(frozen=True, slots=True)
-class WatchProbe:
-    """One thing the watch window samples: an HTTP request, or a WebSocket connect (``kind="ws"``)."""
-
-    kind: Literal["http", "ws"]
-    method: str  # "GET", "HEAD"; "WS" for a WebSocket
-    path: str  # with its query, as sent
-    health: bool = False  # the "health" probe, which the consecutive-failures rule watches
-
-    @property
-    def action(self) -> str:
-        """``GET /health``, ``ws /ws/tickers``: how lines and reasons name it."""
-        return f"ws {self.path}" if self.kind == "ws" else f"{self.method} {self.path}"
-
-
-@dataclass(frozen=True, slots=True)
-class WatchSettings:
-    """The watch window after the checks (``[targets.X.watch]``): off while ``duration`` is 0."""
-
-    duration: float = 0.0
-    every: float = 900.0
-    probes: tuple[WatchProbe, ...] = ()
-    metrics_url: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class UiSettings:
-    """Browser checks on the target (``[targets.X.ui]``): which Chromium, where the token goes, screenshots."""
-
-    browser_path: str | None = None  # a Chromium to launch instead of Playwright's own download
-    token_storage: str | None = None  # "localStorage:KEY", "sessionStorage:KEY" or "cookie:NAME"
-    screenshots: Literal["always", "on-failure", "off"] = "always"
-
-
-@dataclass(frozen=True, slots=True, repr=False)
-class Target:
-    """One deploy target, resolved: variables expanded, ``{port}`` substituted, secrets wrapped."""
-
-    name: str
-    base_url: str
-    ws_url: str
-    health_path: str = "/health"
-    production: bool = False
-    version: str = ""
-    timeout: float = 10.0
-    verify_tls: bool = True
-    headers: Mapping[str, str] = field(default_factory=_empty)
-    database_url: Secret | None = None
-    redis_url: Secret | None = None
-    required_env: tuple[str, ...] = ()
-    wait_ready: float = 0.0
-    retries: int = 0
-    budgets: Mapping[str, Budget] = field(default_factory=_empty)
-    allow_destructive: bool = False
-    samples: int = DEFAULT_SAMPLES
-    vars: Mapping[str, Any] = field(default_factory=_empty)
-    auth: AuthSettings | None = None
-    smoke_user: SmokeUserSettings | None = None
-    launch: LaunchSettings | None = None
-    watch: WatchSettings = field(default_factory=WatchSettings)
-    rollback: RollbackRules = field(default_factory=RollbackRules)
-    ui: UiSettings = field(default_factory=UiSettings)
-    #: ``"POST /search"``: requests that only read although their method could write (searches,
-    #: GraphQL queries); the production guard lets checks not marked destructive send them.
-    read_only_requests: frozenset[str] = frozenset()
-    #: ``"list"``: destructive checks held back on production are listed, by design; ``"warn"``: they also warn.
-    held_back: Literal["list", "warn"] = "list"
-    secrets: tuple[Secret, ...] = field(default=(), compare=False)
-
-    def redactor(self) -> Redactor:
-        """Return a Redactor that knows every secret of this target."""
-        redactor = Redactor()
-        redactor.add_all(self.secrets)
-        return redactor
-
-    def __repr__(self) -> str:
-        shown = ", ".join(
-            f"{name}={_plain(getattr(self, name))!r}" for name in self.__dataclass_fields__ if name != "secrets"
-        )
-        return self.redactor().redact(f"Target({shown})")
-
-
-def _plain(value: Any) -> Any:
-    return dict(value) if isinstance(value, MappingProxyType) else value
-
-
-@dataclass(frozen=True, slots=True)
-class DeployConfig:
-    """The validated configuration file: phases, gates and the (unexpanded) target tables."""
-
-    path: Path | None
-    phases: tuple[str, ...] = DEFAULT_PHASES
-    gates: tuple[str, ...] = DEFAULT_GATES
-    default_phase: str = DEFAULT_PHASE
-    targets: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
-    section: str = ""
-
-    @property
-    def display_path(self) -> str:
-        """The file name as it should appear in messages."""
-        if self.path is None:
-            return "(no config file)"
-        return _display(self.path) + (f" [{self.section.rstrip('.')}]" if self.section else "")
-
 
 # --------------------------------------------------------------------------- finding and reading
 
@@ -226,22 +76,22 @@ def load_config(path: Path | None) -> DeployConfig:
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(_display(path), "", f"is not valid TOML: {exc}", "fix the syntax") from None
+        raise ConfigError(display_path(path), "", f"is not valid TOML: {exc}", "fix the syntax") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(_display(path), "", f"cannot be read: {exc}") from None
+        raise ConfigError(display_path(path), "", f"cannot be read: {exc}") from None
     section = ""
     if path.name == "pyproject.toml":
         tool = data.get("tool", {})
         data = tool.get("deploysmoke", {}) if isinstance(tool, dict) else {}
         section = "tool.deploysmoke."
         if not isinstance(data, dict):
-            raise ConfigError(_display(path), "[tool.deploysmoke]", _got(data), "expected a table")
+            raise ConfigError(display_path(path), "[tool.deploysmoke]", _got(data), "expected a table")
     return parse_config(data, path, section=section)
 
 
 def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "") -> DeployConfig:
     """Validate the top level of a config table and every target's shape."""
-    where = _display(path) if path else "(config)"
+    where = display_path(path) if path else "(config)"
     if section:
         where += f" [{section.rstrip('.')}]"
     _check_keys(where, "", data, _TOP_KEYS)
@@ -267,7 +117,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
     targets = data.get("targets", {})
     for name, table in targets.items():
         label = f"[{section}targets.{name}]"
-        file = _display(path) if path else "(config)"  # the label already names the section
+        file = display_path(path) if path else "(config)"  # the label already names the section
         if not isinstance(table, dict):
             raise ConfigError(file, label, _got(table), "expected a table")
         _check_target_shape(file, label, table)
@@ -299,7 +149,7 @@ def build_target(
     Only this target's strings are expanded, so other targets may use variables that are unset.
     *source* names where *name* came from, for messages (``--deploy-target``, ``DEPLOYSMOKE_TARGET``).
     """
-    where = _display(config.path) if config.path else "(no config file)"
+    where = display_path(config.path) if config.path else "(no config file)"
     label = f"[{config.section}targets.{name}]"
     if name in config.targets:
         raw: Mapping[str, Any] = config.targets[name]
@@ -829,10 +679,3 @@ def _got(value: Any) -> str:
 
 def _names(names: list[str]) -> str:
     return ", ".join(f"'{n}'" for n in names)
-
-
-def _display(path: Path) -> str:
-    try:
-        return os.path.relpath(path)
-    except ValueError:  # pragma: no cover - different drive on Windows
-        return str(path)

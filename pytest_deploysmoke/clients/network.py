@@ -1,7 +1,8 @@
-"""Network failures in words: library exceptions become one readable phrase."""
+"""Network helpers the clients share: failures in words, and a free loopback port."""
 
 from __future__ import annotations
 
+import socket
 import ssl
 
 
@@ -42,3 +43,10 @@ def _causes(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         current = current.__cause__ or current.__context__
     return seen
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

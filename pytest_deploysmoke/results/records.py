@@ -8,8 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.budgets import Budget
-    from pytest_deploysmoke.stats import LatencyStats
+    from pytest_deploysmoke.perf.budgets import Budget
+    from pytest_deploysmoke.perf.stats import LatencyStats
 
 CallKind = Literal["http", "ws", "db", "redis", "ui"]
 
@@ -104,7 +104,7 @@ class Measurement:
 
     def describe(self) -> str:
         """``GET /api/markets: n 20, 0 errors, p50 12 ms, p95 30 ms, p99 33 ms (p95 budget 500 ms)``."""
-        from pytest_deploysmoke.budgets import format_ms
+        from pytest_deploysmoke.perf.budgets import format_ms
 
         errors = "1 error" if self.errors == 1 else f"{self.errors} errors"
         spread = "no answers"

@@ -14,14 +14,14 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from pytest_deploysmoke.budgets import Budget, Duration
 from pytest_deploysmoke.errors import BudgetExceeded, WebSocketError
+from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.records import CallRecord, current_item, record
+from pytest_deploysmoke.results.records import CallRecord, current_item, record
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.redaction import Redactor
+    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.redaction import Redactor
 
 EXCERPT_CHARS = 200
 
@@ -220,7 +220,7 @@ def _describe_open_error(exc: BaseException) -> str:
         return f"handshake refused with HTTP {exc.response.status_code}"
     if isinstance(exc, asyncio.TimeoutError):
         return "timed out opening the connection"
-    from pytest_deploysmoke.network import describe_error
+    from pytest_deploysmoke.clients.network import describe_error
 
     return describe_error(exc)
 
@@ -236,7 +236,7 @@ def _ssl_context(target: Target) -> Any:
 
 
 def _excerpt(message: Any) -> str:
-    from pytest_deploysmoke.failures import excerpt
+    from pytest_deploysmoke.clients.failures import excerpt
 
     if isinstance(message, str):
         return excerpt(message, EXCERPT_CHARS)

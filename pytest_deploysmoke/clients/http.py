@@ -17,15 +17,15 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from pytest_deploysmoke.budgets import Budget, Duration
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import get_decision, reads_only
+from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.records import CallRecord, current_item, keep, record, reported_version_key
+from pytest_deploysmoke.results.records import CallRecord, current_item, keep, record, reported_version_key
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.redaction import Redactor
+    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.redaction import Redactor
 
 #: Request extension carrying a per-call budget (set by ``budget=`` on the client's methods).
 BUDGET_EXTENSION = "deploysmoke.budget"
@@ -112,7 +112,7 @@ class HttpProbe:
 
     def failed(self, request: httpx.Request, exc: Exception, elapsed: float, attempt: int) -> None:
         """Record a call that got no response."""
-        from pytest_deploysmoke.network import describe_error
+        from pytest_deploysmoke.clients.network import describe_error
 
         budget = self.budget(request)
         record(
@@ -337,7 +337,7 @@ def _client_options(target: Target, headers: dict[str, str] | None) -> dict[str,
 
 def make_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> SmokeClient:
     """A sync client on *target*; every call goes through the timed transport."""
-    from pytest_deploysmoke.targets import get_redactor
+    from pytest_deploysmoke.config.settings import get_redactor
 
     probe = HttpProbe(config, target, get_redactor(config))
     transport = TimedTransport(httpx.HTTPTransport(verify=target.verify_tls), probe)
@@ -346,7 +346,7 @@ def make_client(config: pytest.Config, target: Target, headers: dict[str, str] |
 
 def make_async_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> AsyncSmokeClient:
     """An async client on *target*; every call goes through the timed transport."""
-    from pytest_deploysmoke.targets import get_redactor
+    from pytest_deploysmoke.config.settings import get_redactor
 
     probe = HttpProbe(config, target, get_redactor(config))
     transport = AsyncTimedTransport(httpx.AsyncHTTPTransport(verify=target.verify_tls), probe)
@@ -355,7 +355,7 @@ def make_async_client(config: pytest.Config, target: Target, headers: dict[str, 
 
 def make_load_client(config: pytest.Config, target: Target, *, connections: int) -> httpx.AsyncClient:
     """An async client for the load probe: guarded like every client, its calls not recorded one by one."""
-    from pytest_deploysmoke.targets import get_redactor
+    from pytest_deploysmoke.config.settings import get_redactor
 
     probe = HttpProbe(config, target, get_redactor(config))
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
@@ -365,7 +365,7 @@ def make_load_client(config: pytest.Config, target: Target, *, connections: int)
 
 def guard_requests(config: pytest.Config, target: Target, requests: list[httpx.Request]) -> None:
     """Refuse, before anything is sent, a scenario holding a write the running check may not make."""
-    from pytest_deploysmoke.targets import get_redactor
+    from pytest_deploysmoke.config.settings import get_redactor
 
     probe = HttpProbe(config, target, get_redactor(config))
     for request in requests:

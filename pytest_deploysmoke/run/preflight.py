@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
+from pytest_deploysmoke.config.settings import RunSettings
 from pytest_deploysmoke.expect import unchecked
-from pytest_deploysmoke.targets import RunSettings
 
 REQUIRED_ENV_NODEID = "deploysmoke::required_env"
 

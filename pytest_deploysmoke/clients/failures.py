@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
+from pytest_deploysmoke.clients.network import describe_error
 from pytest_deploysmoke.errors import DeploySmokeError
-from pytest_deploysmoke.network import describe_error
-from pytest_deploysmoke.records import records_of
+from pytest_deploysmoke.results.records import records_of
 
 EXCERPT_CHARS = 300
 
@@ -64,7 +64,7 @@ def _describe_playwright(item: pytest.Item, exc: Any) -> str:
         hint = f"{waiting}; is the page slow, or is the selector wrong?" if waiting else "is the page slow?"
     elif "Target page, context or browser has been closed" in first:
         hint = "the browser went away; did it crash?"
-    ui = sys.modules.get("pytest_deploysmoke.ui")
+    ui = sys.modules.get("pytest_deploysmoke.clients.browser")
     watch = item.stash.get(ui.page_watch_key, None) if ui is not None else None
     problems = watch.listing() if watch is not None else None
     return f"UI {first}" + (f"; {hint}" if hint else "") + (f"; {problems}" if problems else "")
@@ -122,7 +122,7 @@ def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
 
 
 def _hint(item: pytest.Item, phrase: str, url: str) -> str | None:
-    from pytest_deploysmoke.targets import get_target
+    from pytest_deploysmoke.config.settings import get_target
 
     target = get_target(item.config)
     ours = target is not None and url.startswith(target.base_url)  # a call to the target, not elsewhere
@@ -139,9 +139,9 @@ def _hint(item: pytest.Item, phrase: str, url: str) -> str | None:
 
 
 def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | None:
-    if "pytest_deploysmoke.httpclient" not in sys.modules:
+    if "pytest_deploysmoke.clients.http" not in sys.modules:
         return None  # no plugin client has made a request, so there is no response to blame
-    from pytest_deploysmoke.httpclient import last_response_key
+    from pytest_deploysmoke.clients.http import last_response_key
 
     response = item.stash.get(last_response_key, None)
     if response is None or exc.doc != response.text:
@@ -175,7 +175,7 @@ def translate(item: pytest.Item, exc: BaseException) -> BaseException | None:
     message = describe(item, exc)
     if message is None:
         return None
+    from pytest_deploysmoke.config.settings import get_redactor
     from pytest_deploysmoke.expect import unchecked
-    from pytest_deploysmoke.targets import get_redactor
 
     return unchecked(get_redactor(item.config).redact(message))

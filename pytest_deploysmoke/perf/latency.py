@@ -17,19 +17,19 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 
-from pytest_deploysmoke.budgets import Budget, Duration, format_ms
-from pytest_deploysmoke.config import MAX_SAMPLES
+from pytest_deploysmoke.clients.http import WARMUP_EXTENSION
+from pytest_deploysmoke.clients.network import describe_error
+from pytest_deploysmoke.config.model import MAX_SAMPLES
 from pytest_deploysmoke.errors import BudgetExceeded
 from pytest_deploysmoke.expect import unchecked
-from pytest_deploysmoke.httpclient import WARMUP_EXTENSION
-from pytest_deploysmoke.network import describe_error
-from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats
+from pytest_deploysmoke.perf.budgets import Budget, Duration, format_ms
+from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats
 
 if TYPE_CHECKING:
     import pytest
 
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.redaction import Redactor
+    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.redaction import Redactor
 
 #: The most threads one measurement sends from; beyond that it is a load test, not a measurement.
 MAX_CONCURRENCY = 16
@@ -190,7 +190,7 @@ class LatencyProbe:
         budget over it then does not fail the check; the measurement says "not evaluated" and
         the verdict warns.  With no answer at all the budget still fails (a dead service).
         """
-        from pytest_deploysmoke.records import Measurement, record_measurement
+        from pytest_deploysmoke.results.records import Measurement, record_measurement
 
         answered = stats.count - stats.unanswered
         least = self._target.rollback.min_samples

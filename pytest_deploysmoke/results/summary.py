@@ -12,11 +12,21 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke import guard, phases, records, selection
-from pytest_deploysmoke.redaction import redact_url
-from pytest_deploysmoke.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
-from pytest_deploysmoke.targets import RunSettings, get_redactor
-from pytest_deploysmoke.verdict import CheckResult, Ending, FixtureCalls, RunInfo, Verdict, decide, phase_results
+from pytest_deploysmoke import guard, phases
+from pytest_deploysmoke.config.redaction import redact_url
+from pytest_deploysmoke.config.settings import RunSettings, get_redactor
+from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
+from pytest_deploysmoke.results import records
+from pytest_deploysmoke.results.verdict import (
+    CheckResult,
+    Ending,
+    FixtureCalls,
+    RunInfo,
+    Verdict,
+    decide,
+    phase_results,
+)
+from pytest_deploysmoke.run import selection
 
 verdict_key = pytest.StashKey[Verdict]()
 #: The phase whose budgeted calls the p95_over_target and ws_failure_rate rules are also evaluated on.
@@ -88,7 +98,7 @@ class RunSummary:
         elif isinstance(exc, pytest.Session.Interrupted):
             self._interrupted = f"stopped: {exc}"
         else:
-            from pytest_deploysmoke.interruption import received_signal
+            from pytest_deploysmoke.run.interruption import received_signal
 
             self._interrupted = received_signal(self.config) or "SIGINT"
 
@@ -143,7 +153,7 @@ class RunSummary:
 
     def ending(self, session: pytest.Session | None) -> Ending:
         """How the run ended, beside its checks: selection, interruption, readiness, cleanup."""
-        from pytest_deploysmoke.launch import not_ready
+        from pytest_deploysmoke.run.launch import not_ready
 
         if session is not None:  # a session fixture's cleanup runs after the last report on a worker-less run
             log = self.config.stash.get(records.fixture_log_key, None)
@@ -216,7 +226,7 @@ class RunSummary:
         )
         if self.settings.watch_duration <= 0:
             return prior
-        from pytest_deploysmoke import watch
+        from pytest_deploysmoke.perf import watch
 
         outcome = watch.run_window(self.config, self.settings, prior.decision, session)
         run = replace(run, finished=time.time())
@@ -325,7 +335,7 @@ def _git_commit(root: Path) -> str:
 
 
 def _extra_rows(config: pytest.Config) -> list[tuple[str, str]]:
-    from pytest_deploysmoke.targets import get_redactor
+    from pytest_deploysmoke.config.settings import get_redactor
 
     redact = get_redactor(config).redact
     rows: list[tuple[str, str]] = []

@@ -28,17 +28,18 @@ from typing import TYPE_CHECKING, Any, Final, Literal
 
 import pytest
 
-from pytest_deploysmoke.budgets import parse_duration
+from pytest_deploysmoke.clients.network import free_port
 from pytest_deploysmoke.expect import unchecked
-from pytest_deploysmoke.latency import split_request
-from pytest_deploysmoke.records import CallRecord, Measurement, record, record_measurement
-from pytest_deploysmoke.stats import LatencyHistogram, LatencyStats, Millis, _ms_text
+from pytest_deploysmoke.perf.budgets import parse_duration
+from pytest_deploysmoke.perf.latency import split_request
+from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis, _ms_text
+from pytest_deploysmoke.results.records import CallRecord, Measurement, record, record_measurement
 
 if TYPE_CHECKING:
     import httpx
 
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.redaction import Redactor
+    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.redaction import Redactor
 
 Engine = Literal["builtin", "locust"]
 ENGINES: Final = ("builtin", "locust")
@@ -230,7 +231,7 @@ class LoadProbe:
         """Refuse a write the check may not make before any request of the run is sent."""
         import httpx
 
-        from pytest_deploysmoke.httpclient import guard_requests
+        from pytest_deploysmoke.clients.http import guard_requests
 
         base = httpx.URL(self._target.base_url)
         guard_requests(self._config, self._target, [httpx.Request(m, base.join(u)) for m, u in scenario])
@@ -264,8 +265,8 @@ class LoadProbe:
     ) -> _Run:
         import httpx
 
-        from pytest_deploysmoke.httpclient import make_load_client
-        from pytest_deploysmoke.network import describe_error
+        from pytest_deploysmoke.clients.http import make_load_client
+        from pytest_deploysmoke.clients.network import describe_error
 
         tally = _Tally()
         lag = LatencyHistogram()
@@ -367,7 +368,7 @@ class LoadProbe:
             ]
             worker_cmds: list[list[str]] = []
             if workers:
-                port = _free_port()
+                port = free_port()
                 master += ["--master", "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]
                 master += ["--expect-workers", str(workers), "--expect-workers-max-wait", "30"]
                 worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
@@ -523,14 +524,6 @@ def _tail(path: Path, lines: int = 5) -> str:
     except OSError:
         return "(no log)"
     return " | ".join(text[-lines:]) or "(empty log)"
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 _STATUS_IN_ERROR = re.compile(r"(?:code=|\bstatus[ =:]|^\w+\(['\"])(\d{3})\b")

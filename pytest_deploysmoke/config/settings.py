@@ -3,24 +3,16 @@
 from __future__ import annotations
 
 import os
-import socket
 from dataclasses import dataclass
 
 import pytest
 
-from pytest_deploysmoke.config import (
-    ADHOC_TARGET,
-    DEFAULT_SAMPLES,
-    MAX_SAMPLES,
-    DeployConfig,
-    Target,
-    build_target,
-    find_config,
-    load_config,
-)
+from pytest_deploysmoke.clients.network import free_port
+from pytest_deploysmoke.config.model import ADHOC_TARGET, DEFAULT_SAMPLES, MAX_SAMPLES, DeployConfig, Target
+from pytest_deploysmoke.config.parse import build_target, find_config, load_config
+from pytest_deploysmoke.config.redaction import Redactor, redact_url
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.options import TARGET_ENV
-from pytest_deploysmoke.redaction import Redactor, redact_url
 
 #: Key of the launched port in xdist's ``workerinput``, so workers see the controller's port.
 PORT_WORKERINPUT = "deploysmoke_port"
@@ -133,19 +125,12 @@ def _option_duration(name: str, value: str | None, default: float) -> float:
     """The seconds an option gives, else *default*; ConfigError when it is not a duration."""
     if value is None:
         return default
-    from pytest_deploysmoke.budgets import parse_duration
+    from pytest_deploysmoke.perf.budgets import parse_duration
 
     try:
         return parse_duration(value)
     except ValueError as exc:
         raise ConfigError(None, name, f"is {value!r}", f"expected a duration such as 1h, 15m or 6s ({exc})") from None
-
-
-def free_port() -> int:
-    """Return a TCP port on 127.0.0.1 that is free right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def header_lines(config: pytest.Config) -> list[str]:

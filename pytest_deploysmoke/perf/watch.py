@@ -21,14 +21,14 @@ import httpx
 import pytest
 import websockets
 
-from pytest_deploysmoke.budgets import format_ms
-from pytest_deploysmoke.rollback import EndpointFigures, Figures, evaluate, not_evaluated, percent
-from pytest_deploysmoke.stats import LatencyHistogram
+from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, evaluate, not_evaluated, percent
+from pytest_deploysmoke.perf.stats import LatencyHistogram
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config import Target, WatchProbe
-    from pytest_deploysmoke.targets import RunSettings
-    from pytest_deploysmoke.verdict import Decision
+    from pytest_deploysmoke.config.model import Target, WatchProbe
+    from pytest_deploysmoke.config.settings import RunSettings
+    from pytest_deploysmoke.results.verdict import Decision
 
 #: Rounds of probes per interval (one round samples every probe once, concurrently) ...
 ROUNDS_PER_INTERVAL: Final = 30
@@ -314,7 +314,7 @@ class Watch:
         try:
             response = await client.get(url, timeout=min(self.target.timeout, METRICS_TIMEOUT))
         except (httpx.HTTPError, OSError) as exc:
-            from pytest_deploysmoke.network import describe_error
+            from pytest_deploysmoke.clients.network import describe_error
 
             return f"metrics: {describe_error(exc)}"
         if response.status_code != 200:
@@ -345,7 +345,7 @@ def parse_process_metrics(text: str) -> tuple[float | None, float | None]:
 
 
 def _ssl_context(target: Target) -> Any:
-    from pytest_deploysmoke.wsclient import _ssl_context as context
+    from pytest_deploysmoke.clients.ws import _ssl_context as context
 
     return context(target)
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke import phases
-from pytest_deploysmoke.targets import RunSettings
+from pytest_deploysmoke.config.settings import RunSettings
 
 
 class DeploySession:
@@ -28,13 +28,13 @@ class DeploySession:
         config.pluginmanager.unregister(self)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
-        from pytest_deploysmoke import targets
+        from pytest_deploysmoke.config import settings
 
-        return targets.header_lines(config)
+        return settings.header_lines(config)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtestloop(self, session: pytest.Session) -> None:
-        from pytest_deploysmoke import launch
+        from pytest_deploysmoke.run import launch
 
         launch.prepare_target(session)
 
@@ -48,13 +48,13 @@ class DeploySession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        from pytest_deploysmoke import preflight
+        from pytest_deploysmoke.run import preflight
 
         preflight.add_required_env_check(session, self.settings, items)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
-        from pytest_deploysmoke import records
+        from pytest_deploysmoke.results import records
 
         records.set_current_item(item.config, item)
         try:
@@ -71,9 +71,9 @@ class DeploySession:
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         __tracebackhide__ = True
         yield from _translating_failures(item)
-        ui = sys.modules.get("pytest_deploysmoke.ui")  # loaded only when a check used ui_page
-        if ui is not None:
-            ui.check_page(item)
+        browser = sys.modules.get("pytest_deploysmoke.clients.browser")  # loaded only when a check used ui_page
+        if browser is not None:
+            browser.check_page(item)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
@@ -81,12 +81,12 @@ class DeploySession:
         result = yield
         if "playwright" not in sys.modules:  # every fixture passes here: stay cheap without a browser
             return result
-        from pytest_deploysmoke import ui
+        from pytest_deploysmoke.clients import browser
 
         if fixturedef.argname == "browser_type_launch_args" and isinstance(result, dict):
-            ui.add_browser_path(self.config, result, self.settings.browser_path)
-        elif type(result).__name__ == "Runner" and type(result).__module__ in ui.RUNNER_MODULES:
-            ui.share_thread_with_playwright(result)  # pytest-asyncio's runner fixture
+            browser.add_browser_path(self.config, result, self.settings.browser_path)
+        elif type(result).__name__ == "Runner" and type(result).__module__ in browser.RUNNER_MODULES:
+            browser.share_thread_with_playwright(result)  # pytest-asyncio's runner fixture
         return result
 
     @pytest.hookimpl(wrapper=True)
@@ -94,14 +94,15 @@ class DeploySession:
         self, item: pytest.Item, call: pytest.CallInfo[None]
     ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
         report = yield
-        from pytest_deploysmoke import annotation, targets
+        from pytest_deploysmoke.config import settings
+        from pytest_deploysmoke.run import annotation
 
-        ui = sys.modules.get("pytest_deploysmoke.ui")
-        if ui is not None:
-            ui.attach_screenshot(item, report)
+        browser = sys.modules.get("pytest_deploysmoke.clients.browser")
+        if browser is not None:
+            browser.attach_screenshot(item, report)
         if report.when == "call" and report.failed and call.excinfo is not None:
             annotation.note_rollback(item, report, call.excinfo.value)
-        annotation.annotate(item, report, targets.get_redactor(item.config))
+        annotation.annotate(item, report, settings.get_redactor(item.config))
         return report
 
     def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
@@ -116,7 +117,7 @@ def _translating_failures(item: pytest.Item) -> Generator[None, None, None]:
     try:
         return (yield)
     except Exception as exc:
-        from pytest_deploysmoke import failures
+        from pytest_deploysmoke.clients import failures
 
         failure = failures.translate(item, exc)
         if failure is None:

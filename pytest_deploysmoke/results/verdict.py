@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.records import Measurement
+    from pytest_deploysmoke.results.records import Measurement
 
 Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
@@ -270,7 +270,7 @@ def decide(
 
     GO needs at least one check that ran and passed.  *collection_errors* (a test module that did
     not import, a bad mark) are reasons first: checks that were never collected were not checked.
-    *rollback* holds the rollback rules that tripped (see :mod:`pytest_deploysmoke.rollback`); any
+    *rollback* holds the rollback rules that tripped (see :mod:`pytest_deploysmoke.perf.rollback`); any
     makes the decision ROLLBACK, whatever the checks said, and so does a failed check with a
     ``rollback`` mark (its rule, node id and message join the rollback reasons).  *watch* is the
     watch window's line; *ending* says how the run ended (interrupted, not ready, its selection).

@@ -13,14 +13,14 @@ import pytest
 from pytest_deploysmoke.expect import unchecked
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config import Target
-    from pytest_deploysmoke.httpclient import SmokeClient
+    from pytest_deploysmoke.clients.http import SmokeClient
+    from pytest_deploysmoke.config.model import Target
 
 
 def login(http: SmokeClient, target: Target) -> str:
     """Return the target's static token, or log in with its ``[auth]`` settings and return the token."""
-    from pytest_deploysmoke.failures import excerpt
-    from pytest_deploysmoke.httpclient import LOGIN_EXTENSION
+    from pytest_deploysmoke.clients.failures import excerpt
+    from pytest_deploysmoke.clients.http import LOGIN_EXTENSION
 
     auth = target.auth
     if auth is None:

@@ -16,11 +16,11 @@ from typing import IO
 
 import pytest
 
-from pytest_deploysmoke.config import LaunchSettings, Target
+from pytest_deploysmoke.clients.network import describe_error
+from pytest_deploysmoke.config.model import LaunchSettings, Target
+from pytest_deploysmoke.config.redaction import Redactor
+from pytest_deploysmoke.config.settings import get_redactor, get_settings
 from pytest_deploysmoke.errors import TargetNotReady
-from pytest_deploysmoke.network import describe_error
-from pytest_deploysmoke.redaction import Redactor
-from pytest_deploysmoke.targets import get_redactor, get_settings
 
 #: How many lines of the command's output a launch failure shows.
 TAIL_LINES = 20

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, final
 
-from pytest_deploysmoke.budgets import parse_duration
+from pytest_deploysmoke.perf.budgets import parse_duration
 
 #: Significant decimal digits of the ``latency`` histograms: reported values are within 1 %.
 SIGNIFICANT_DIGITS: Final = 2

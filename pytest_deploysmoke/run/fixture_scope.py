@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke import records
+from pytest_deploysmoke.results import records
 
 
 class FixtureScope:

@@ -1,0 +1,1 @@
+"""Clients: HTTP, Redis, WebSocket, PostgreSQL and browser access, each timed, recorded and guarded."""

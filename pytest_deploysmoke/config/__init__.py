@@ -1,0 +1,1 @@
+"""Configuration: the typed model of a deploy target, its parser and the resolved run settings."""

@@ -1,0 +1,194 @@
+"""The configuration model: a deploy target and the checklist file, typed and frozen (no parsing, no pytest).
+
+What most of the package imports.  Reading, validating and expanding ``deploysmoke.toml`` is
+``pytest_deploysmoke.config.parse``; the run's resolved settings are ``pytest_deploysmoke.config.settings``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any, Final, Literal
+
+from pytest_deploysmoke.config.redaction import Redactor, Secret
+from pytest_deploysmoke.perf.budgets import Budget
+from pytest_deploysmoke.perf.rollback import RollbackRules
+
+CONFIG_FILENAME: Final = "deploysmoke.toml"
+DEFAULT_PHASES: Final = (
+    "preflight",
+    "migrations",
+    "health",
+    "auth",
+    "features",
+    "performance",
+    "monitoring",
+)
+DEFAULT_GATES: Final = ("preflight", "migrations", "health", "auth")
+DEFAULT_PHASE: Final = "features"
+ADHOC_TARGET: Final = "adhoc"
+#: Requests a ``latency()`` measurement sends when neither the call, --deploy-samples nor the target says.
+DEFAULT_SAMPLES: Final = 20
+#: The most requests one ``latency()`` measurement may send (warm-up not counted).
+MAX_SAMPLES: Final = 10_000
+
+
+def _empty() -> Mapping[str, Any]:
+    return MappingProxyType({})
+
+
+@dataclass(frozen=True, slots=True)
+class AuthSettings:
+    """How the auth fixtures obtain a token for a target (``[targets.X.auth]``)."""
+
+    login_path: str = "/login"
+    username: str | None = None
+    password: Secret | None = None
+    username_field: str = "username"
+    password_field: str = "password"
+    token_path: str = "access_token"
+    token: Secret | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SmokeUserSettings:
+    """How the ``smoke_user`` fixture registers and deletes a throwaway user (``[targets.X.smoke_user]``)."""
+
+    register_path: str
+    prefix: str = "smoke-"
+    email_domain: str = "example.com"
+    username_field: str = "email"
+    password_field: str = "password"
+    id_path: str = "id"
+    delete_path: str | None = None
+    extra: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+
+
+@dataclass(frozen=True, slots=True)
+class LaunchSettings:
+    """A local command that serves the target for the run (``[targets.X.launch]``)."""
+
+    command: str
+    ready_path: str
+    timeout: float = 30.0
+    env: Mapping[str, str] = field(default_factory=_empty)
+
+
+#: Methods a watch probe may send: the watch window only reads.
+WATCH_METHODS: Final = ("GET", "HEAD")
+
+
+@dataclass(frozen=True, slots=True)
+class WatchProbe:
+    """One thing the watch window samples: an HTTP request, or a WebSocket connect (``kind="ws"``)."""
+
+    kind: Literal["http", "ws"]
+    method: str  # "GET", "HEAD"; "WS" for a WebSocket
+    path: str  # with its query, as sent
+    health: bool = False  # the "health" probe, which the consecutive-failures rule watches
+
+    @property
+    def action(self) -> str:
+        """``GET /health``, ``ws /ws/tickers``: how lines and reasons name it."""
+        return f"ws {self.path}" if self.kind == "ws" else f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class WatchSettings:
+    """The watch window after the checks (``[targets.X.watch]``): off while ``duration`` is 0."""
+
+    duration: float = 0.0
+    every: float = 900.0
+    probes: tuple[WatchProbe, ...] = ()
+    metrics_url: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UiSettings:
+    """Browser checks on the target (``[targets.X.ui]``): which Chromium, where the token goes, screenshots."""
+
+    browser_path: str | None = None  # a Chromium to launch instead of Playwright's own download
+    token_storage: str | None = None  # "localStorage:KEY", "sessionStorage:KEY" or "cookie:NAME"
+    screenshots: Literal["always", "on-failure", "off"] = "always"
+
+
+@dataclass(frozen=True, slots=True, repr=False)
+class Target:
+    """One deploy target, resolved: variables expanded, ``{port}`` substituted, secrets wrapped."""
+
+    name: str
+    base_url: str
+    ws_url: str
+    health_path: str = "/health"
+    production: bool = False
+    version: str = ""
+    timeout: float = 10.0
+    verify_tls: bool = True
+    headers: Mapping[str, str] = field(default_factory=_empty)
+    database_url: Secret | None = None
+    redis_url: Secret | None = None
+    required_env: tuple[str, ...] = ()
+    wait_ready: float = 0.0
+    retries: int = 0
+    budgets: Mapping[str, Budget] = field(default_factory=_empty)
+    allow_destructive: bool = False
+    samples: int = DEFAULT_SAMPLES
+    vars: Mapping[str, Any] = field(default_factory=_empty)
+    auth: AuthSettings | None = None
+    smoke_user: SmokeUserSettings | None = None
+    launch: LaunchSettings | None = None
+    watch: WatchSettings = field(default_factory=WatchSettings)
+    rollback: RollbackRules = field(default_factory=RollbackRules)
+    ui: UiSettings = field(default_factory=UiSettings)
+    #: ``"POST /search"``: requests that only read although their method could write (searches,
+    #: GraphQL queries); the production guard lets checks not marked destructive send them.
+    read_only_requests: frozenset[str] = frozenset()
+    #: ``"list"``: destructive checks held back on production are listed, by design; ``"warn"``: they also warn.
+    held_back: Literal["list", "warn"] = "list"
+    secrets: tuple[Secret, ...] = field(default=(), compare=False)
+
+    def redactor(self) -> Redactor:
+        """Return a Redactor that knows every secret of this target."""
+        redactor = Redactor()
+        redactor.add_all(self.secrets)
+        return redactor
+
+    def __repr__(self) -> str:
+        shown = ", ".join(
+            f"{name}={_plain(getattr(self, name))!r}" for name in self.__dataclass_fields__ if name != "secrets"
+        )
+        return self.redactor().redact(f"Target({shown})")
+
+
+def _plain(value: Any) -> Any:
+    return dict(value) if isinstance(value, MappingProxyType) else value
+
+
+@dataclass(frozen=True, slots=True)
+class DeployConfig:
+    """The validated configuration file: phases, gates and the (unexpanded) target tables."""
+
+    path: Path | None
+    phases: tuple[str, ...] = DEFAULT_PHASES
+    gates: tuple[str, ...] = DEFAULT_GATES
+    default_phase: str = DEFAULT_PHASE
+    targets: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
+    section: str = ""
+
+    @property
+    def display_path(self) -> str:
+        """The file name as it should appear in messages."""
+        if self.path is None:
+            return "(no config file)"
+        return display_path(self.path) + (f" [{self.section.rstrip('.')}]" if self.section else "")
+
+
+def display_path(path: Path) -> str:
+    """*path* as messages show it: relative to the working directory when it can be."""
+    try:
+        return os.path.relpath(path)
+    except ValueError:  # pragma: no cover - different drive on Windows
+        return str(path)

@@ -1,0 +1,1 @@
+"""Performance: budgets, latency statistics, load probes, the watch window and rollback rules."""

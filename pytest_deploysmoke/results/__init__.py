@@ -1,0 +1,1 @@
+"""Results: call records, the check results the controller collects, and the one verdict."""

@@ -1,0 +1,1 @@
+"""Developer tools behind tasks.py: the throwaway PostgreSQL and Redis servers a run needs."""
