@@ -1,6 +1,6 @@
 """Fixture plugin: the JWT-protected API stand-in (tests/apps/api.py) under uvicorn on loopback.
 
-Load it with ``pytest_plugins = ["tests.fix_api"]`` in tests/conftest.py (or ``-p tests.fix_api``).
+Loaded through ``pytest_plugins`` in tests/conftest.py.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.apps.api import USER_EMAIL, USER_PASSWORD
-from tests.conftest import serve_in_thread
+from tests.fix_servers import serve_in_thread
 
 
 @pytest.fixture(scope="session")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.apps.api import USER_EMAIL, USER_PASSWORD
-from tests.conftest import recorded_calls, recorded_fixture_calls
+from tests.fix_pytester import recorded_calls, recorded_fixture_calls
 
 
 def auth_toml(

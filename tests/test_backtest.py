@@ -14,7 +14,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.conftest import _free_port, start_standin, stop_process
+from tests.fix_servers import free_port, start_standin, stop_process
 
 BACKTEST = Path(__file__).parent.parent / "conftest_examples" / "backtest"
 KNOWN = "bt_reference"  # the backtest the stand-in seeds, and vars.known_backtest_id
@@ -198,7 +198,7 @@ def test_each_bad_deploy_is_caught_by_its_check(
 @pytest.fixture
 def standing_backtest(backtest: pytest.Pytester) -> Iterator[str]:
     """The stand-in started by hand, as a deployed service is: no [launch] on a production target."""
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "uvicorn", "backtest_app.main:app", "--host", "127.0.0.1", "--port", str(port)]
     env = {**os.environ, "SEED_BACKTEST_ID": KNOWN}

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from tests.conftest import recorded_calls, recorded_fixture_calls
+from tests.fix_pytester import recorded_calls, recorded_fixture_calls
 
 
 @pytest.fixture(scope="session")

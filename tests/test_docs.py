@@ -8,55 +8,18 @@ with such blocks is run with the arguments of its ``<!-- args: ... -->`` comment
 
 from __future__ import annotations
 
-import re
 import sys
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 
 from pytest_deploysmoke.config.parse import parse_config
+from tests.doc_pages import DOCS, PAGES, README, read_page
 
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover
     import tomli as tomllib
-
-DOCS = Path(__file__).parent.parent / "docs"
-PAGES = sorted(DOCS.rglob("*.md"))  # docs/examples/ too
-README = DOCS.parent / "README.md"
-
-_BLOCK = re.compile(r"(?:<!--\s*file:\s*(?P<file>\S+)\s*-->\s*\n)?```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
-_ARGS = re.compile(r"<!--\s*args:\s*(?P<args>.*?)\s*-->")
-_EXPECT = re.compile(r"<!--\s*expect:\s*(?P<expect>.*?)\s*-->")
-
-
-@dataclass
-class Page:
-    files: dict[str, str] = field(default_factory=dict)
-    toml: list[str] = field(default_factory=list)
-    yaml: list[str] = field(default_factory=list)
-    args: list[str] = field(default_factory=list)
-    expect: dict[str, int] = field(default_factory=dict)
-
-
-def read_page(path: Path) -> Page:
-    text = path.read_text(encoding="utf-8")
-    page = Page()
-    for match in _BLOCK.finditer(text):
-        if match["file"]:
-            page.files[match["file"]] = match["body"]
-        elif match["lang"] == "toml":
-            page.toml.append(match["body"])
-        elif match["lang"] in ("yaml", "yml"):
-            page.yaml.append(match["body"])
-    if args := _ARGS.search(text):
-        page.args = args["args"].split()
-    if expect := _EXPECT.search(text):
-        for part in expect["expect"].split(","):
-            key, _, value = part.strip().partition("=")
-            page.expect[key] = int(value)
-    return page
 
 
 def test_every_capability_page_exists() -> None:

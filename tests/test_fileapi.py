@@ -15,7 +15,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.conftest import _free_port, start_standin, stop_process
+from tests.fix_servers import free_port, start_standin, stop_process
 
 FILEAPI = Path(__file__).parent.parent / "conftest_examples" / "fileapi"
 # The stand-in's own secret: the plugin does not know it, so only the checks' care keeps it out of the output.
@@ -29,7 +29,7 @@ def fileapi(pytester: pytest.Pytester, fresh_db: str, monkeypatch: pytest.Monkey
     shutil.copytree(FILEAPI, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
     monkeypatch.setenv("DATABASE_URL", fresh_db)
     monkeypatch.setenv("FILEAPI_DATA_DIR", str(pytester.path / "data"))
-    monkeypatch.setenv("FILEAPI_ADMIN_PORT", str(_free_port()))
+    monkeypatch.setenv("FILEAPI_ADMIN_PORT", str(free_port()))
     monkeypatch.setenv("SECRET_KEY", APP_SECRET)
     for name in ("FILEAPI_FAULTS", "APP_VERSION", *PRODUCTION_SETTINGS):
         monkeypatch.delenv(name, raising=False)
@@ -190,7 +190,7 @@ def test_debug_deploy_is_named_by_each_check_without_the_secret(
 @pytest.fixture
 def standing_fileapi(fileapi: pytest.Pytester) -> Iterator[str]:
     """The stand-in started by hand in production mode, as a deployed service is: no [launch] on production."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, **PRODUCTION_SETTINGS, "ADMIN_PORT": os.environ["FILEAPI_ADMIN_PORT"]}
     url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "uvicorn", "fileapi_app.main:app", "--host", "127.0.0.1", "--port", str(port)]

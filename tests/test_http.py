@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.conftest import recorded_calls
+from tests.fix_pytester import recorded_calls
 
 
 def target_toml(url: str, extra: str = "", name: str = "t") -> str:

@@ -17,7 +17,7 @@ import pytest
 from pytest_deploysmoke.reports.json_summary import render_json
 from pytest_deploysmoke.results.records import Measurement
 from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, decide, phase_results
-from tests.test_docs import read_page
+from tests.doc_pages import read_page
 
 DOC = Path(__file__).parent.parent / "docs" / "json-schema.md"
 _FENCED = re.compile(r"```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import _free_port, row_counts, start_standin, stop_process
+from tests.fix_servers import free_port, start_standin, stop_process
+from tests.fix_services import row_counts
 
 JWTAPI = Path(__file__).parent.parent / "conftest_examples" / "jwtapi"
 TABLES = ("users", "mentors")
@@ -143,7 +144,7 @@ def test_each_bad_deploy_is_caught_by_its_check(
 @pytest.fixture
 def standing_jwtapi(jwtapi: pytest.Pytester) -> Iterator[str]:
     """The stand-in started by hand, as a deployed service is: no [launch] on a production target."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "JWT_SECRET": "jwtapi-production-copy-secret-0123456789",

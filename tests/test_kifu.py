@@ -5,18 +5,17 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import sys
-import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import _free_port, row_counts, start_standin, stop_process
+from tests.fix_kifu import run_kifu
+from tests.fix_servers import free_port, start_standin, stop_process
+from tests.fix_services import row_counts
 
-KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
 TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
 CHROMIUM = "/usr/bin/chromium"
 UI_CHECKS = (
@@ -30,23 +29,6 @@ UI_CHECKS = (
 )
 LOGIN_THROUGH_THE_FORM = "test_ui.py::test_smoke_account_logs_in_through_the_form"
 SMOKE_PASSWORD = "smoke-Pw-4711-zq"  # the default of SMOKE_PASSWORD in deploysmoke.toml
-
-
-@pytest.fixture
-def kifu(pytester: pytest.Pytester, fresh_db: str, redis_url: str, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
-    """The kifu suite copied into a fresh project, pointed at its own database and smoke account."""
-    shutil.copytree(KIFU, pytester.path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setenv("DATABASE_URL", fresh_db)
-    monkeypatch.setenv("REDIS_URL", redis_url)
-    # A smoke account of its own, so the stand-in's login rate limit (per email, in Redis) never trips.
-    monkeypatch.setenv("SMOKE_USER", f"smoke-{uuid.uuid4().hex[:8]}@kifu.example")
-    monkeypatch.delenv("SMOKE_PASSWORD", raising=False)  # the suite's default, SMOKE_PASSWORD below
-    monkeypatch.delenv("KIFU_FAULTS", raising=False)
-    return pytester
-
-
-def run_kifu(kifu: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return kifu.runpytest_subprocess("--deploy-target=local", "-m", "smoke", "-rfEs", *args, timeout=120)
 
 
 def failed_checks(result: pytest.RunResult) -> set[str]:
@@ -225,7 +207,7 @@ def test_each_bad_deploy_is_caught_by_its_check(
 @pytest.fixture
 def standing_kifu(kifu: pytest.Pytester, fresh_db: str, redis_url: str) -> Iterator[str]:
     """The stand-in started by hand, as a deployed service is: no [launch] on a production target."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "JWT_SECRET": "kifu-production-copy-secret-0123456789",

@@ -12,7 +12,7 @@ import pytest
 from pytest_deploysmoke.perf.budgets import Budget
 from pytest_deploysmoke.perf.latency import split_request
 from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis
-from tests.conftest import recorded_calls
+from tests.fix_pytester import recorded_calls
 
 # -- the histogram (pure) -------------------------------------------------------------------------
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import os
 import re
 import sys
-from pathlib import Path
 
 import pytest
 
-APPS = Path(__file__).parent / "apps"
+from tests.fix_servers import APPS
+
 UVICORN = f"{sys.executable} -m uvicorn --app-dir {APPS} standin:app --host 127.0.0.1 --port {{port}}"
 
 PID_CHECK = """

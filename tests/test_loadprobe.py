@@ -9,21 +9,19 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pytest_deploysmoke.perf.load import LoopLag, judge_client, locustfile_for
-from tests.conftest import _free_port, recorded_calls, stop_process
-
-APPS = Path(__file__).parent / "apps"
+from tests.fix_pytester import recorded_calls
+from tests.fix_servers import APPS, free_port, stop_process
 
 
 @pytest.fixture(scope="module")
 def server_url() -> Iterator[str]:
     """The stand-in under uvicorn in its own process (a thread would share the GIL with the load)."""
-    port = _free_port()
+    port = free_port()
     argv = [sys.executable, "-m", "uvicorn", "--app-dir", str(APPS), "standin:app"]
     process = subprocess.Popen(
         [*argv, "--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"],

@@ -7,7 +7,7 @@ import uuid
 import pytest
 import redis
 
-from tests.conftest import recorded_calls
+from tests.fix_pytester import recorded_calls
 
 
 def redis_toml(url: str, extra: str = "") -> str:

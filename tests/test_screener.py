@@ -16,7 +16,7 @@ import jsonschema
 import pytest
 import redis
 
-from tests.conftest import _free_port, start_standin, stop_process
+from tests.fix_servers import free_port, start_standin, stop_process
 
 SCREENER = Path(__file__).parent.parent / "conftest_examples" / "screener"
 SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
@@ -265,7 +265,7 @@ def test_deploy_degrading_after_the_checks_is_rolled_back_by_the_watch_window(
 @pytest.fixture
 def standing_screener(screener: pytest.Pytester) -> Iterator[str]:
     """The stand-in started by hand, as a deployed service runs: no [launch] on a production target."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "APP_VERSION": "2.4.0"}
     url = f"http://127.0.0.1:{port}"
     argv = [sys.executable, "-m", "uvicorn", "screener_app.main:app", "--host", "127.0.0.1", "--port", str(port)]

@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from tests.apps.pages import TOKEN, make_app
-from tests.conftest import serve_in_thread
+from tests.fix_servers import serve_in_thread
 
 CHROMIUM = "/usr/bin/chromium"
 

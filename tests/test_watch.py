@@ -17,9 +17,8 @@ from pytest_deploysmoke.config.parse import build_target, parse_config
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, RollbackRules, evaluate, phase_figures
 from pytest_deploysmoke.perf.watch import Aggregate, ProbeSample, parse_process_metrics
-from tests import test_kifu
+from tests.fix_kifu import run_kifu
 
-kifu = test_kifu.kifu
 SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 WATCH = ("--deploy-phase=health", "--deploy-watch=6s", "--deploy-watch-every=2s")
 
@@ -35,7 +34,7 @@ def lower_min_samples(kifu: pytest.Pytester) -> None:
 def watch_run(kifu: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
     """The kifu health checks then a 6-second watch; the run's result and its validated JSON summary."""
     out = kifu.path / "summary.json"
-    result = test_kifu.run_kifu(kifu, *WATCH, f"--deploy-json={out}", *args)
+    result = run_kifu(kifu, *WATCH, f"--deploy-json={out}", *args)
     summary = json.loads(out.read_text(encoding="utf-8"))
     jsonschema.validate(summary, json.loads(SCHEMA.read_text(encoding="utf-8")))
     return result, summary
@@ -119,7 +118,7 @@ def test_slow_endpoint_in_the_performance_phase_is_rollback(
     """Without a watch window, a p95 over twice its target among the performance phase's calls is ROLLBACK."""
     monkeypatch.setenv("KIFU_FAULTS", "slow_health")
     lower_min_samples(kifu)  # the performance phase sends /health about a dozen times
-    result = test_kifu.run_kifu(kifu, "--deploy-phase=performance")
+    result = run_kifu(kifu, "--deploy-phase=performance")
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     result.stdout.fnmatch_lines(
         [
