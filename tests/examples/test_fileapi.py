@@ -17,7 +17,7 @@ import pytest
 
 from tests.fix_servers import free_port, start_standin, stop_process
 
-FILEAPI = Path(__file__).parent.parent / "conftest_examples" / "fileapi"
+FILEAPI = Path(__file__).parents[2] / "conftest_examples" / "fileapi"
 # The stand-in's own secret: the plugin does not know it, so only the checks' care keeps it out of the output.
 APP_SECRET = f"fileapi-test-secret-{uuid.uuid4().hex}"
 PRODUCTION_SETTINGS = {"ENVIRONMENT": "production", "DEBUG": "false", "LOG_LEVEL": "WARNING"}

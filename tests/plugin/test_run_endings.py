@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.fix_api import users_toml
+from tests.fix_servers import APPS
 
 REPORTS = ("--deploy-json=r.json", "--deploy-ticket=r.md", "-p", "no:randomly")
 
@@ -284,7 +285,7 @@ def test_signal_mid_check_writes_marked_reports_and_stops_launch(
     pytester: pytest.Pytester, signum: signal.Signals
 ) -> None:
     """SIGTERM (a CI cancel) ends the run as Ctrl-C does: NO-GO reports saying so, and the launched service stopped."""
-    standin = Path(__file__).parent / "apps" / "standin.py"
+    standin = APPS / "standin.py"
     pytester.makefile(
         ".toml",
         deploysmoke=(

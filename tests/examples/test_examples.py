@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-EXAMPLES = Path(__file__).parent.parent / "conftest_examples"
+EXAMPLES = Path(__file__).parents[2] / "conftest_examples"
 
 
 def test_quickstart_passes_against_its_launched_stand_in(pytester: pytest.Pytester) -> None:

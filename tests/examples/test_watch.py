@@ -19,7 +19,7 @@ from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, RollbackR
 from pytest_deploysmoke.perf.watch import Aggregate, ProbeSample, parse_process_metrics
 from tests.fix_kifu import run_kifu
 
-SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
+SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 WATCH = ("--deploy-phase=health", "--deploy-watch=6s", "--deploy-watch-every=2s")
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
+SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 DECISIONS = ("GO with warnings", "NO-GO", "ROLLBACK", "GO")  # longest first: "GO" is a prefix of one
 DECISION_AT_START = re.compile(r"(GO with warnings|NO-GO|ROLLBACK|GO)\b")
 TICKET_SYMBOLS = {"GO": "✅", "GO with warnings": "⚠️", "NO-GO": "❌", "ROLLBACK": "⏪"}

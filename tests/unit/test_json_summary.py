@@ -19,7 +19,7 @@ from pytest_deploysmoke.results.records import Measurement
 from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, decide, phase_results
 from tests.doc_pages import read_page
 
-DOC = Path(__file__).parent.parent / "docs" / "json-schema.md"
+DOC = Path(__file__).parents[2] / "docs" / "json-schema.md"
 _FENCED = re.compile(r"```(?P<lang>\w*)\n(?P<body>.*?)```", re.S)
 
 

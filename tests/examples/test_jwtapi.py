@@ -15,7 +15,7 @@ import redis
 from tests.fix_servers import free_port, start_standin, stop_process
 from tests.fix_services import row_counts
 
-JWTAPI = Path(__file__).parent.parent / "conftest_examples" / "jwtapi"
+JWTAPI = Path(__file__).parents[2] / "conftest_examples" / "jwtapi"
 TABLES = ("users", "mentors")
 SMOKE_PASSWORD = "smoke-Pw-4711-zq"  # the example's default, which the launched stand-in seeds
 JWT_SECRET = "jwtapi-local-demo-secret-not-for-real-use"

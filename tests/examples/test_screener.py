@@ -18,8 +18,8 @@ import redis
 
 from tests.fix_servers import free_port, start_standin, stop_process
 
-SCREENER = Path(__file__).parent.parent / "conftest_examples" / "screener"
-SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
+SCREENER = Path(__file__).parents[2] / "conftest_examples" / "screener"
+SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 #: A short watch window: two intervals, the first of which is enough for a rule to trip.
 WATCH = ("--deploy-watch=5s", "--deploy-watch-every=2.5s")
 ALL_CHECKS = 21  # the built-in required_env check and the example's 20
@@ -237,7 +237,7 @@ def test_deploy_degrading_after_the_checks_is_rolled_back_by_the_watch_window(
     The checklist's numbers make twice the markets target (2 x 500 ms) its maximum (1 s), so a
     markets endpoint slow enough for the rule also fails its budget in the checks, and a full run is
     NO-GO before any window.  The window is for what the checks cannot see: a deploy that degrades
-    after them.  So, as in tests/test_watch.py, the run checks health (which the faults leave alone)
+    after them.  So, as in tests/examples/test_watch.py, the run checks health (which the faults leave alone)
     and then watches.
     """
     monkeypatch.setenv("SCREENER_FAULTS", fault)

@@ -16,7 +16,7 @@ import pytest
 
 from tests.fix_servers import free_port, start_standin, stop_process
 
-BACKTEST = Path(__file__).parent.parent / "conftest_examples" / "backtest"
+BACKTEST = Path(__file__).parents[2] / "conftest_examples" / "backtest"
 KNOWN = "bt_reference"  # the backtest the stand-in seeds, and vars.known_backtest_id
 PERFORMANCE = {"total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate"}
 CHROMIUM = "/usr/bin/chromium"
