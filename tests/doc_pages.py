@@ -49,3 +49,8 @@ def read_page(path: Path) -> Page:
             key, _, value = part.strip().partition("=")
             page.expect[key] = int(value)
     return page
+
+
+def fenced_blocks(path: Path, lang: str) -> list[str]:
+    """The bodies of the page's fenced blocks in *lang* (```json, ```python, ...), in page order."""
+    return [match["body"] for match in _BLOCK.finditer(path.read_text(encoding="utf-8")) if match["lang"] == lang]

@@ -31,13 +31,6 @@ def test_httpx_connect_error_refused_is_connection_refused() -> None:
     assert describe_error(httpx.ConnectError("[Errno 111] Connection refused")) == "connection refused"
 
 
-def test_refused_loopback_connection_is_connection_refused(closed_port: int) -> None:
-    """A real httpx request to a closed 127.0.0.1 port is described as 'connection refused'."""
-    with pytest.raises(httpx.ConnectError) as excinfo:
-        httpx.get(f"http://127.0.0.1:{closed_port}/health", timeout=5)
-    assert describe_error(excinfo.value) == "connection refused"
-
-
 def test_certificate_verify_error_is_tls_verification_failed() -> None:
     """ssl.SSLCertVerificationError is described as a TLS verification failure."""
     exc = ssl.SSLCertVerificationError(

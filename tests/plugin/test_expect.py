@@ -1,0 +1,71 @@
+"""expect_status, expect_json and poll_until in checks against the API stand-in."""
+
+from __future__ import annotations
+
+import pytest
+
+CHECKS = """
+import itertools
+import pytest
+from pytest_deploysmoke import expect_json, expect_status, poll_until
+
+def test_status_ok(http):
+    expect_status(http.get("/health"), 200)
+
+def test_status_wrong(http):
+    expect_status(http.get("/status/503"))
+
+def test_json_ok(http):
+    body = expect_json(http.get("/health"), {"status": "ok"})
+    assert body["version"] == "2.0.1"
+
+def test_json_differs(http):
+    expect_json(http.get("/health"), {"status": "healthy", "version": "2.0.2"})
+
+def test_json_malformed(http):
+    expect_json(http.get("/malformed"))
+
+def test_poll_until_flaky_endpoint(http):
+    response = poll_until(lambda: http.get("/flaky?key=poll1&fail=2"), until=lambda r: r.status_code == 200, timeout="5s", every="50ms")
+    assert response.status_code == 200
+
+def test_poll_until_gives_up(http):
+    counter = itertools.count(1)
+    def progress():
+        return {"progress": min(next(counter) * 10, 40)}
+    poll_until(progress, until=lambda v: v["progress"] == 100, timeout=0.3, every=0.05)
+
+def test_poll_until_keeps_the_exception(http):
+    def refuse():
+        raise ConnectionError("connection refused")
+    poll_until(refuse, timeout=0.2, every=0.05)
+"""
+
+
+def test_helpers_against_the_stand_in(pytester: pytest.Pytester, api_url: str) -> None:
+    """Each helper passes on a good response and fails with what was tried and what came back."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.t]\nbase_url = "{api_url}"\ntimeout = 2.0\n')
+    pytester.makepyfile(test_helpers=CHECKS)
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(passed=3, failed=5)
+    result.stdout.fnmatch_lines([f"GET {api_url}/status/503 answered 503 in * ms, expected 2xx: *"])
+    result.stdout.fnmatch_lines(
+        [
+            f"GET {api_url}/health JSON differs from what was expected: "
+            "$.status: expected 'healthy', got 'ok'; $.version: expected '2.0.2', got '2.0.1'"
+        ]
+    )
+    result.stdout.fnmatch_lines([f"GET {api_url}/malformed answered 200 in * ms with a body that is not valid JSON (*"])
+    result.stdout.fnmatch_lines(
+        [
+            "poll_until(progress): condition not met after * attempts in 0.* s "
+            "(timeout 0.3 s, every 0.05 s); last value: {'progress': 40}"
+        ]
+    )
+    result.stdout.fnmatch_lines(
+        ["poll_until(refuse): condition not met after * attempts*; last value: ConnectionError: connection refused"]
+    )
+    # One line each, as the library errors are: no source, no fixture arguments, no helper frames.
+    result.stdout.no_fnmatch_line('*expect_status(http.get("/status/503"))*')
+    result.stdout.no_fnmatch_line("*pytest_deploysmoke/expect.py*")
+    result.stdout.no_fnmatch_line("*Target(*")
