@@ -8,11 +8,6 @@ import pytest
 
 from pytest_deploysmoke.config.model import Target
 
-#: User property set on the reports of checks the guard kept from running.
-BLOCKED_PROPERTY = "deploysmoke.blocked"
-#: User property set on the teardown report of a destructive check that ran on production.
-WROTE_PROPERTY = "deploysmoke.wrote_production"
-
 #: HTTP methods that never write; anything else is a write.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

@@ -27,13 +27,7 @@ MARKERS = (
 #: Why a smoke check is skipped when the plugin is inert.
 NO_TARGET_REASON = "no deploy target selected (use --deploy-target)"
 
-#: The user property that carries a check's phase on every report (it crosses xdist's wire).
-PHASE_PROPERTY = "deploysmoke.phase"
-
 mark_budget_key = pytest.StashKey["Budget | None"]()
-
-#: The user property that carries the rule of a check's ``rollback`` mark.
-ROLLBACK_PROPERTY = "deploysmoke.rollback"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,8 @@ from pytest_deploysmoke.errors import BudgetExceeded, UiError
 from pytest_deploysmoke.guard import SAFE_METHODS, GuardDecision, reads_only
 from pytest_deploysmoke.perf.budgets import Budget, Duration, parse_duration
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.results.records import SCREENSHOT_PROPERTY, CallKind, CallRecord, record
+from pytest_deploysmoke.results.records import CallKind, CallRecord, record
+from pytest_deploysmoke.results.wire import SCREENSHOT_PROPERTY
 
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route

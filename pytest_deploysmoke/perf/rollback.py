@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.results.records import Measurement
+    from pytest_deploysmoke.results.records import CallRecord, Measurement
 
 #: The checklists' defaults: roll back at 5 % errors, p95 over twice its target, 10 % WebSocket
 #: failures, or three health failures in a row.
@@ -150,7 +150,7 @@ def nearest_rank(values: Sequence[float], q: float) -> float:
     return ordered[rank - 1]
 
 
-def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]], loads: Iterable[Measurement] = ()) -> Figures:
+def phase_figures(scope: str, calls: Iterable[CallRecord], loads: Iterable[Measurement] = ()) -> Figures:
     """Figures from the call records of checks: HTTP errors, WebSocket opens, p95 per endpoint.
 
     Every attempt is a request, retried or not; an error is an attempt that got no answer or a
@@ -169,26 +169,20 @@ def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]], loads: Iterabl
         errors += load.errors
         aggregated.add(load.action)
     for call in calls:
-        kind = call.get("kind")
-        ok = bool(call.get("ok", False))
-        if call.get("warmup"):
+        if call.warmup:
             continue
-        if kind == "http" and call.get("outcome") != "blocked" and call.get("action") not in aggregated:
+        if call.kind == "http" and call.outcome != "blocked" and call.action not in aggregated:
             requests += 1
             errors += server_error(call)
-            target = call.get("target_ms")
-            if target is not None and ok:
-                action = str(call.get("action", "")).split("?", 1)[0]
-                timings.setdefault(action, []).append(float(call.get("ms", 0.0)))
-                targets[action] = float(target)
-        elif kind == "ws" and str(call.get("action", "")).startswith("connect "):
+        elif call.kind == "ws" and call.action.startswith("connect "):
             ws_connects += 1
-            ws_failures += not ok
-            target = call.get("target_ms")
-            if target is not None and ok:  # a budgeted open counts for the p95 rule like an endpoint
-                action = str(call.get("action", "")).split("?", 1)[0]
-                timings.setdefault(action, []).append(float(call.get("ms", 0.0)))
-                targets[action] = float(target)
+            ws_failures += not call.ok
+        else:
+            continue
+        if call.target_ms is not None and call.ok:  # a budgeted WebSocket open counts like an endpoint
+            action = call.action.split("?", 1)[0]
+            timings.setdefault(action, []).append(call.ms)
+            targets[action] = call.target_ms
     endpoints = tuple(
         EndpointFigures(action, len(times), nearest_rank(times, 95.0), targets[action])
         for action, times in timings.items()
@@ -203,9 +197,8 @@ def phase_figures(scope: str, calls: Iterable[Mapping[str, Any]], loads: Iterabl
     )
 
 
-def server_error(call: Mapping[str, Any]) -> bool:
+def server_error(call: CallRecord) -> bool:
     """Whether an HTTP call record counts as an error for ``error_rate``: no answer, or a 5xx."""
-    if call.get("ok", False):
+    if call.ok:
         return False
-    outcome = str(call.get("outcome", ""))
-    return not outcome.isdigit() or int(outcome) >= 500
+    return not call.outcome.isdigit() or int(call.outcome) >= 500

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import json
 import re
 import socket
 from collections.abc import Callable, Mapping, Sequence
@@ -12,12 +11,12 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_deploysmoke import phases
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import get_redactor
-from pytest_deploysmoke.results import records
+from pytest_deploysmoke.results import wire
+from pytest_deploysmoke.results.records import CallRecord, Measurement
 from pytest_deploysmoke.results.summary import failure_line, get_verdict
-from pytest_deploysmoke.results.verdict import PhaseResult, RunInfo, Verdict
+from pytest_deploysmoke.results.verdict import PhaseResult, RunInfo, Verdict, slowest
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.settings import RunSettings
@@ -86,8 +85,8 @@ class HtmlReport:
         self._config = config
         self._settings = settings
         self._redact: Callable[[str], str] = get_redactor(config).redact
-        self._calls: dict[str, list[dict[str, Any]]] = {}  # nodeid -> the calls on its teardown report
-        self._measurements: dict[str, list[records.Measurement]] = {}  # nodeid -> what it measured
+        self._calls: dict[str, tuple[CallRecord, ...]] = {}  # nodeid -> the calls on its teardown report
+        self._measurements: dict[str, tuple[Measurement, ...]] = {}  # nodeid -> what it measured
         self._failures: dict[str, list[tuple[str, str]]] = {}  # nodeid -> (setup/call/teardown, one-line message)
 
     # -- environment table -----------------------------------------------------------------
@@ -125,16 +124,13 @@ class HtmlReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport | pytest.CollectReport, cells: list[str]) -> None:
-        phase = next(
-            (str(value) for name, value in getattr(report, "user_properties", ()) if name == phases.PHASE_PROPERTY),
-            "",
-        )
+        phase = wire.phase_of(report) or "" if isinstance(report, pytest.TestReport) else ""
         measured = self._measurements.get(report.nodeid)
         if measured:  # a distribution: its figures in place of its slowest single call
             shown = "<br>".join(escape(self._redact(measurement.describe())) for measurement in measured)
             cell = f'<span class="deploysmoke-measured">{shown}</span>'
         else:
-            cell = self._slowest_cell(_slowest(self._calls.get(report.nodeid, ())))
+            cell = self._slowest_cell(slowest(self._calls.get(report.nodeid, ())))
         cells.insert(1, f'<td class="col-phase">{escape(self._redact(phase))}</td>')
         cells.insert(4, f'<td class="col-slowest">{cell}</td>')
 
@@ -150,9 +146,9 @@ class HtmlReport:
             self._failures.setdefault(nodeid, []).append((report.when, self._redact(failure_line(report))))
         if report.when != "teardown":
             return
-        calls = _calls_of(report)
-        self._calls[nodeid] = calls
-        measured = self._measurements[nodeid] = _measurements_of(report)
+        facts = wire.read(report)
+        calls = self._calls[nodeid] = facts.calls or ()
+        measured = self._measurements[nodeid] = facts.measurements or ()
         failures = self._failures.pop(nodeid, [])
         if calls or failures or measured:
             from pytest_html import extras  # type: ignore[import-untyped]  # pytest-html ships no type information
@@ -160,16 +156,13 @@ class HtmlReport:
             content = render_details(calls, failures, self._redact, measured)
             report.extras = [*getattr(report, "extras", []), extras.html(content)]  # type: ignore[attr-defined]  # pytest-html's attribute
 
-    def _slowest_cell(self, call: Mapping[str, Any] | None) -> str:
+    def _slowest_cell(self, call: CallRecord | None) -> str:
         if call is None:
             return ""
-        ms = float(call.get("ms", 0.0))
-        budget = call.get("budget_ms")
-        over = budget is not None and ms > float(budget)
-        action = self._redact(str(call.get("action", "")))
+        action = self._redact(call.action)
         shown = action if len(action) <= ACTION_CHARS else action[: ACTION_CHARS - 3] + "..."
-        css = "deploysmoke-over" if over else "deploysmoke-call"
-        return f'<span class="{css}" title="{escape(action)}">{escape(shown)} {ms:.0f} ms</span>'
+        css = "deploysmoke-over" if call.over_limit else "deploysmoke-call"
+        return f'<span class="{css}" title="{escape(action)}">{escape(shown)} {call.ms:.0f} ms</span>'
 
     # -- summary: the verdict banner ----------------------------------------------------------
 
@@ -249,10 +242,7 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
         for check in verdict.held_back
     ]
     for fixture in verdict.fixture_calls:
-        calls = ", ".join(
-            f"{call.get('action', '')} {call.get('outcome', '')} {float(call.get('ms', 0.0)):.0f} ms"
-            for call in fixture.calls
-        )
+        calls = ", ".join(f"{call.action} {call.outcome} {call.ms:.0f} ms" for call in fixture.calls)
         items.append(f"<li><b>Setup and cleanup:</b> {escape(redact(f'{fixture.fixture}: {calls}'))}</li>")
     listing = f"<ul>{''.join(items)}</ul>" if items else ""
     line = escape(redact(" \u00b7 ".join(facts)))
@@ -287,20 +277,20 @@ def _render_phases(results: Sequence[PhaseResult]) -> str:
 
 
 def render_details(
-    calls: Sequence[Mapping[str, Any]],
+    calls: Sequence[CallRecord],
     failures: Sequence[tuple[str, str]],
     redact: Callable[[str], str],
-    measurements: Sequence[records.Measurement] = (),
+    measurements: Sequence[Measurement] = (),
 ) -> str:
     """A test's details: what failed (request, response, message), what it measured, then the table of its calls."""
     parts = ['<div class="deploysmoke-details">']
-    failed_call = next((call for call in reversed(calls) if not call.get("ok", True)), None)
+    failed_call = next((call for call in reversed(calls) if not call.ok), None)
     for when, message in failures:
         shown = message if len(message) <= MESSAGE_CHARS else message[:MESSAGE_CHARS] + " ..."
         rows = []
         if failed_call is not None:
-            rows.append(("Request", str(failed_call.get("action", ""))))
-            rows.append(("Response", str(failed_call.get("outcome", ""))))
+            rows.append(("Request", failed_call.action))
+            rows.append(("Response", failed_call.outcome))
         rows.append((f"Failure ({when})", shown or "(no message)"))
         listed = "".join(f"<dt>{escape(name)}</dt><dd>{escape(redact(value))}</dd>" for name, value in rows)
         parts.append(f'<dl class="deploysmoke-failure">{listed}</dl>')
@@ -325,39 +315,15 @@ def render_details(
         parts.append(f"<h4>Calls ({len(calls)})</h4>")
         parts.append("<table><tr><th>#</th><th>Call</th><th>Result</th><th>ms</th><th>Budget</th></tr>")
         for index, call in enumerate(calls, 1):
-            ms = float(call.get("ms", 0.0))
-            budget = call.get("budget_ms")
-            over = budget is not None and ms > float(budget)
-            attempt = int(call.get("attempt", 1))
-            result = str(call.get("outcome", "")) + (f" (attempt {attempt})" if attempt > 1 else "")
-            result += " (warm-up)" if call.get("warmup") else ""
-            ms_cell = f'<span class="deploysmoke-over">{ms:.0f}</span>' if over else f"{ms:.0f}"
-            bad = "" if call.get("ok", True) else ' class="deploysmoke-bad"'
+            result = call.outcome + (f" (attempt {call.attempt})" if call.attempt > 1 else "")
+            result += " (warm-up)" if call.warmup else ""
+            ms_cell = f'<span class="deploysmoke-over">{call.ms:.0f}</span>' if call.over_limit else f"{call.ms:.0f}"
+            bad = "" if call.ok else ' class="deploysmoke-bad"'
+            budget = "" if call.budget_ms is None else f"{call.budget_ms:.0f}"
             parts.append(
-                f"<tr{bad}><td class=num>{index}</td><td>{escape(redact(str(call.get('action', ''))))}</td>"
-                f"<td>{escape(redact(result))}</td><td class=num>{ms_cell}</td>"
-                f"<td class=num>{'' if budget is None else f'{float(budget):.0f}'}</td></tr>"
+                f"<tr{bad}><td class=num>{index}</td><td>{escape(redact(call.action))}</td>"
+                f"<td>{escape(redact(result))}</td><td class=num>{ms_cell}</td><td class=num>{budget}</td></tr>"
             )
         parts.append("</table>")
     parts.append("</div>")
     return "".join(parts)
-
-
-def _calls_of(report: pytest.TestReport) -> list[dict[str, Any]]:
-    for name, value in report.user_properties:
-        if name == records.CALLS_PROPERTY:
-            loaded = json.loads(str(value))
-            return [dict(call) for call in loaded if isinstance(call, dict)]
-    return []
-
-
-def _measurements_of(report: pytest.TestReport) -> list[records.Measurement]:
-    for name, value in report.user_properties:
-        if name == records.MEASUREMENTS_PROPERTY:
-            return [records.Measurement.from_dict(m) for m in json.loads(str(value)) if isinstance(m, dict)]
-    return []
-
-
-def _slowest(calls: Sequence[Mapping[str, Any]]) -> Mapping[str, Any] | None:
-    measured = [call for call in calls if not call.get("warmup")]  # a cold first request is not the check's time
-    return max(measured, key=lambda call: float(call.get("ms", 0.0)), default=None)

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
 from pytest_deploysmoke.results.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.results.records import Measurement
+    from pytest_deploysmoke.results.records import CallRecord, Measurement
 
 #: The document's ``"schema"``; fields are only added within one number, and a removal or a
 #: change of meaning bumps it (see docs/json-schema.md).
@@ -99,21 +98,20 @@ def _check(check: CheckResult) -> dict[str, Any]:
     }
 
 
-def _call(call: Mapping[str, Any]) -> dict[str, Any]:
+def _call(call: CallRecord) -> dict[str, Any]:
     # The fields are picked one by one, so a field added to CallRecord reaches the document
     # only together with its schema entry.
-    budget = call.get("budget_ms")
     return {
-        "kind": str(call.get("kind", "")),
-        "action": str(call.get("action", "")),
-        "outcome": str(call.get("outcome", "")),
-        "ok": bool(call.get("ok", False)),
-        "ms": _ms(call.get("ms", 0.0)),
-        "budget_ms": None if budget is None else _ms(budget),
-        "attempt": int(call.get("attempt", 1)),
-        "target_ms": None if call.get("target_ms") is None else _ms(call["target_ms"]),
-        "write": bool(call.get("write", False)),
-        "warmup": bool(call.get("warmup", False)),
+        "kind": call.kind,
+        "action": call.action,
+        "outcome": call.outcome,
+        "ok": call.ok,
+        "ms": _ms(call.ms),
+        "budget_ms": None if call.budget_ms is None else _ms(call.budget_ms),
+        "attempt": call.attempt,
+        "target_ms": None if call.target_ms is None else _ms(call.target_ms),
+        "write": call.write,
+        "warmup": call.warmup,
     }
 
 
@@ -152,8 +150,8 @@ def _seconds(value: float) -> float:
     return round(max(float(value), 0.0), 3)
 
 
-def _ms(value: Any) -> float:
-    return round(float(value), 1)
+def _ms(value: float) -> float:
+    return round(value, 1)
 
 
 def _tool_version() -> str | None:

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timezone
-from typing import Any
 
 from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import CheckResult, FixtureCalls, PhaseOutcome, PhaseResult, RunInfo, Verdict
 
 #: How many calls the response-time table shows, slowest first.
@@ -188,7 +188,7 @@ def _response_times(checks: Sequence[CheckResult], fixtures: Sequence[FixtureCal
     calls += [(call, f"setup and cleanup: {_code(f.fixture)}") for f in fixtures for call in f.calls]
     if not calls:
         return []
-    calls.sort(key=lambda pair: -_number(pair[0].get("ms")))
+    calls.sort(key=lambda pair: -pair[0].ms)
     shown = calls[:SLOWEST_CALLS]
     lead = (
         f"The {len(shown)} slowest of {len(calls)} calls." if len(calls) > len(shown) else "Every call, slowest first."
@@ -233,49 +233,33 @@ def _counts(passed: int, failed: int, skipped: int, *, always_passed: bool = Fal
     return ", ".join(parts)
 
 
-def _call_name(call: Mapping[str, Any]) -> str:
-    kind = str(call.get("kind", ""))
-    action = _code(str(call.get("action", "")) or "?", SHORT_LIMIT)
-    return action if kind in ("http", "") else f"{_text(kind)} {action}"
+def _call_name(call: CallRecord) -> str:
+    action = _code(call.action or "?", SHORT_LIMIT)
+    return action if call.kind == "http" else f"{_text(call.kind)} {action}"
 
 
-def _status(call: Mapping[str, Any]) -> str:
-    outcome = _text(str(call.get("outcome", ""))) or "?"
-    shown = outcome if call.get("ok", True) else f"**{outcome}**"
-    attempt = int(call.get("attempt", 1) or 1)
-    return f"{shown} (attempt {attempt})" if attempt > 1 else shown
+def _status(call: CallRecord) -> str:
+    outcome = _text(call.outcome) or "?"
+    shown = outcome if call.ok else f"**{outcome}**"
+    return f"{shown} (attempt {call.attempt})" if call.attempt > 1 else shown
 
 
-def _ms(call: Mapping[str, Any]) -> str:
-    return format_ms(_number(call.get("ms")) / 1000)
+def _ms(call: CallRecord) -> str:
+    return format_ms(call.ms / 1000)
 
 
-def _over_budget(call: Mapping[str, Any]) -> bool:
-    budget = call.get("budget_ms")
-    return budget is not None and _number(call.get("ms")) > _number(budget)
-
-
-def _budget_note(call: Mapping[str, Any]) -> str:
-    budget = call.get("budget_ms")
-    if budget is None:
+def _budget_note(call: CallRecord) -> str:
+    if call.budget_ms is None:
         return ""
-    word = "over" if _over_budget(call) else "budget"
-    return f" ({word} {format_ms(_number(budget) / 1000)})"
+    word = "over" if call.over_limit else "budget"
+    return f" ({word} {format_ms(call.budget_ms / 1000)})"
 
 
-def _budget_cell(call: Mapping[str, Any]) -> str:
-    budget = call.get("budget_ms")
-    if budget is None:
+def _budget_cell(call: CallRecord) -> str:
+    if call.budget_ms is None:
         return "—"
-    shown = format_ms(_number(budget) / 1000)
-    return f"{shown}, **over**" if _over_budget(call) else shown
-
-
-def _number(value: object) -> float:
-    try:
-        return float(value)  # type: ignore[arg-type]  # JSON from the report: a number, or junk shown as 0
-    except (TypeError, ValueError):
-        return 0.0
+    shown = format_ms(call.budget_ms / 1000)
+    return f"{shown}, **over**" if call.over_limit else shown
 
 
 def _utc(timestamp: float) -> str:

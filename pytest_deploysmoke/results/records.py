@@ -13,12 +13,6 @@ if TYPE_CHECKING:
 
 CallKind = Literal["http", "ws", "db", "redis", "ui"]
 
-#: The user property that carries a check's call records, as a JSON list of objects (it crosses
-#: xdist's wire, and JUnit writes it as is).
-#: It is set on the teardown report, the one ``--junitxml`` reads properties from, with every
-#: call of the check, so each consumer finds all of them in one place.
-CALLS_PROPERTY = "deploysmoke.calls"
-
 
 @dataclass(frozen=True, slots=True)
 class CallRecord:
@@ -62,6 +56,16 @@ class CallRecord:
             write=write,
             warmup=warmup,
         )
+
+    @property
+    def over_limit(self) -> bool:
+        """Whether it took longer than its budget's limit (the check failed for it)."""
+        return self.budget_ms is not None and self.ms > self.budget_ms
+
+    @property
+    def over_target(self) -> bool:
+        """Whether it took longer than its budget's target (a two-level budget: the verdict warns)."""
+        return self.target_ms is not None and self.ms > self.target_ms
 
     def as_dict(self) -> dict[str, Any]:
         """The record as plain JSON-able values."""
@@ -118,26 +122,6 @@ class Measurement:
         """The measurement as plain JSON-able values."""
         return asdict(self)
 
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Measurement:
-        """The measurement :meth:`as_dict` gave, back from its JSON (on the xdist controller)."""
-
-        def ms(key: str) -> float | None:
-            value = data.get(key)
-            return None if value is None else float(value)
-
-        return cls(
-            action=str(data.get("action", "")),
-            n=int(data.get("n", 0)),
-            errors=int(data.get("errors", 0)),
-            p50_ms=ms("p50_ms"),
-            p95_ms=ms("p95_ms"),
-            p99_ms=ms("p99_ms"),
-            budget=str(data.get("budget", "")),
-            engine=str(data.get("engine", "latency")),
-            not_evaluated=str(data.get("not_evaluated", "")),
-        )
-
 
 @dataclass(slots=True)
 class RecordLog:
@@ -147,25 +131,10 @@ class RecordLog:
     measurements: list[Measurement] = field(default_factory=list)
 
 
-#: Further user properties of the teardown report: the check in checklist words, and the
-#: version the target's health endpoint reported during the check.
-CHECKLIST_PROPERTY = "deploysmoke.checklist"
-REPORTED_VERSION_PROPERTY = "deploysmoke.reported_version"
-#: A browser check's screenshot file, relative to the ticket's folder (only when a ticket is written).
-SCREENSHOT_PROPERTY = "deploysmoke.screenshot"
-#: The distributions the check measured, as a JSON list of Measurement objects (teardown report).
-MEASUREMENTS_PROPERTY = "deploysmoke.measurements"
-
 records_key = pytest.StashKey[RecordLog]()
 #: The version the target's health endpoint reported during this check, when it did.
 reported_version_key = pytest.StashKey[str]()
 current_item_key = pytest.StashKey["pytest.Item | None"]()
-
-#: The calls of fixtures wider than one check (a login, a throwaway user), as a JSON object of
-#: fixture name -> list of records, on whichever report comes next: they belong to no check.
-FIXTURE_CALLS_PROPERTY = "deploysmoke.fixture_calls"
-#: Cleanup that failed: one line each, naming what was left behind and how to purge it.
-CLEANUP_PROPERTY = "deploysmoke.cleanup"
 
 
 @dataclass(slots=True)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import subprocess
 import time
@@ -12,12 +11,13 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke import guard, phases
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
-from pytest_deploysmoke.results import records
+from pytest_deploysmoke.results import records, wire
+from pytest_deploysmoke.results.records import CallRecord, Measurement
 from pytest_deploysmoke.results.verdict import (
+    CheckOutcome,
     CheckResult,
     Ending,
     FixtureCalls,
@@ -49,10 +49,10 @@ class _Check:
     nodeid: str
     phase: str = ""
     title: str = ""
-    outcome: str = "passed"
+    outcome: CheckOutcome = "passed"
     duration: float = 0.0
     message: str = ""
-    calls: tuple[dict[str, Any], ...] = ()
+    calls: tuple[CallRecord, ...] = ()
     reruns: int = 0
     guard_blocked: bool = False
     rollback_rule: str = ""
@@ -60,7 +60,36 @@ class _Check:
     wrote_production: bool = False
     #: Its teardown was reported: a check cut short by an interruption never is.
     finished: bool = False
-    measurements: tuple[records.Measurement, ...] = ()
+    measurements: tuple[Measurement, ...] = ()
+
+    def fold(self, facts: wire.ReportFacts) -> None:
+        """Take in what one more report of the check says."""
+        self.phase = facts.phase or self.phase
+        self.title = facts.title or self.title
+        self.calls = self.calls if facts.calls is None else facts.calls
+        self.measurements = self.measurements if facts.measurements is None else facts.measurements
+        self.screenshot = facts.screenshot or self.screenshot
+        self.rollback_rule = facts.rollback_rule or self.rollback_rule
+        self.guard_blocked = self.guard_blocked or facts.guard_blocked
+        self.wrote_production = self.wrote_production or facts.wrote_production
+
+    def result(self, default_phase: str) -> CheckResult:
+        """The check as the verdict and the writers see it."""
+        return CheckResult(
+            nodeid=self.nodeid,
+            phase=self.phase or default_phase,
+            title=self.title or _humanize(self.nodeid),
+            outcome=self.outcome,
+            duration=self.duration,
+            message=self.message,
+            calls=self.calls,
+            reruns=self.reruns,
+            guard_blocked=self.guard_blocked,
+            rollback_rule=self.rollback_rule,
+            screenshot=self.screenshot,
+            wrote_production=self.wrote_production,
+            measurements=self.measurements,
+        )
 
 
 @dataclass(slots=True)
@@ -75,7 +104,7 @@ class RunSummary:
     _collection_errors: list[str] = field(default_factory=list)
     _interrupted: str = ""
     _running: dict[str, None] = field(default_factory=dict)  # the checks now running, in start order
-    _fixture_calls: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _fixture_calls: dict[str, list[CallRecord]] = field(default_factory=dict)
     _cleanup: list[str] = field(default_factory=list)
 
     def pytest_collectreport(self, report: pytest.CollectReport) -> None:
@@ -107,7 +136,10 @@ class RunSummary:
         self._interrupted = "internal error: " + (lines[-1].removeprefix("E").strip() if lines else "(no message)")
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        self._take_fixture_facts(report)
+        facts = wire.read(report)
+        for fixture, calls in facts.fixture_calls:  # the wide fixtures' calls: they belong to no check
+            self._fixture_calls.setdefault(fixture, []).extend(calls)
+        self._cleanup += facts.cleanup
         check = self._checks.setdefault(report.nodeid, _Check(report.nodeid))
         if str(report.outcome) == "rerun":  # pytest-rerunfailures' outcome, outside pytest's own Literal
             check.reruns += 1
@@ -115,41 +147,12 @@ class RunSummary:
         check.duration += report.duration
         if report.when not in ("setup", "call"):  # teardown, or a crashed xdist worker's one report
             check.finished = True
-        for name, value in report.user_properties:
-            if name == phases.PHASE_PROPERTY:
-                check.phase = str(value)
-            elif name == records.CHECKLIST_PROPERTY:
-                check.title = str(value)
-            elif name == records.CALLS_PROPERTY:
-                check.calls = tuple(json.loads(str(value)))
-            elif name == records.MEASUREMENTS_PROPERTY:
-                check.measurements = tuple(records.Measurement.from_dict(m) for m in json.loads(str(value)))
-            elif name == records.SCREENSHOT_PROPERTY:
-                check.screenshot = str(value)
-            elif name == phases.ROLLBACK_PROPERTY:
-                check.rollback_rule = str(value)
-            elif name == guard.BLOCKED_PROPERTY:
-                check.guard_blocked = True
-            elif name == guard.WROTE_PROPERTY:
-                check.wrote_production = True
-            elif name == records.REPORTED_VERSION_PROPERTY:
-                self._reported_version = str(value)
+        check.fold(facts)
+        self._reported_version = facts.reported_version or self._reported_version
         if report.failed and check.outcome != "failed":
             check.outcome, check.message = "failed", failure_line(report)
         elif report.skipped and check.outcome == "passed":
             check.outcome, check.message = "skipped", failure_line(report)
-
-    def _take_fixture_facts(self, report: pytest.TestReport) -> None:
-        """Fold in the wide fixtures' calls and failed cleanups a report carries (they belong to no check)."""
-        for name, value in report.user_properties:
-            if name == records.FIXTURE_CALLS_PROPERTY:
-                self._fold_fixture_calls(json.loads(str(value)))
-            elif name == records.CLEANUP_PROPERTY:
-                self._cleanup.append(str(value))
-
-    def _fold_fixture_calls(self, calls: dict[str, list[dict[str, Any]]]) -> None:
-        for fixture, made in calls.items():
-            self._fixture_calls.setdefault(str(fixture), []).extend(made)
 
     def ending(self, session: pytest.Session | None) -> Ending:
         """How the run ended, beside its checks: selection, interruption, readiness, cleanup."""
@@ -159,7 +162,8 @@ class RunSummary:
             log = self.config.stash.get(records.fixture_log_key, None)
             if log is not None:
                 calls, cleanup = log.take()
-                self._fold_fixture_calls({name: [call.as_dict() for call in made] for name, made in calls.items()})
+                for fixture, made in calls.items():
+                    self._fixture_calls.setdefault(fixture, []).extend(made)
                 self._cleanup += cleanup
         redact = get_redactor(self.config).redact
         interrupted = self._interrupted
@@ -184,25 +188,7 @@ class RunSummary:
         """
         target = self.settings.target
         config = self.settings.config
-        checks = [
-            CheckResult(
-                nodeid=c.nodeid,
-                phase=c.phase or config.default_phase,
-                title=c.title or _humanize(c.nodeid),
-                outcome=c.outcome,  # type: ignore[arg-type]  # only the three outcomes are ever stored
-                duration=c.duration,
-                message=c.message,
-                calls=c.calls,
-                reruns=c.reruns,
-                guard_blocked=c.guard_blocked,
-                rollback_rule=c.rollback_rule,
-                screenshot=c.screenshot,
-                wrote_production=c.wrote_production,
-                measurements=c.measurements,
-            )
-            for c in self._checks.values()
-            if c.finished
-        ]
+        checks = [c.result(config.default_phase) for c in self._checks.values() if c.finished]
         run = RunInfo(
             target=target.name,
             base_url=redact_url(target.base_url),

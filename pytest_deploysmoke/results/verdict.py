@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.results.records import Measurement
+    from pytest_deploysmoke.results.records import CallRecord, Measurement
 
 Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
@@ -33,7 +33,7 @@ class CheckResult:
     outcome: CheckOutcome
     duration: float
     message: str = ""
-    calls: tuple[Mapping[str, Any], ...] = ()
+    calls: tuple[CallRecord, ...] = ()
     reruns: int = 0
     guard_blocked: bool = False
     #: The rule of its ``rollback`` mark, when the check failed on its data: the verdict is ROLLBACK for it.
@@ -45,13 +45,13 @@ class CheckResult:
     wrote_production: bool = False
 
     @property
-    def write_calls(self) -> tuple[Mapping[str, Any], ...]:
+    def write_calls(self) -> tuple[CallRecord, ...]:
         """The calls that wrote to the target (a POST, a Redis SET, a page's form post)."""
-        return tuple(call for call in self.calls if call.get("write"))
+        return tuple(call for call in self.calls if call.write)
 
     def writes_text(self) -> str:
         """``POST /items, SET k``: its write calls in one line, as every report names them."""
-        return ", ".join(str(call.get("action", "")) for call in self.write_calls) or "no write call recorded"
+        return ", ".join(call.action for call in self.write_calls) or "no write call recorded"
 
     #: The distributions the check measured (``latency``, ``load_probe``): its line shows them.
     measurements: tuple[Measurement, ...] = ()
@@ -59,17 +59,28 @@ class CheckResult:
     @property
     def retried_calls(self) -> int:
         """How many calls needed more than one attempt (``retries`` on the target)."""
-        return sum(1 for call in self.calls if call.get("attempt", 1) > 1 and call.get("ok"))
+        return sum(1 for call in self.calls if call.attempt > 1 and call.ok)
 
     @property
-    def measured_calls(self) -> tuple[Mapping[str, Any], ...]:
+    def measured_calls(self) -> tuple[CallRecord, ...]:
         """The calls without the warm-up requests (``warmup``), which no rule or "slowest" counts."""
-        return tuple(call for call in self.calls if not call.get("warmup"))
+        return tuple(call for call in self.calls if not call.warmup)
 
     @property
-    def slowest_call(self) -> Mapping[str, Any] | None:
+    def slowest_call(self) -> CallRecord | None:
         """The call that took longest, warm-up requests left out, or None when the check made none."""
-        return max(self.measured_calls, key=lambda call: call.get("ms", 0.0), default=None)
+        return slowest(self.calls)
+
+    @property
+    def over_target_calls(self) -> tuple[CallRecord, ...]:
+        """The measured calls that took longer than their budget's target (a two-level budget)."""
+        return tuple(call for call in self.measured_calls if call.over_target)
+
+
+def slowest(calls: Iterable[CallRecord]) -> CallRecord | None:
+    """The call that took longest, warm-up requests left out (a cold first request is not the
+    check's time), or None when there is none."""
+    return max((call for call in calls if not call.warmup), key=lambda call: call.ms, default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,7 +89,7 @@ class FixtureCalls:
     throwaway user): they belong to no check, so no check's figures or rollback counts include them."""
 
     fixture: str
-    calls: tuple[Mapping[str, Any], ...]
+    calls: tuple[CallRecord, ...]
 
 
 @dataclass(frozen=True, slots=True)
@@ -308,17 +319,13 @@ def decide(
             warnings.append(f"{check.title} passed only after {check.reruns} rerun(s) ({check.nodeid})")
         elif check.outcome == "passed" and check.retried_calls:
             warnings.append(f"{check.title} passed only after retried calls ({check.nodeid})")
-        over = [
-            call
-            for call in check.measured_calls
-            if call.get("target_ms") is not None and call.get("ms", 0.0) > call["target_ms"]
-        ]
+        over = check.over_target_calls
         if check.outcome == "passed" and over:  # one line per check, however many samples it took
-            worst = max(over, key=lambda call: call["ms"] - call["target_ms"])
+            worst = max(over, key=lambda call: call.ms - (call.target_ms or 0.0))
             count = f"{len(over)} calls over their target, worst " if len(over) > 1 else ""
             warnings.append(
-                f"{check.title}: {count}{worst.get('action')} took {worst['ms']:.0f} ms, "
-                f"over its {worst['target_ms']:.0f} ms target (limit {worst.get('budget_ms') or 0:.0f} ms) "
+                f"{check.title}: {count}{worst.action} took {worst.ms:.0f} ms, "
+                f"over its {worst.target_ms or 0:.0f} ms target (limit {worst.budget_ms or 0:.0f} ms) "
                 f"({check.nodeid})"
             )
         if check.guard_blocked:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 import pytest
 
 from pytest_deploysmoke import guard, phases
 from pytest_deploysmoke.config.redaction import Redactor
-from pytest_deploysmoke.results import records
+from pytest_deploysmoke.results import records, wire
 
 
 def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -> None:
@@ -19,25 +18,21 @@ def annotate(item: pytest.Item, report: pytest.TestReport, redactor: Redactor) -
     controller knows each check's phase without the item.
     """
     if report.when == "teardown":
-        report.user_properties.append((records.CHECKLIST_PROPERTY, checklist_title(item)))
-        reported = item.stash.get(records.reported_version_key, None)
-        if reported:
-            report.user_properties.append((records.REPORTED_VERSION_PROPERTY, reported))
-        calls = [call.as_dict() for call in records.records_of(item)]
-        if calls:
-            # A JSON string, so that the JUnit XML property is JSON that any CI tool can read.
-            report.user_properties.append((records.CALLS_PROPERTY, json.dumps(calls)))
-        measurements = [measurement.as_dict() for measurement in records.measurements_of(item)]
-        if measurements:
-            report.user_properties.append((records.MEASUREMENTS_PROPERTY, json.dumps(measurements)))
+        wire.add_check_facts(
+            report,
+            title=checklist_title(item),
+            calls=records.records_of(item),
+            measurements=records.measurements_of(item),
+            reported_version=item.stash.get(records.reported_version_key, ""),
+        )
     phase = phases.get_phase(item)
     if phase is not None:
-        report.user_properties.append((phases.PHASE_PROPERTY, phase.name))
+        report.user_properties.append((wire.PHASE_PROPERTY, phase.name))
         decision = guard.get_decision(item)
         if decision is not None and not decision.may_run:
-            report.user_properties.append((guard.BLOCKED_PROPERTY, "production"))
+            report.user_properties.append((wire.BLOCKED_PROPERTY, "production"))
         elif decision is not None and decision.writes_production and report.when == "teardown":
-            report.user_properties.append((guard.WROTE_PROPERTY, "production"))
+            report.user_properties.append((wire.WROTE_PROPERTY, "production"))
     carry_fixture_calls(item.config, report)
     redact_report(report, redactor)
 
@@ -47,12 +42,7 @@ def carry_fixture_calls(config: pytest.Config, report: pytest.TestReport) -> Non
     log = config.stash.get(records.fixture_log_key, None)
     if log is None:
         return
-    calls, cleanup = log.take()
-    if calls:
-        encoded = {name: [call.as_dict() for call in made] for name, made in calls.items()}
-        report.user_properties.append((records.FIXTURE_CALLS_PROPERTY, json.dumps(encoded)))
-    for line in cleanup:
-        report.user_properties.append((records.CLEANUP_PROPERTY, line))
+    wire.add_fixture_facts(report, *log.take())
 
 
 def note_rollback(item: pytest.Item, report: pytest.TestReport, exc: BaseException) -> None:
@@ -65,7 +55,7 @@ def note_rollback(item: pytest.Item, report: pytest.TestReport, exc: BaseExcepti
 
     rule = phases.rollback_rule(item)
     if rule and is_data_failure(exc):
-        report.user_properties.append((phases.ROLLBACK_PROPERTY, rule))
+        report.user_properties.append((wire.ROLLBACK_PROPERTY, rule))
 
 
 def checklist_title(item: pytest.Item) -> str:

@@ -26,6 +26,7 @@ import pytest
 
 from pytest_deploysmoke import guard, phases
 from pytest_deploysmoke.config.settings import RunSettings
+from pytest_deploysmoke.results import wire
 from pytest_deploysmoke.results.verdict import PhaseOutcome, gate_failed, phase_outcome
 
 #: Key of the shared gate file in xdist's ``workerinput``.
@@ -114,14 +115,6 @@ def skip_reason(failure: GateFailure) -> str:
     return gate_failed(failure.phase, failure.nodeid)
 
 
-def phase_of(report: pytest.TestReport) -> str | None:
-    """The phase a report's check belongs to, read from its user properties."""
-    for name, value in report.user_properties:
-        if name == phases.PHASE_PROPERTY:
-            return str(value)
-    return None
-
-
 class Gatekeeper:
     """Orders checks by phase, applies the guard, records outcomes and skips behind failed gates."""
 
@@ -172,7 +165,7 @@ class Gatekeeper:
             raise pytest.skip.Exception(skip_reason(failure), _use_item_location=True)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        phase = phase_of(report)
+        phase = wire.phase_of(report)
         if phase is None or phase not in self.ledger.phases:
             return
         failure = self.ledger.record(phase, report)

@@ -14,7 +14,7 @@ import jsonschema
 import pytest
 
 from pytest_deploysmoke.reports.json_summary import render_json
-from pytest_deploysmoke.results.records import Measurement
+from pytest_deploysmoke.results.records import CallRecord, Measurement
 from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, decide, phase_results
 from tests.doc_pages import fenced_blocks
 
@@ -59,16 +59,8 @@ CHECKS = (
         "passed",
         0.123456,
         calls=(
-            {"kind": "http", "action": "GET /health", "outcome": "503", "ok": False, "ms": 12.345, "attempt": 1},
-            {
-                "kind": "http",
-                "action": "GET /health",
-                "outcome": "200",
-                "ok": True,
-                "ms": 8.04,
-                "budget_ms": 300,
-                "attempt": 2,
-            },
+            CallRecord("http", "GET /health", "503", ok=False, ms=12.345, attempt=1),
+            CallRecord("http", "GET /health", "200", ok=True, ms=8.04, budget_ms=300, attempt=2),
         ),
     ),
     CheckResult(

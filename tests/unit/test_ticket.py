@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from pytest_deploysmoke.reports.ticket import render_ticket
+from pytest_deploysmoke.results.records import CallKind, CallRecord
 from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, Verdict, decide, phase_results
 
 STARTED = 1736850725.0  # 2025-01-14 10:32:05 UTC
@@ -29,8 +30,10 @@ def run_info(**changes: Any) -> RunInfo:
     return RunInfo(**values)
 
 
-def call(action: str, ms: float, outcome: str = "200", **kw: Any) -> dict[str, Any]:
-    return {"kind": "http", "action": action, "outcome": outcome, "ok": True, "ms": ms, "budget_ms": None} | kw
+def call(
+    action: str, ms: float, outcome: str = "200", *, ok: bool = True, kind: CallKind = "http", **kw: Any
+) -> CallRecord:
+    return CallRecord(kind, action, outcome, ok=ok, ms=ms, **kw)
 
 
 def check(title: str, phase: str, outcome: str = "passed", duration: float = 0.05, **kw: Any) -> CheckResult:
@@ -229,7 +232,7 @@ def test_database_calls_and_budgets_overrun_are_marked() -> None:
         check(
             "Runs can be counted",
             "features",
-            calls=({"kind": "db", "action": "SELECT count(*) FROM runs", "outcome": "ok", "ok": True, "ms": 3.5},),
+            calls=(call("SELECT count(*) FROM runs", 3.5, "ok", kind="db"),),
         ),
         check("Summary answers", "features", "failed", calls=(call("GET /summary", 1520.0, budget_ms=1000.0),)),
     )
@@ -243,7 +246,7 @@ def test_long_calls_and_titles_are_shortened_where_they_share_a_line() -> None:
     """A long SQL call is cut in the item and the table; a long title is cut in the table only."""
     sql = "SELECT column_name FROM information_schema.columns WHERE table_schema = %s AND table_name = %s"
     title = "Column users.ai_allowlisted exists and can be read by the smoke role (migration 021)."
-    db_call = {"kind": "db", "action": sql, "outcome": "1 rows", "ok": True, "ms": 3.9}
+    db_call = call(sql, 3.9, "1 rows", kind="db")
     lines = render_ticket(verdict_of(check(title, "features", calls=(db_call,)))).splitlines()
     short_sql = "`SELECT column_name FROM information_schema.columns WHERE table_schema =…`"
     assert f"- [x] {title} — 50 ms, db {short_sql} 3.9 ms" in lines

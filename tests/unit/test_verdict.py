@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import CheckResult, Ending, RunInfo, Selection, decide, phase_results
 
 RUN = RunInfo(target="prod", base_url="https://x", production=True)
@@ -51,7 +52,7 @@ def test_reruns_and_retries_are_warnings_held_back_checks_are_listed() -> None:
     """Passing after reruns or retried calls gives GO with warnings; a destructive check held back is only listed."""
     checks = (
         check("flaky", "health", reruns=2),
-        check("retried", "features", calls=({"attempt": 2, "ok": True, "ms": 3.0},)),
+        check("retried", "features", calls=(CallRecord("http", "GET /x", "200", ok=True, ms=3.0, attempt=2),)),
         check("writer", "features", "skipped", guard_blocked=True),
     )
     verdict = verdict_of(*checks)
@@ -121,8 +122,8 @@ def test_phase_outcomes_count_checks() -> None:
 def test_calls_over_target_are_one_warning_per_check() -> None:
     """However many samples went over their target, a check gives one warning naming the worst."""
     calls = tuple(
-        {"action": "GET /x", "ok": True, "ms": ms, "target_ms": 100.0, "budget_ms": 1000.0}
-        for ms in (90, 150, 400, 120)
+        CallRecord("http", "GET /x", "200", ok=True, ms=ms, target_ms=100.0, budget_ms=1000.0)
+        for ms in (90.0, 150.0, 400.0, 120.0)
     )
     verdict = verdict_of(check("sampled", "features", calls=calls))
     assert verdict.decision == "GO with warnings"

@@ -14,6 +14,7 @@ from pytest_deploysmoke.config.parse import build_target, parse_config
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, RollbackRules, evaluate, phase_figures
 from pytest_deploysmoke.perf.watch import Aggregate, ProbeSample, parse_process_metrics
+from pytest_deploysmoke.results.records import CallRecord
 
 
 def test_error_rate_rule_names_value_threshold_and_scope() -> None:
@@ -43,11 +44,9 @@ def test_p95_ws_and_health_rules() -> None:
 
 def test_phase_figures_take_p95_per_endpoint_from_call_records() -> None:
     """The performance phase's calls give the error count and a p95 per endpoint with a target."""
-    calls = [
-        {"kind": "http", "action": f"GET /h?i={i}", "ok": True, "ms": 10.0 + i, "target_ms": 5.0} for i in range(20)
-    ]
-    calls.append({"kind": "http", "action": "GET /e", "ok": False, "ms": 1.0, "outcome": "500"})
-    calls.append({"kind": "ws", "action": "connect /ws", "ok": False, "ms": 1.0})
+    calls = [CallRecord("http", f"GET /h?i={i}", "200", ok=True, ms=10.0 + i, target_ms=5.0) for i in range(20)]
+    calls.append(CallRecord("http", "GET /e", "500", ok=False, ms=1.0))
+    calls.append(CallRecord("ws", "connect /ws", "refused", ok=False, ms=1.0))
     figures = phase_figures("p", calls)
     assert (figures.requests, figures.errors, figures.ws_connects, figures.ws_failures) == (21, 1, 1, 1)
     assert figures.endpoints == (EndpointFigures("GET /h", 20, 28.0, 5.0),)
