@@ -16,24 +16,20 @@ def _quiet_asyncio_ini(request: pytest.FixtureRequest) -> None:
         pytester.makeini("[pytest]\nasyncio_default_fixture_loop_scope = function\n")
 
 
+def _user_property(reprec: pytest.HookRecorder, name: str, nodeid_part: str = "") -> list[Any]:
+    """The decoded JSON values of user property *name* on the reports whose node id contains *nodeid_part*."""
+    values = []
+    for report in reprec.getreports("pytest_runtest_logreport"):
+        if nodeid_part in report.nodeid:
+            values += [json.loads(str(value)) for key, value in report.user_properties if key == name]
+    return values
+
+
 def recorded_calls(reprec: pytest.HookRecorder, nodeid_part: str = "") -> list[dict[str, Any]]:
     """The call records (``deploysmoke.calls``) of the checks whose node id contains *nodeid_part*."""
-    return [
-        call
-        for report in reprec.getreports("pytest_runtest_logreport")
-        if nodeid_part in report.nodeid
-        for name, value in report.user_properties
-        if name == "deploysmoke.calls"
-        for call in json.loads(value)
-    ]
+    return [call for calls in _user_property(reprec, "deploysmoke.calls", nodeid_part) for call in calls]
 
 
 def recorded_fixture_calls(reprec: pytest.HookRecorder, fixture: str) -> list[dict[str, Any]]:
     """The calls fixture *fixture* (wider than a check) made while setting up and cleaning up."""
-    return [
-        call
-        for report in reprec.getreports("pytest_runtest_logreport")
-        for name, value in report.user_properties
-        if name == "deploysmoke.fixture_calls"
-        for call in json.loads(value).get(fixture, [])
-    ]
+    return [call for calls in _user_property(reprec, "deploysmoke.fixture_calls") for call in calls.get(fixture, [])]

@@ -94,14 +94,15 @@ def check_token(token: str) -> str:
         claims = json.loads(_JWS.decode(token, JWT_SECRET, algorithms=[ALGORITHM]))
     except (jwt.InvalidTokenError, ValueError):
         raise AuthError("not authenticated") from None
-    if not isinstance(claims, dict) or not isinstance(claims.get("sub"), str):
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    if not isinstance(subject, str):
         raise AuthError("not authenticated")
     exp = claims.get("exp")
     if not isinstance(exp, (int, float)) or isinstance(exp, bool):
         raise AuthError("not authenticated")
     if exp <= time.time():
         raise AuthError("token expired")
-    return claims["sub"]
+    return subject
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 
 import pytest
 import redis
@@ -15,12 +16,16 @@ def redis_toml(url: str, extra: str = "") -> str:
 
 
 @pytest.fixture
-def cached_key(redis_url: str) -> str:
+def cached_key(redis_url: str) -> Iterator[str]:
+    """A key holding "42" for a minute on the test Redis, deleted afterwards."""
     key = f"deploysmoke:test:{uuid.uuid4().hex}"
     client = redis.Redis.from_url(redis_url, socket_timeout=2)
-    client.set(key, "42", ex=60)
-    yield key
-    client.delete(key)
+    try:
+        client.set(key, "42", ex=60)
+        yield key
+        client.delete(key)
+    finally:
+        client.close()
 
 
 def test_read_commands_work_and_are_recorded(pytester: pytest.Pytester, redis_url: str, cached_key: str) -> None:
