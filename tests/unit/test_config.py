@@ -151,125 +151,7 @@ def test_tool_deploysmoke_not_a_table_is_config_error(project: Path) -> None:
     assert str(excinfo.value).startswith("pyproject.toml")
 
 
-# --------------------------------------------------------------------------- unknown keys
-
-
-def test_unknown_top_level_key_suggests_close_match(project: Path) -> None:
-    """A misspelt top-level key is named, with the closest known key suggested."""
-    message = load_error(project, 'phase = ["health"]\n')
-    assert message == "deploysmoke.toml has unknown key 'phase'; did you mean 'phases'?"
-
-
-def test_unknown_key_without_close_match_lists_known_keys(project: Path) -> None:
-    """A key unlike any known key is answered with the list of known keys."""
-    message = load_error(project, "colour = 1\n")
-    assert message == ("deploysmoke.toml has unknown key 'colour'; known keys: phases, gates, default_phase, targets")
-
-
-def test_unknown_target_key_suggests_close_match(project: Path) -> None:
-    """A misspelt key in a target table names the target and suggests the right key."""
-    message = load_error(project, '[targets.prod]\nbase_ur = "https://example.com"\n')
-    assert message == "deploysmoke.toml: [targets.prod] unknown key 'base_ur'; did you mean 'base_url'?"
-
-
-def test_unknown_auth_key_suggests_close_match(project: Path) -> None:
-    """A misspelt key in [targets.X.auth] names the auth table and suggests the right key."""
-    message = load_error(
-        project,
-        """
-        [targets.prod]
-        base_url = "https://example.com"
-
-        [targets.prod.auth]
-        pasword = "x"
-        """,
-    )
-    assert message == ("deploysmoke.toml: [targets.prod.auth] unknown key 'pasword'; did you mean 'password'?")
-
-
-def test_unknown_launch_key_suggests_close_match(project: Path) -> None:
-    """A misspelt key in [targets.X.launch] names the launch table and suggests the right key."""
-    message = load_error(
-        project,
-        """
-        [targets.local]
-        base_url = "http://127.0.0.1:{port}"
-
-        [targets.local.launch]
-        command = "serve --port {port}"
-        ready_pth = "/ready"
-        """,
-    )
-    assert message == ("deploysmoke.toml: [targets.local.launch] unknown key 'ready_pth'; did you mean 'ready_path'?")
-
-
-def test_launch_without_command_is_error(project: Path) -> None:
-    """A [launch] table without a command says to add one."""
-    message = load_error(
-        project,
-        """
-        [targets.local]
-        base_url = "http://127.0.0.1:{port}"
-
-        [targets.local.launch]
-        ready_path = "/ready"
-        """,
-    )
-    assert message == 'deploysmoke.toml: [targets.local.launch] has no command; add command = "..."'
-
-
-# --------------------------------------------------------------------------- wrong types
-
-
-def test_timeout_as_string_names_key_and_expected_type(project: Path) -> None:
-    """A quoted timeout is rejected with the key, the value and 'a number of seconds'."""
-    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\ntimeout = "10"\n')
-    assert message == "deploysmoke.toml: [targets.prod] timeout is '10'; expected a number of seconds"
-
-
-def test_production_as_string_names_key_and_expected_type(project: Path) -> None:
-    """A quoted production flag is rejected with the key and 'true or false'."""
-    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\nproduction = "yes"\n')
-    assert message == "deploysmoke.toml: [targets.prod] production is 'yes'; expected true or false"
-
-
-def test_header_with_non_string_value_names_key_and_expected_type(project: Path) -> None:
-    """A header whose value is not a string is rejected with 'a table of strings'."""
-    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\nheaders = { X-Retries = 3 }\n')
-    assert message == "deploysmoke.toml: [targets.prod] headers is a table; expected a table of strings"
-
-
-def test_required_env_not_a_list_names_key_and_expected_type(project: Path) -> None:
-    """A required_env given as one string is rejected with 'a list of strings'."""
-    message = load_error(project, '[targets.prod]\nbase_url = "https://example.com"\nrequired_env = "API_TOKEN"\n')
-    assert message == ("deploysmoke.toml: [targets.prod] required_env is 'API_TOKEN'; expected a list of strings")
-
-
 # --------------------------------------------------------------------------- phases and gates
-
-
-def test_gate_naming_unknown_phase_is_error(project: Path) -> None:
-    """A gate that is not a phase is rejected with the list of known phases."""
-    message = load_error(project, 'phases = ["health", "features"]\ngates = ["helth"]\n')
-    assert message == "deploysmoke.toml: gates names unknown phase 'helth'; known phases: health, features"
-
-
-def test_unknown_default_phase_is_error(project: Path) -> None:
-    """A default_phase that is not a phase is rejected with the list of known phases."""
-    message = load_error(project, 'phases = ["health", "features"]\ndefault_phase = "smoke"\n')
-    assert message == ("deploysmoke.toml: default_phase is unknown phase 'smoke'; known phases: health, features")
-
-
-def test_duplicate_phases_are_error(project: Path) -> None:
-    """A phase listed twice is rejected, naming the duplicate."""
-    message = load_error(project, 'phases = ["health", "features", "health"]\n')
-    assert message == "deploysmoke.toml: phases lists 'health' more than once"
-
-
-def test_empty_phases_list_is_error(project: Path) -> None:
-    """An empty phases list is rejected."""
-    message = load_error(project, "phases = []\n")
-    assert message == "deploysmoke.toml: phases is empty; list at least one phase"
 
 
 def test_custom_phases_keep_only_configured_default_gates(project: Path) -> None:
@@ -325,15 +207,6 @@ def test_double_dollar_is_a_literal_dollar(project: Path) -> None:
         environ={"HOME": "/root"},
     )
     assert built.version == "cost-$5-${HOME}"
-
-
-def test_missing_variable_names_variable_and_target(project: Path) -> None:
-    """An unset ${VAR} without a default names the variable, the target and the key."""
-    message = target_error(project, '[targets.staging]\nbase_url = "${STAGING_URL}"\n', name="staging")
-    assert message == (
-        "deploysmoke.toml: [targets.staging] base_url uses ${STAGING_URL}, which is not set or empty; "
-        "export STAGING_URL, or give a default: ${STAGING_URL:-...}"
-    )
 
 
 def test_only_selected_target_is_expanded(project: Path) -> None:
@@ -490,31 +363,11 @@ def test_repr_masks_secrets_that_repr_escapes(project: Path, secret: str) -> Non
 # --------------------------------------------------------------------------- URLs and ports
 
 
-def test_base_url_must_be_http(project: Path) -> None:
-    """A base_url that is not http(s) is rejected with an example of a valid one."""
-    message = target_error(project, '[targets.prod]\nbase_url = "ftp://example.com"\n')
-    assert message == (
-        "deploysmoke.toml: [targets.prod] base_url is 'ftp://example.com'; "
-        "expected an absolute http or https URL such as 'https://host'"
-    )
-
-
 def test_bad_base_url_error_hides_password(project: Path) -> None:
     """The error for a bad base_url shows its password masked."""
     message = target_error(project, '[targets.prod]\nbase_url = "ftp://u:ftp-pass-1@example.com"\n')
     assert "base_url is 'ftp://u:***@example.com'" in message
     assert "ftp-pass-1" not in message
-
-
-def test_ws_url_must_be_ws(project: Path) -> None:
-    """A ws_url that is not ws(s) is rejected with an example of a valid one."""
-    message = target_error(
-        project, '[targets.prod]\nbase_url = "https://example.com"\nws_url = "https://example.com/ws"\n'
-    )
-    assert message == (
-        "deploysmoke.toml: [targets.prod] ws_url is 'https://example.com/ws'; "
-        "expected an absolute ws or wss URL such as 'wss://host'"
-    )
 
 
 def test_ws_url_derived_from_http_base_url(project: Path) -> None:
@@ -551,15 +404,6 @@ def test_port_is_substituted_in_urls_and_launch_command(project: Path) -> None:
     assert built.launch.command == "python -m uvicorn app:app --port 8123"
 
 
-def test_port_placeholder_without_launch_is_error(project: Path) -> None:
-    """{port} in base_url of a target without [launch] is rejected."""
-    message = target_error(project, '[targets.prod]\nbase_url = "http://127.0.0.1:{port}"\n')
-    assert message == (
-        "deploysmoke.toml: [targets.prod] base_url contains {port} but the target has no [launch] "
-        "section; {port} is only filled in for launched targets"
-    )
-
-
 def test_variable_default_may_contain_port_placeholder(project: Path) -> None:
     """${VAR:-http://127.0.0.1:{port}} gives VAR when set and the launched URL otherwise."""
     text = """
@@ -572,26 +416,6 @@ def test_variable_default_may_contain_port_placeholder(project: Path) -> None:
     assert target(project, text, name="local", port=8123).base_url == "http://127.0.0.1:8123"
     overridden = target(project, text, name="local", environ={"APP_URL": "http://127.0.0.1:9000"}, port=8123)
     assert overridden.base_url == "http://127.0.0.1:9000"
-
-
-def test_launch_on_production_target_is_error(project: Path) -> None:
-    """A production target may not have a [launch] section."""
-    message = target_error(
-        project,
-        """
-        [targets.prod]
-        base_url = "http://127.0.0.1:{port}"
-        production = true
-
-        [targets.prod.launch]
-        command = "serve --port {port}"
-        """,
-        port=8123,
-    )
-    assert message == (
-        "deploysmoke.toml: [targets.prod.launch] is set on a production target; "
-        "a launched command is a local stand-in; remove [launch] or set production = false"
-    )
 
 
 def test_launch_ready_path_defaults_to_health_path(project: Path) -> None:
@@ -616,25 +440,6 @@ def test_launch_ready_path_defaults_to_health_path(project: Path) -> None:
 # --------------------------------------------------------------------------- selecting a target
 
 
-def test_unknown_target_lists_known_targets_sorted(project: Path) -> None:
-    """An unknown target name is rejected with every defined target, sorted."""
-    message = target_error(
-        project,
-        """
-        [targets.zeta]
-        base_url = "https://zeta.example.com"
-
-        [targets.alpha]
-        base_url = "https://alpha.example.com"
-
-        [targets.mid]
-        base_url = "https://mid.example.com"
-        """,
-        name="nope",
-    )
-    assert message == "--deploy-target 'nope' is not defined in deploysmoke.toml; known targets: alpha, mid, zeta"
-
-
 def test_base_url_without_config_builds_adhoc_target() -> None:
     """--deploy-base-url with no config file gives a target named 'adhoc' with the defaults."""
     built = build_target(load_config(None), ADHOC_TARGET, {}, base_url="http://127.0.0.1:8000/")
@@ -657,20 +462,199 @@ def test_base_url_override_replaces_configured_one(project: Path) -> None:
     assert built.production is True
 
 
-# --------------------------------------------------------------------------- values
+# --------------------------------------------------------------------------- one-line errors
+
+#: A config file that cannot be read: the TOML, and the one-line ConfigError it gives.
+BAD_CONFIGS = [
+    pytest.param(
+        'phase = ["health"]\n',
+        "deploysmoke.toml has unknown key 'phase'; did you mean 'phases'?",
+        id="unknown-top-level-key-suggests-close-match",
+    ),
+    pytest.param(
+        "colour = 1\n",
+        "deploysmoke.toml has unknown key 'colour'; known keys: phases, gates, default_phase, targets",
+        id="unknown-key-without-close-match-lists-known-keys",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_ur = "https://example.com"\n',
+        "deploysmoke.toml: [targets.prod] unknown key 'base_ur'; did you mean 'base_url'?",
+        id="unknown-target-key-suggests-close-match",
+    ),
+    pytest.param(
+        """
+        [targets.prod]
+        base_url = "https://example.com"
+
+        [targets.prod.auth]
+        pasword = "x"
+        """,
+        "deploysmoke.toml: [targets.prod.auth] unknown key 'pasword'; did you mean 'password'?",
+        id="unknown-auth-key-suggests-close-match",
+    ),
+    pytest.param(
+        """
+        [targets.local]
+        base_url = "http://127.0.0.1:{port}"
+
+        [targets.local.launch]
+        command = "serve --port {port}"
+        ready_pth = "/ready"
+        """,
+        "deploysmoke.toml: [targets.local.launch] unknown key 'ready_pth'; did you mean 'ready_path'?",
+        id="unknown-launch-key-suggests-close-match",
+    ),
+    pytest.param(
+        """
+        [targets.local]
+        base_url = "http://127.0.0.1:{port}"
+
+        [targets.local.launch]
+        ready_path = "/ready"
+        """,
+        'deploysmoke.toml: [targets.local.launch] has no command; add command = "..."',
+        id="launch-without-command-is-error",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "https://example.com"\ntimeout = "10"\n',
+        "deploysmoke.toml: [targets.prod] timeout is '10'; expected a number of seconds",
+        id="timeout-as-string-names-key-and-expected-type",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "https://example.com"\nproduction = "yes"\n',
+        "deploysmoke.toml: [targets.prod] production is 'yes'; expected true or false",
+        id="production-as-string-names-key-and-expected-type",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "https://example.com"\nheaders = { X-Retries = 3 }\n',
+        "deploysmoke.toml: [targets.prod] headers is a table; expected a table of strings",
+        id="header-with-non-string-value-names-key-and-expected-type",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "https://example.com"\nrequired_env = "API_TOKEN"\n',
+        "deploysmoke.toml: [targets.prod] required_env is 'API_TOKEN'; expected a list of strings",
+        id="required-env-not-a-list-names-key-and-expected-type",
+    ),
+    pytest.param(
+        'phases = ["health", "features"]\ngates = ["helth"]\n',
+        "deploysmoke.toml: gates names unknown phase 'helth'; known phases: health, features",
+        id="gate-naming-unknown-phase-is-error",
+    ),
+    pytest.param(
+        'phases = ["health", "features"]\ndefault_phase = "smoke"\n',
+        "deploysmoke.toml: default_phase is unknown phase 'smoke'; known phases: health, features",
+        id="unknown-default-phase-is-error",
+    ),
+    pytest.param(
+        'phases = ["health", "features", "health"]\n',
+        "deploysmoke.toml: phases lists 'health' more than once",
+        id="duplicate-phases-are-error",
+    ),
+    pytest.param(
+        "phases = []\n",
+        "deploysmoke.toml: phases is empty; list at least one phase",
+        id="empty-phases-list-is-error",
+    ),
+]
 
 
-def test_health_path_must_start_with_slash(project: Path) -> None:
-    """A health_path without a leading '/' is rejected."""
-    message = target_error(project, '[targets.prod]\nbase_url = "https://example.com"\nhealth_path = "health"\n')
-    assert message == ("deploysmoke.toml: [targets.prod] health_path is 'health'; expected a path starting with '/'")
+@pytest.mark.parametrize(("text", "message"), BAD_CONFIGS)
+def test_bad_config_is_one_line_naming_the_key_and_the_fix(project: Path, text: str, message: str) -> None:
+    """An unknown key, a wrong type or a bad phase list is one line: where, what is wrong, what to do."""
+    assert load_error(project, text) == message
 
 
-@pytest.mark.parametrize(("value", "shown"), [("0", "0"), ("-1.5", "-1.5")])
-def test_non_positive_timeout_is_error(project: Path, value: str, shown: str) -> None:
-    """A timeout of zero or less is rejected."""
-    message = target_error(project, f'[targets.prod]\nbase_url = "https://example.com"\ntimeout = {value}\n')
-    assert message == f"deploysmoke.toml: [targets.prod] timeout is {shown}; expected seconds > 0"
+#: A target that cannot be built: the TOML, the target selected, the launch port, and the one-line ConfigError.
+BAD_TARGETS = [
+    pytest.param(
+        '[targets.staging]\nbase_url = "${STAGING_URL}"\n',
+        "staging",
+        None,
+        "deploysmoke.toml: [targets.staging] base_url uses ${STAGING_URL}, which is not set or empty; "
+        "export STAGING_URL, or give a default: ${STAGING_URL:-...}",
+        id="missing-variable-names-variable-and-target",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "ftp://example.com"\n',
+        "prod",
+        None,
+        "deploysmoke.toml: [targets.prod] base_url is 'ftp://example.com'; "
+        "expected an absolute http or https URL such as 'https://host'",
+        id="base-url-must-be-http",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "https://example.com"\nws_url = "https://example.com/ws"\n',
+        "prod",
+        None,
+        "deploysmoke.toml: [targets.prod] ws_url is 'https://example.com/ws'; "
+        "expected an absolute ws or wss URL such as 'wss://host'",
+        id="ws-url-must-be-ws",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "http://127.0.0.1:{port}"\n',
+        "prod",
+        None,
+        "deploysmoke.toml: [targets.prod] base_url contains {port} but the target has no [launch] "
+        "section; {port} is only filled in for launched targets",
+        id="port-placeholder-without-launch-is-error",
+    ),
+    pytest.param(
+        """
+        [targets.prod]
+        base_url = "http://127.0.0.1:{port}"
+        production = true
+
+        [targets.prod.launch]
+        command = "serve --port {port}"
+        """,
+        "prod",
+        8123,
+        "deploysmoke.toml: [targets.prod.launch] is set on a production target; "
+        "a launched command is a local stand-in; remove [launch] or set production = false",
+        id="launch-on-production-target-is-error",
+    ),
+    pytest.param(
+        """
+        [targets.zeta]
+        base_url = "https://zeta.example.com"
+
+        [targets.alpha]
+        base_url = "https://alpha.example.com"
+
+        [targets.mid]
+        base_url = "https://mid.example.com"
+        """,
+        "nope",
+        None,
+        "--deploy-target 'nope' is not defined in deploysmoke.toml; known targets: alpha, mid, zeta",
+        id="unknown-target-lists-known-targets-sorted",
+    ),
+    pytest.param(
+        '[targets.prod]\nbase_url = "https://example.com"\nhealth_path = "health"\n',
+        "prod",
+        None,
+        "deploysmoke.toml: [targets.prod] health_path is 'health'; expected a path starting with '/'",
+        id="health-path-must-start-with-slash",
+    ),
+    *(
+        pytest.param(
+            f'[targets.prod]\nbase_url = "https://example.com"\ntimeout = {value}\n',
+            "prod",
+            None,
+            f"deploysmoke.toml: [targets.prod] timeout is {value}; expected seconds > 0",
+            id=f"timeout-{value}-is-not-positive",
+        )
+        for value in ("0", "-1.5")
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "name", "port", "message"), BAD_TARGETS)
+def test_bad_target_is_one_line_naming_the_key_and_the_fix(
+    project: Path, text: str, name: str, port: int | None, message: str
+) -> None:
+    """A bad URL, path, timeout, variable, [launch] or target name is one line: where, what is wrong, what to do."""
+    assert target_error(project, text, name, port=port) == message
 
 
 # --------------------------------------------------------------------------- [ui]
