@@ -143,3 +143,15 @@ def row_counts(dsn: str, tables: Iterable[str]) -> dict[str, int]:
             row = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(table))).fetchone()
             counts[table] = row[0] if row else 0
         return counts
+
+
+def dsn_password(dsn: str) -> str:
+    """The password in *dsn*, for tests that prove it never shows; with none to look for, they fail with the fix."""
+    password = psycopg.conninfo.conninfo_to_dict(dsn).get("password")
+    if not password:
+        pytest.fail(
+            "the test database's DSN has no password, so no test can see it leak: run `python3 tasks.py test`, "
+            "or point DEPLOYSMOKE_TEST_DSN at a role that logs in with a password",
+            pytrace=False,
+        )
+    return str(password)

@@ -15,6 +15,7 @@ import psycopg
 import pytest
 
 from tests.fix_servers import free_port, start_standin, stop_process
+from tests.fix_services import dsn_password
 
 BACKTEST = Path(__file__).parents[2] / "conftest_examples" / "backtest"
 KNOWN = "bt_reference"  # the backtest the stand-in seeds, and vars.known_backtest_id
@@ -40,9 +41,8 @@ def run_suite(backtest: pytest.Pytester, fresh_db: str, *args: str) -> pytest.Ru
     """Run the suite against *args*' target (``local`` by default); no output may show the database password."""
     target = () if any(arg.startswith("--deploy-target") for arg in args) else ("--deploy-target=local",)
     result = backtest.runpytest_subprocess(*target, "-m", "smoke", "-rfEs", *args, timeout=120)
-    password = str(psycopg.conninfo.conninfo_to_dict(fresh_db).get("password") or "")
     output = result.stdout.str() + result.stderr.str()
-    assert not password or password not in output
+    assert dsn_password(fresh_db) not in output
     assert "Traceback" not in output and "INTERNALERROR" not in output
     return result
 
@@ -278,5 +278,4 @@ def test_html_report_shows_the_ui_checks_screenshot_in_its_row(backtest: pytest.
             browser.close()
     assert source.startswith("data:image/png;base64,")
     assert width > 0 and height > 0, f"the screenshot did not load: {width}x{height}"
-    password = str(psycopg.conninfo.conninfo_to_dict(fresh_db).get("password") or "")
-    assert not password or password not in report.read_text(encoding="utf-8")
+    assert dsn_password(fresh_db) not in report.read_text(encoding="utf-8")

@@ -8,6 +8,7 @@ import psycopg
 import pytest
 
 from tests.apps.api import USER_EMAIL, USER_PASSWORD
+from tests.fix_services import dsn_password
 
 CHECKS = """
 import pytest
@@ -15,10 +16,10 @@ from pytest_deploysmoke import expect_json, expect_status
 
 @pytest.mark.phase("migrations")
 def test_migrations_landed(db):
-    \"\"\"Column users.ai_allowlisted and tables runs, summary_packs exist.\"\"\"
+    \"\"\"Column users.ai_allowlisted and tables runs, summary_packs exist; the two runs are counted.\"\"\"
     db.assert_columns("users", "ai_allowlisted")
     db.assert_tables("runs", "summary_packs")
-    assert db.scalar("SELECT count(*) FROM runs") >= 0
+    assert db.scalar("SELECT count(*) FROM runs") == 2
 
 @pytest.mark.phase("health")
 def test_health(http, deploy_target):
@@ -46,13 +47,15 @@ async def test_ticker_stream(ws_connect):
 
 @pytest.fixture
 def checklist(
-    pytester: pytest.Pytester, api_url: str, pg_dsn: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
+    pytester: pytest.Pytester, api_url: str, fresh_db: str, redis_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> pytest.Pytester:
-    with psycopg.connect(pg_dsn, autocommit=True, connect_timeout=5) as conn:
-        conn.execute("CREATE TABLE IF NOT EXISTS users (id serial PRIMARY KEY, email text, ai_allowlisted boolean)")
-        conn.execute("CREATE TABLE IF NOT EXISTS runs (id serial PRIMARY KEY)")
-        conn.execute("CREATE TABLE IF NOT EXISTS summary_packs (id serial PRIMARY KEY, run_id int)")
-    monkeypatch.setenv("DATABASE_URL", pg_dsn)
+    """A checklist project on the API stand-in, a database of its own with two runs, and the test Redis."""
+    with psycopg.connect(fresh_db, autocommit=True, connect_timeout=5) as conn:
+        conn.execute("CREATE TABLE users (id serial PRIMARY KEY, email text, ai_allowlisted boolean)")
+        conn.execute("CREATE TABLE runs (id serial PRIMARY KEY)")
+        conn.execute("CREATE TABLE summary_packs (id serial PRIMARY KEY, run_id int)")
+        conn.execute("INSERT INTO runs DEFAULT VALUES; INSERT INTO runs DEFAULT VALUES")
+    monkeypatch.setenv("DATABASE_URL", fresh_db)
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("SMOKE_PASSWORD", USER_PASSWORD)
     pytester.makefile(
@@ -78,7 +81,7 @@ username_field = "email"
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
 def test_checklist_passes_and_leaks_nothing(
-    checklist: pytest.Pytester, pg_dsn: str, tmp_path: Path, xdist: list[str]
+    checklist: pytest.Pytester, fresh_db: str, tmp_path: Path, xdist: list[str]
 ) -> None:
     """Health, login, /users/me, migrations, Redis and the WebSocket pass; no secret reaches any output."""
     junit, html = tmp_path / "junit.xml", tmp_path / "report.html"
@@ -86,7 +89,7 @@ def test_checklist_passes_and_leaks_nothing(
         "--deploy-target=staging", "-m", "smoke", "-rA", f"--junitxml={junit}", f"--html={html}", *xdist
     )
     result.assert_outcomes(passed=5)
-    db_password = psycopg.conninfo.conninfo_to_dict(pg_dsn)["password"]
+    db_password = dsn_password(fresh_db)
     outputs = {
         "terminal": result.stdout.str() + result.stderr.str(),
         "junit": junit.read_text(encoding="utf-8"),

@@ -96,6 +96,7 @@ def pytest_sessionfinish(session):
 """
 
 INERT_TESTS = """
+import asyncio
 import json
 
 import pytest
@@ -105,7 +106,7 @@ def test_unit():
 
 @pytest.mark.asyncio
 async def test_async():
-    assert True
+    assert asyncio.get_running_loop().is_running()
 """
 
 #: What an inert run may load of the plugin: its entry point, options, hook and mark declarations (with
