@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.fix_kifu import run_kifu
+from tests.fix_examples import run_kifu
 from tests.fix_servers import free_port, start_standin, stop_process
 from tests.fix_services import row_counts
 

@@ -10,7 +10,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from tests.fix_kifu import run_kifu
+from tests.fix_examples import replace_budgets, run_kifu
 
 SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 WATCH = ("--deploy-phase=health", "--deploy-watch=6s", "--deploy-watch-every=2s")
@@ -35,6 +35,14 @@ def watch_run(kifu: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict
 
 def test_good_deploy_stays_go_over_the_watch_window(kifu: pytest.Pytester) -> None:
     """On a good deploy the window prints one line per interval, trips no rule and the verdict stays GO."""
+    # Budgets of seconds: the p95 rule (twice the target) and the checks' own budgets are not what this run is
+    # about, and a loaded machine once took /health's p95 to 445 ms; the fault tests keep the suite's budgets.
+    replace_budgets(
+        kifu.path / "deploysmoke.toml",
+        ('"GET /health" = ["100ms", "500ms"]', '"GET /health" = ["10s", "20s"]'),
+        ('"GET /api/v1/market/klines" = ["500ms", "1s"]', '"GET /api/v1/market/klines" = ["10s", "20s"]'),
+    )
+    replace_budgets(kifu.path / "test_health.py", ('budget="1s"', 'budget="20s"'))
     result, summary = watch_run(kifu)
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(
@@ -46,8 +54,8 @@ def test_good_deploy_stays_go_over_the_watch_window(kifu: pytest.Pytester) -> No
             "deploysmoke watch window 6.0 s, 3 of 3 intervals: * requests, 0 errors (0%)*; no rollback rule tripped",
         ]
     )
-    assert summary["verdict"]["decision"] in ("GO", "GO with warnings")
-    assert summary["verdict"]["rollback"] == []
+    verdict = summary["verdict"]
+    assert (verdict["decision"], verdict["rollback"], verdict["warnings"]) == ("GO", [], []), verdict
 
 
 @pytest.mark.parametrize(

@@ -27,7 +27,7 @@ def test_config_budgets_and_two_levels_in_the_verdict(pytester: pytest.Pytester,
     pytester.makefile(
         ".toml",
         deploysmoke=f'[targets.t]\nbase_url = "{api_url}"\ntimeout = 3.0\n'
-        '[targets.t.budgets]\n"GET /slow" = ["100ms", "2s"]\n',
+        '[targets.t.budgets]\n"GET /slow" = ["100ms", "10s"]\n',
     )
     pytester.makepyfile(test_budgets=CHECKS)
     result = pytester.runpytest("--deploy-target=t", "-k", "not fails", "--deploy-json=summary.json")
@@ -35,12 +35,12 @@ def test_config_budgets_and_two_levels_in_the_verdict(pytester: pytest.Pytester,
     result.stdout.fnmatch_lines(
         [
             "deploysmoke verdict: GO with warnings (partial: 2 of 3 checks, narrowed by -k not fails): The slow list stays under its limit.: GET /slow?s=0.15 took * ms, "
-            "over its 100 ms target (limit 2000 ms) (test_budgets.py::test_config_budget_warns)"
+            "over its 100 ms target (limit 10000 ms) (test_budgets.py::test_config_budget_warns)"
         ]
     )
     summary = json.loads((pytester.path / "summary.json").read_text())
     calls = {c["action"]: c for check in summary["checks"] for c in check["calls"]}
-    assert (calls["GET /slow?s=0.15"]["target_ms"], calls["GET /slow?s=0.15"]["budget_ms"]) == (100.0, 2000.0)
+    assert (calls["GET /slow?s=0.15"]["target_ms"], calls["GET /slow?s=0.15"]["budget_ms"]) == (100.0, 10000.0)
     assert (calls["GET /health"]["target_ms"], calls["GET /health"]["budget_ms"]) == (10000.0, 20000.0)
     result = pytester.runpytest("--deploy-target=t", "-k", "fails")
     result.assert_outcomes(failed=1, deselected=2)

@@ -19,17 +19,18 @@ import json
 def test_known_sleep(latency):
     stats = latency("/slow?s=0.05", samples=20)
     print(stats.describe())
-    # The stand-in sleeps 50 ms per request, so no request can be faster; 120 ms absorbs a busy machine.
+    # The stand-in sleeps 50 ms per request, so no request can be faster.  The upper bound catches a unit
+    # mix-up (50 s, 0.05 ms), not a slow machine: no load takes a 50 ms sleep to 5 s.
     assert (stats.count, stats.warmup, stats.errors, stats.error_rate) == (20, 1, 0, 0.0)
     assert stats.min >= "50ms"
-    assert "45ms" <= stats.p50 <= "120ms"
+    assert "50ms" <= stats.p50 < "5s"
     assert stats.min <= stats.p50 <= stats.p95 <= stats.p99 <= stats.max
     assert stats.concurrency == 1 and stats.elapsed_s > 0
 """
 
 
 def test_known_sleep_gives_its_distribution(pytester: pytest.Pytester, api_url: str) -> None:
-    """20 samples of a 50 ms sleep: min at least 50 ms, p50 in 45..120 ms, percentiles in order."""
+    """20 samples of a 50 ms sleep: min and p50 at least 50 ms, in milliseconds, percentiles in order."""
     pytester.makefile(".toml", deploysmoke=target_toml(api_url))
     pytester.makepyfile(test_perf=KNOWN_SLEEP)
     reprec = pytester.inline_run("--deploy-target=t")

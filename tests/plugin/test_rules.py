@@ -161,8 +161,8 @@ import pytest
 
 @pytest.mark.phase("performance")
 def test_markets(latency):
-    \"\"\"GET /health p95 under 500 ms\"\"\"
-    latency("/health", samples=20, budget="500ms")
+    \"\"\"GET /health p95 under 10 s\"\"\"
+    latency("/health", samples=20, budget="10s")
 """
 
 
@@ -173,11 +173,11 @@ def test_latency_check_line_shows_its_figures(pytester: pytest.Pytester, standin
     [check] = summary["checks"]
     [measurement] = check["measurements"]
     assert measurement["action"] == "GET /health"
-    assert (measurement["n"], measurement["errors"], measurement["budget"]) == (20, 0, "p95 budget 500 ms")
-    assert 0 < measurement["p50_ms"] <= measurement["p95_ms"] <= measurement["p99_ms"] < 500
+    assert (measurement["n"], measurement["errors"], measurement["budget"]) == (20, 0, "p95 budget 10.00 s")
+    assert 0 < measurement["p50_ms"] <= measurement["p95_ms"] <= measurement["p99_ms"] < 10_000
     assert (measurement["engine"], measurement["not_evaluated"]) == ("latency", None)
     ticket = (pytester.path / "ticket.md").read_text(encoding="utf-8").splitlines()
-    [line] = [line for line in ticket if line.startswith("- [x] GET /health p95 under 500 ms — ")]
+    [line] = [line for line in ticket if line.startswith("- [x] GET /health p95 under 10 s — ")]
     figures = line.split("; ", 1)[1]
 
     def ms(value: float) -> str:
@@ -185,7 +185,7 @@ def test_latency_check_line_shows_its_figures(pytester: pytest.Pytester, standin
 
     assert figures == (
         f"GET /health: n 20, 0 errors, p50 {ms(measurement['p50_ms'])}, p95 {ms(measurement['p95_ms'])}, "
-        f"p99 {ms(measurement['p99_ms'])} (p95 budget 500 ms)"
+        f"p99 {ms(measurement['p99_ms'])} (p95 budget 10.00 s)"
     )
     assert "slowest" not in line
 

@@ -1,4 +1,8 @@
-"""Fixture plugin: the kifu example suite (conftest_examples/kifu) copied into a pytester project, and its run."""
+"""Fixture plugin: the example suites of conftest_examples/ copied into pytester projects.
+
+The kifu suite's project and run, shared by the kifu and watch-window tests, and replace_budgets(), which
+gives the runs whose subject is not speed budgets no loaded machine can break.
+"""
 
 from __future__ import annotations
 
@@ -27,3 +31,16 @@ def kifu(pytester: pytest.Pytester, fresh_db: str, redis_url: str, monkeypatch: 
 def run_kifu(kifu: pytest.Pytester, *args: str) -> pytest.RunResult:
     """Run the copied suite's smoke checks on its launched ``local`` target, in a subprocess."""
     return kifu.runpytest_subprocess("--deploy-target=local", "-m", "smoke", "-rfEs", *args, timeout=120)
+
+
+def replace_budgets(path: Path, *changes: tuple[str, str]) -> None:
+    """Replace each (as written, new) budget in the copied suite's file *path*; fail if one is not there.
+
+    A run that is not about speed gets budgets of seconds where its servers answer in milliseconds, so that
+    a loaded machine cannot fail it; the runs about speed keep the suite's budgets, with delays far above them.
+    """
+    text = path.read_text(encoding="utf-8")
+    for written, new in changes:
+        assert written in text, f"{path.name} no longer holds {written!r}: update the test that loosens it"
+        text = text.replace(written, new)
+    path.write_text(text, encoding="utf-8")
