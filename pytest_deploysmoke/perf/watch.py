@@ -130,9 +130,10 @@ class Aggregate:
 
 
 def run_window(
-    config: pytest.Config, settings: RunSettings, prior: Decision, session: pytest.Session | None = None
+    config: pytest.Config, settings: RunSettings, prior: Decision | None, session: pytest.Session | None = None
 ) -> WatchOutcome:
-    """Run the watch window after the checks, unless they already decided, and return its outcome."""
+    """Run the watch window after the checks, unless they already decided against the deploy
+    (*prior*: ``"NO-GO"``, ``"ROLLBACK"``), and return its outcome."""
     write = _writer(config)
     duration, every = settings.watch_duration, settings.watch_every
     if prior in ("NO-GO", "ROLLBACK"):
