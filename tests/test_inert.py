@@ -144,3 +144,17 @@ def test_a_deploy_run_leaves_no_plugin_object_behind(pytester: pytest.Pytester, 
     config = recorder.getcall("pytest_sessionfinish").session.config
     left = [name for name, _ in config.pluginmanager.list_name_plugin() if name and name.startswith("deploysmoke-")]
     assert left == [], f"still registered after the run: {left}"
+
+
+def test_the_config_model_loads_without_its_parser() -> None:
+    """What most modules import (the Target, the guard, the run's settings) loads no TOML parser, no difflib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import pytest_deploysmoke.config.model, pytest_deploysmoke.guard, pytest_deploysmoke.config.settings\n"
+        "print(sorted(m for m in ('tomllib', 'tomli', 'difflib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -135,7 +135,7 @@ def run_window(
     """Run the watch window after the checks, unless they already decided against the deploy
     (*prior*: ``"NO-GO"``, ``"ROLLBACK"``), and return its outcome."""
     write = _writer(config)
-    duration, every = settings.watch_duration, settings.watch_every
+    duration, every = settings.target.watch.duration, settings.target.watch.every
     if prior in ("NO-GO", "ROLLBACK"):
         line = f"watch window skipped: the checks already say {prior}"
         write(line, yellow=True)

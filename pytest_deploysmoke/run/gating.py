@@ -141,7 +141,7 @@ class Gatekeeper:
         for item in items:
             if "smoke_user" in getattr(item, "fixturenames", ()):
                 item.add_marker("destructive")  # registering a user writes to the target
-            guard.apply(item, self.settings.target, allow_destructive=self.settings.allow_destructive)
+            guard.apply(item, self.settings.target, allow_destructive=self.settings.target.allow_destructive)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         gates = self.settings.config.gates

@@ -30,7 +30,7 @@ class PlaywrightHooks:
         if fixturedef.argname == "browser_type_launch_args" and isinstance(result, dict):
             from pytest_deploysmoke.clients import browser
 
-            browser.add_browser_path(self.config, result, self.settings.browser_path)
+            browser.add_browser_path(self.config, result, self.settings.target.ui.browser_path)
         elif type(result).__name__ == "Runner":
             from pytest_deploysmoke.clients import browser
 
