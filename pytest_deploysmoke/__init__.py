@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.fixtures.users import SmokeUser
     from pytest_deploysmoke.fixtures.ws import WsConnect
     from pytest_deploysmoke.guard import GuardDecision, get_decision
-    from pytest_deploysmoke.perf.load import LoadStats, LoopLag
+    from pytest_deploysmoke.perf.load.stats import LoadStats, LoopLag
     from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis
     from pytest_deploysmoke.results.records import CallRecord, records_of
     from pytest_deploysmoke.results.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
@@ -102,8 +102,8 @@ _LAZY = {
     "LatencyStats": "pytest_deploysmoke.perf.stats",
     "Millis": "pytest_deploysmoke.perf.stats",
     "LoadProbeCall": "pytest_deploysmoke.fixtures.perf",
-    "LoadStats": "pytest_deploysmoke.perf.load",
-    "LoopLag": "pytest_deploysmoke.perf.load",
+    "LoadStats": "pytest_deploysmoke.perf.load.stats",
+    "LoopLag": "pytest_deploysmoke.perf.load.stats",
     "WsConnect": "pytest_deploysmoke.fixtures.ws",
     "SmokeWebSocket": "pytest_deploysmoke.clients.ws",
     "SmokeClient": "pytest_deploysmoke.clients.http",

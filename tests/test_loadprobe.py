@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke.perf.load import LoopLag, judge_client, locustfile_for
+from pytest_deploysmoke.perf.load.locust import locustfile_for
+from pytest_deploysmoke.perf.load.stats import LoopLag, judge_client
 from tests.conftest import _free_port, recorded_calls, stop_process
 
 APPS = Path(__file__).parent / "apps"
