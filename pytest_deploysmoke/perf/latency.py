@@ -20,8 +20,7 @@ import httpx
 from pytest_deploysmoke.clients.http import WARMUP_EXTENSION
 from pytest_deploysmoke.clients.network import describe_error
 from pytest_deploysmoke.config.model import MAX_SAMPLES
-from pytest_deploysmoke.errors import BudgetExceeded
-from pytest_deploysmoke.expect import unchecked
+from pytest_deploysmoke.errors import BudgetExceeded, unchecked
 from pytest_deploysmoke.perf.budgets import Budget, Duration, format_ms
 from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Final
 
 import pytest
 
-from pytest_deploysmoke.expect import unchecked
+from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.perf.load.stats import EngineRun, LoopLag
 from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats
 

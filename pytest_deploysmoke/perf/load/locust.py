@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from pytest_deploysmoke.clients.network import free_port
-from pytest_deploysmoke.expect import unchecked
+from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.perf.load.stats import EngineRun
 from pytest_deploysmoke.perf.stats import LatencyStats, Millis, ms_text
 
