@@ -72,7 +72,7 @@ class Tally:
                 self.first_over_budget = self.first_over_budget or sample.over_budget
 
 
-class LatencyProbe:
+class Latency:
     """What the ``latency`` fixture returns: call it to measure one endpoint (see ``__call__``)."""
 
     def __init__(

@@ -16,9 +16,8 @@ from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
 from pytest_deploysmoke.results import records, wire
-from pytest_deploysmoke.results.records import CallRecord, Measurement
+from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import (
-    CheckOutcome,
     CheckResult,
     Ending,
     FixtureCalls,
@@ -46,52 +45,39 @@ def get_verdict(config: pytest.Config) -> Verdict | None:
 
 @dataclass(slots=True)
 class _Check:
-    """What the reports of one check said so far."""
+    """What the reports of one check said so far: its CheckResult taking shape, report by report."""
 
-    nodeid: str
-    phase: str = ""
-    title: str = ""
-    outcome: CheckOutcome = "passed"
-    duration: float = 0.0
-    message: str = ""
-    calls: tuple[CallRecord, ...] = ()
-    reruns: int = 0
-    guard_blocked: bool = False
-    rollback_rule: str = ""
-    screenshot: str = ""
-    wrote_production: bool = False
+    so_far: CheckResult
     #: Its teardown was reported: a check cut short by an interruption never is.
     finished: bool = False
-    measurements: tuple[Measurement, ...] = ()
 
-    def fold(self, facts: wire.ReportFacts) -> None:
-        """Take in what one more report of the check says."""
-        self.phase = facts.phase or self.phase
-        self.title = facts.title or self.title
-        self.calls = self.calls if facts.calls is None else facts.calls
-        self.measurements = self.measurements if facts.measurements is None else facts.measurements
-        self.screenshot = facts.screenshot or self.screenshot
-        self.rollback_rule = facts.rollback_rule or self.rollback_rule
-        self.guard_blocked = self.guard_blocked or facts.guard_blocked
-        self.wrote_production = self.wrote_production or facts.wrote_production
+    def fold(self, report: pytest.TestReport, facts: wire.ReportFacts) -> None:
+        """Take in one more report of the check, and the facts it carries."""
+        was = self.so_far
+        outcome, message = was.outcome, was.message
+        if report.failed and outcome != "failed":
+            outcome, message = "failed", failure_line(report)
+        elif report.skipped and outcome == "passed":
+            outcome, message = "skipped", failure_line(report)
+        self.so_far = replace(
+            was,
+            phase=facts.phase or was.phase,
+            title=facts.title or was.title,
+            outcome=outcome,
+            message=message,
+            duration=was.duration + report.duration,
+            calls=was.calls if facts.calls is None else facts.calls,
+            measurements=was.measurements if facts.measurements is None else facts.measurements,
+            screenshot=facts.screenshot or was.screenshot,
+            rollback_rule=facts.rollback_rule or was.rollback_rule,
+            guard_blocked=was.guard_blocked or facts.guard_blocked,
+            wrote_production=was.wrote_production or facts.wrote_production,
+        )
 
     def result(self, default_phase: str) -> CheckResult:
         """The check as the verdict and the writers see it."""
-        return CheckResult(
-            nodeid=self.nodeid,
-            phase=self.phase or default_phase,
-            title=self.title or _humanize(self.nodeid),
-            outcome=self.outcome,
-            duration=self.duration,
-            message=self.message,
-            calls=self.calls,
-            reruns=self.reruns,
-            guard_blocked=self.guard_blocked,
-            rollback_rule=self.rollback_rule,
-            screenshot=self.screenshot,
-            wrote_production=self.wrote_production,
-            measurements=self.measurements,
-        )
+        check = self.so_far
+        return replace(check, phase=check.phase or default_phase, title=check.title or _humanize(check.nodeid))
 
 
 @dataclass(slots=True)
@@ -142,19 +128,16 @@ class RunSummary:
         for fixture, calls in facts.fixture_calls:  # the wide fixtures' calls: they belong to no check
             self._fixture_calls.setdefault(fixture, []).extend(calls)
         self._cleanup += facts.cleanup
-        check = self._checks.setdefault(report.nodeid, _Check(report.nodeid))
+        check = self._checks.get(report.nodeid)
+        if check is None:
+            check = self._checks[report.nodeid] = _Check(CheckResult(report.nodeid, "", "", "passed", 0.0))
         if str(report.outcome) == "rerun":  # pytest-rerunfailures' outcome, outside pytest's own Literal
-            check.reruns += 1
+            check.so_far = replace(check.so_far, reruns=check.so_far.reruns + 1)
             return
-        check.duration += report.duration
         if report.when not in ("setup", "call"):  # teardown, or a crashed xdist worker's one report
             check.finished = True
-        check.fold(facts)
+        check.fold(report, facts)
         self._reported_version = facts.reported_version or self._reported_version
-        if report.failed and check.outcome != "failed":
-            check.outcome, check.message = "failed", failure_line(report)
-        elif report.skipped and check.outcome == "passed":
-            check.outcome, check.message = "skipped", failure_line(report)
 
     def ending(self, session: pytest.Session | None) -> Ending:
         """How the run ended, beside its checks: selection, interruption, readiness, cleanup."""

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Final
 import pytest
 
 from pytest_deploysmoke.errors import unchecked
-from pytest_deploysmoke.perf.load.stats import EngineRun, LoopLag
+from pytest_deploysmoke.perf.load.stats import EngineRun, LoadPlan, LoopLag
 from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats
 
 if TYPE_CHECKING:
@@ -39,30 +39,24 @@ def run(
     config: pytest.Config,
     target: Target,
     redactor: Redactor,
-    scenario: list[tuple[str, str]],
-    action: str,
-    users: int,
-    duration_s: float,
-    max_requests: int | None,
+    plan: LoadPlan,
 ) -> EngineRun:
-    """Run the scenario with *users* asyncio tasks on one httpx client, in a thread of its own."""
+    """Run the plan with one asyncio task per user on one httpx client, in a thread of its own."""
     outcome: list[EngineRun] = []
     failure: list[BaseException] = []
 
     def main() -> None:
         try:
-            outcome.append(
-                asyncio.run(_drive(config, target, redactor, scenario, action, users, duration_s, max_requests))
-            )
+            outcome.append(asyncio.run(_drive(config, target, redactor, plan)))
         except BaseException as exc:  # handed to the check's thread below
             failure.append(exc)
 
     # A fresh thread: the check may be sync, or async with its own loop already running.
     thread = threading.Thread(target=main, name="deploysmoke-load", daemon=True)
     thread.start()
-    thread.join(timeout=duration_s + target.timeout + 30)
+    thread.join(timeout=plan.duration_s + target.timeout + 30)
     if thread.is_alive():
-        raise unchecked(f"{action}: the built-in engine did not stop within 30 s of its run time")
+        raise unchecked(f"{plan.action}: the built-in engine did not stop within 30 s of its run time")
     if failure:
         raise failure[0]
     return outcome[0]
@@ -72,17 +66,14 @@ async def _drive(
     config: pytest.Config,
     target: Target,
     redactor: Redactor,
-    scenario: list[tuple[str, str]],
-    action: str,
-    users: int,
-    duration_s: float,
-    max_requests: int | None,
+    plan: LoadPlan,
 ) -> EngineRun:
     import httpx
 
     from pytest_deploysmoke.clients.http import make_load_client
     from pytest_deploysmoke.clients.network import describe_error
 
+    scenario, users, max_requests = plan.scenario, plan.users, plan.max_requests
     tally = _Tally()
     lag = LatencyHistogram()
 
@@ -115,7 +106,7 @@ async def _drive(
         sampler = asyncio.create_task(sample_lag())
         cpu_started, started = time.thread_time(), time.perf_counter()
         tasks = [asyncio.create_task(user(i, client)) for i in range(users)]
-        done, pending = await asyncio.wait(tasks, timeout=duration_s, return_when=asyncio.FIRST_EXCEPTION)
+        done, pending = await asyncio.wait(tasks, timeout=plan.duration_s, return_when=asyncio.FIRST_EXCEPTION)
         elapsed = time.perf_counter() - started
         cpu = (time.thread_time() - cpu_started) / elapsed if elapsed > 0 else math.nan
         for task in (*pending, sampler):
@@ -127,7 +118,7 @@ async def _drive(
             raise problem  # a write the guard refused, a wrong URL: the check fails with it
     stats = LatencyStats.from_histogram(
         tally.histogram,
-        action=action,
+        action=plan.action,
         errors=sum(tally.errors.values()),
         unanswered=tally.unanswered,
         concurrency=users,

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 from pytest_deploysmoke.clients.network import free_port
 from pytest_deploysmoke.errors import unchecked
-from pytest_deploysmoke.perf.load.stats import EngineRun
+from pytest_deploysmoke.perf.load.stats import EngineRun, LoadPlan
 from pytest_deploysmoke.perf.stats import LatencyStats, Millis, ms_text
 
 if TYPE_CHECKING:
@@ -37,25 +37,21 @@ HEADERS_ENV: Final = "DEPLOYSMOKE_LOAD_HEADERS"
 def run(
     target: Target,
     redactor: Redactor,
-    scenario: list[tuple[str, str]],
-    action: str,
-    users: int,
-    duration_s: float,
-    max_requests: int | None,
-    workers: int,
+    plan: LoadPlan,
 ) -> EngineRun:
-    """Run the scenario on Locust: one process, or a master and *workers* worker processes on loopback."""
+    """Run the plan on Locust: one process, or a master and ``plan.workers`` worker processes on loopback."""
     __tracebackhide__ = True
+    scenario, action, users, workers = plan.scenario, plan.action, plan.users, plan.workers
     import importlib.util
 
     if importlib.util.find_spec("locust") is None:
         raise unchecked(
             f"{action}: engine='locust' needs Locust, which is not installed; install the extra: {LOCUST_EXTRA}"
         )
-    run_s = max(1, math.ceil(duration_s))
+    run_s = max(1, math.ceil(plan.duration_s))
     with tempfile.TemporaryDirectory(prefix="deploysmoke-locust-") as tmp:
         folder = Path(tmp)
-        per_process = math.ceil(max_requests / max(1, workers)) if max_requests is not None else 0
+        per_process = math.ceil(plan.max_requests / max(1, workers)) if plan.max_requests is not None else 0
         locustfile = folder / "locustfile.py"
         locustfile.write_text(locustfile_for(scenario, target.timeout, target.verify_tls, per_process))
         env = {**os.environ, HEADERS_ENV: json.dumps(dict(target.headers))}

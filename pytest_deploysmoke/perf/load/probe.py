@@ -9,7 +9,7 @@ import pytest
 
 from pytest_deploysmoke.perf.budgets import parse_duration
 from pytest_deploysmoke.perf.latency import split_request
-from pytest_deploysmoke.perf.load.stats import ENGINES, Engine, LoadStats, load_stats
+from pytest_deploysmoke.perf.load.stats import ENGINES, Engine, LoadPlan, LoadStats, load_stats
 from pytest_deploysmoke.results.records import CallRecord, Measurement, record, record_measurement
 
 if TYPE_CHECKING:
@@ -79,16 +79,15 @@ class LoadProbe:
         self._guard(scenario)
         shown = tuple(self._redactor.redact(f"{method} {url}") for method, url in scenario)
         action = f"LOAD {users} users x {duration_s:g} s: {', '.join(shown)}"
+        plan = LoadPlan(tuple(scenario), action, users, duration_s, max_requests, workers)
         if engine == "builtin":
             from pytest_deploysmoke.perf.load import builtin
 
-            run = builtin.run(
-                self._config, self._target, self._redactor, scenario, action, users, duration_s, max_requests
-            )
+            run = builtin.run(self._config, self._target, self._redactor, plan)
         else:
             from pytest_deploysmoke.perf.load import locust
 
-            run = locust.run(self._target, self._redactor, scenario, action, users, duration_s, max_requests, workers)
+            run = locust.run(self._target, self._redactor, plan)
         stats = load_stats(run, users=users, duration_s=duration_s, engine=engine, workers=workers, scenario=shown)
         outcome = f"{stats.count} req, {stats.errors} errors, {stats.rps:.0f} req/s"
         record(
@@ -118,3 +117,7 @@ def _whole(name: str, value: Any, low: int, high: int) -> int:
     if type(value) is not int or not low <= value <= high:
         raise ValueError(f"load_probe(): {name} must be a whole number from {low} to {high}, got {value!r}")
     return value
+
+
+#: The type of the ``load_probe`` fixture, for annotations: ``def test_x(load_probe: LoadProbeCall)``.
+LoadProbeCall = LoadProbe

@@ -90,6 +90,18 @@ def judge_client(cpu: float, lag: LoopLag | None, *, warned: bool = False) -> tu
     )
 
 
+@dataclass(frozen=True, slots=True)
+class LoadPlan:
+    """One load probe's run, as the engines take it: what to send, by how many users, for how long."""
+
+    scenario: tuple[tuple[str, str], ...]  # (method, url) pairs, each user sends them in turn
+    action: str  # "LOAD 10 users x 20 s: GET /health", as records and failures name the run
+    users: int
+    duration_s: float
+    max_requests: int | None = None  # in all (the Locust engine splits it over its processes)
+    workers: int = 0  # Locust worker processes under a master (0: one process)
+
+
 @dataclass(slots=True)
 class EngineRun:
     """What an engine measured, before it becomes LoadStats."""
