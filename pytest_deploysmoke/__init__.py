@@ -24,11 +24,12 @@ if TYPE_CHECKING:
         WebSocketError,
     )
     from pytest_deploysmoke.expect import expect_data, expect_json, expect_status, poll_until
-    from pytest_deploysmoke.fixtures.perf import Latency, LoadProbeCall
     from pytest_deploysmoke.fixtures.users import SmokeUser
     from pytest_deploysmoke.fixtures.ws import WsConnect
     from pytest_deploysmoke.guard import GuardDecision, get_decision
-    from pytest_deploysmoke.perf.load import LoadStats, LoopLag
+    from pytest_deploysmoke.perf.latency import Latency
+    from pytest_deploysmoke.perf.load.probe import LoadProbeCall
+    from pytest_deploysmoke.perf.load.stats import LoadStats, LoopLag
     from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis
     from pytest_deploysmoke.results.records import CallRecord, records_of
     from pytest_deploysmoke.results.verdict import CheckResult, PhaseOutcome, PhaseResult, RunInfo, Verdict
@@ -97,13 +98,13 @@ _LAZY = {
     "expect_status": "pytest_deploysmoke.expect",
     "poll_until": "pytest_deploysmoke.expect",
     "SmokeUser": "pytest_deploysmoke.fixtures.users",
-    "Latency": "pytest_deploysmoke.fixtures.perf",
+    "Latency": "pytest_deploysmoke.perf.latency",
     "LatencyHistogram": "pytest_deploysmoke.perf.stats",
     "LatencyStats": "pytest_deploysmoke.perf.stats",
     "Millis": "pytest_deploysmoke.perf.stats",
-    "LoadProbeCall": "pytest_deploysmoke.fixtures.perf",
-    "LoadStats": "pytest_deploysmoke.perf.load",
-    "LoopLag": "pytest_deploysmoke.perf.load",
+    "LoadProbeCall": "pytest_deploysmoke.perf.load.probe",
+    "LoadStats": "pytest_deploysmoke.perf.load.stats",
+    "LoopLag": "pytest_deploysmoke.perf.load.stats",
     "WsConnect": "pytest_deploysmoke.fixtures.ws",
     "SmokeWebSocket": "pytest_deploysmoke.clients.ws",
     "SmokeClient": "pytest_deploysmoke.clients.http",

@@ -10,6 +10,10 @@ The hierarchy::
     ├── WebSocketError          a WebSocket did not open, closed early, or stayed silent
     └── TargetNotReady          [launch] or wait_ready gave up           -> the run stops
 
+A check that could not check its data (no usable answer, too slow, a package missing) fails
+with :func:`unchecked`, a one-line ``pytest.fail``; :func:`is_data_failure` tells it from wrong
+data, which is what a ``rollback`` mark trips on.
+
 Every message is one line: what was tried, what came back, what to fix.
 Messages are redacted before they are built into an exception.
 """
@@ -17,6 +21,8 @@ Messages are redacted before they are built into an exception.
 from __future__ import annotations
 
 from pathlib import Path
+
+import pytest
 
 
 class DeploySmokeError(Exception):
@@ -64,3 +70,25 @@ class WebSocketError(DeploySmokeError):
 
 class UiError(DeploySmokeError):
     """A browser check failed: the screen did not render, or its page logged errors."""
+
+
+#: Set on the failures the plugin raises when a check could not check its data: no usable answer
+#: (refused, timed out, the wrong status, a body that is not JSON, a condition never met), too slow,
+#: or a setting or package missing.  A ``rollback`` mark does not trip on those, only on wrong data.
+UNCHECKED = "deploysmoke_unchecked"
+
+
+def unchecked(message: str) -> BaseException:
+    """A one-line check failure (no traceback) for a check that could not check its data."""
+    failure = pytest.fail.Exception(message, pytrace=False)
+    setattr(failure, UNCHECKED, True)
+    return failure
+
+
+def is_data_failure(exc: BaseException) -> bool:
+    """Whether *exc* says the service answered with wrong data: an ``assert``, ``pytest.fail`` in the
+    check, a difference expect_json or expect_data found, a missing table or column; not a failure to
+    get an answer (see :func:`unchecked`), nor an error in the check's code."""
+    if isinstance(exc, DeploySmokeError) or getattr(exc, UNCHECKED, False):
+        return False
+    return isinstance(exc, (AssertionError, pytest.fail.Exception))

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import pytest
 
 from pytest_deploysmoke.clients.failures import answered, excerpt
-from pytest_deploysmoke.errors import DeploySmokeError
+from pytest_deploysmoke.errors import DeploySmokeError, unchecked
 from pytest_deploysmoke.perf.budgets import Duration, parse_duration
 
 if TYPE_CHECKING:
@@ -19,26 +19,6 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 POLL_VALUE_CHARS = 300
-#: Set on the failures the plugin raises when a check could not check its data: no usable answer
-#: (refused, timed out, the wrong status, a body that is not JSON, a condition never met), too slow,
-#: or a setting or package missing.  A ``rollback`` mark does not trip on those, only on wrong data.
-UNCHECKED = "deploysmoke_unchecked"
-
-
-def unchecked(message: str) -> BaseException:
-    """A one-line check failure (no traceback) for a check that could not check its data."""
-    failure = pytest.fail.Exception(message, pytrace=False)
-    setattr(failure, UNCHECKED, True)
-    return failure
-
-
-def is_data_failure(exc: BaseException) -> bool:
-    """Whether *exc* says the service answered with wrong data: an ``assert``, ``pytest.fail`` in the
-    check, a difference expect_json or expect_data found, a missing table or column; not a failure to
-    get an answer (see :func:`unchecked`), nor an error in the check's code."""
-    if isinstance(exc, DeploySmokeError) or getattr(exc, UNCHECKED, False):
-        return False
-    return isinstance(exc, (AssertionError, pytest.fail.Exception))
 
 
 def expect_status(response: httpx.Response, *expected: int) -> httpx.Response:

@@ -38,7 +38,7 @@ def pytest_configure(config: pytest.Config) -> None:
     from pytest_deploysmoke import reports
     from pytest_deploysmoke.config import settings as run_settings
     from pytest_deploysmoke.errors import ConfigError
-    from pytest_deploysmoke.run import fixture_scope, gating, interruption, selection, session
+    from pytest_deploysmoke.run import fixture_scope, gating, interruption, playwright, selection, session
 
     try:
         settings = run_settings.configure(config)
@@ -47,10 +47,7 @@ def pytest_configure(config: pytest.Config) -> None:
         if not hasattr(config, "workerinput"):  # the reports come together on the controller
             reports.register_writers(config, settings)
             interruption.register(config)
-        if config.pluginmanager.has_plugin("playwright"):
-            from pytest_deploysmoke.clients import browser
-
-            browser.feed_base_url(config, settings.target, config.stash.get(options.user_base_url_key, None))
+        playwright.register(config, settings, config.stash.get(options.user_base_url_key, None))
     except ConfigError as exc:
         raise pytest.UsageError(run_settings.get_redactor(config).redact(str(exc))) from None
     session.register(config, settings)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 
-from pytest_deploysmoke.expect import unchecked
+from pytest_deploysmoke.errors import unchecked
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.clients.http import SmokeClient

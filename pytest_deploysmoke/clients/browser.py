@@ -394,7 +394,7 @@ def check_page(item: pytest.Item) -> None:
         return
     watch.settle()
     if problems := watch.listing():
-        from pytest_deploysmoke.expect import unchecked
+        from pytest_deploysmoke.errors import unchecked
 
         raise unchecked(f"UI {_path_of(watch.page.url)}: {problems}")
 

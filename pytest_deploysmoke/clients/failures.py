@@ -176,6 +176,6 @@ def translate(item: pytest.Item, exc: BaseException) -> BaseException | None:
     if message is None:
         return None
     from pytest_deploysmoke.config.settings import get_redactor
-    from pytest_deploysmoke.expect import unchecked
+    from pytest_deploysmoke.errors import unchecked
 
     return unchecked(get_redactor(item.config).redact(message))

@@ -1,15 +1,19 @@
-"""Selecting the deploy target: option precedence, stash keys and the report header."""
+"""The run's resolved settings: the target with the command line folded in, stash keys and the report header.
+
+The command-line options override the target's settings once, here: the Target a run hands
+out (``deploy_target``, ``settings.target``) carries the values in force, so no caller picks
+between an option and the config file.
+"""
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pytest
 
 from pytest_deploysmoke.clients.network import free_port
-from pytest_deploysmoke.config.model import ADHOC_TARGET, DEFAULT_SAMPLES, MAX_SAMPLES, DeployConfig, Target
-from pytest_deploysmoke.config.parse import build_target, find_config, load_config
+from pytest_deploysmoke.config.model import ADHOC_TARGET, MAX_SAMPLES, DeployConfig, Target
 from pytest_deploysmoke.config.redaction import Redactor, redact_url
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.options import TARGET_ENV
@@ -22,22 +26,20 @@ PORT_WORKERINPUT = "deploysmoke_port"
 class RunSettings:
     """Everything a run resolved from the CLI, the environment and the config file."""
 
+    #: The target, with the options folded in: ``--allow-destructive`` (``allow_destructive``),
+    #: ``--deploy-wait`` (``wait_ready``), ``--deploy-samples`` (``samples``), ``--deploy-watch`` and
+    #: ``--deploy-watch-every`` (``watch.duration``, ``watch.every``), ``--deploy-browser-path``
+    #: (``ui.browser_path``).
     target: Target
     config: DeployConfig
     target_source: str
     only_phases: tuple[str, ...]
-    allow_destructive: bool
-    wait_ready: float
     port: int | None
-    samples: int = DEFAULT_SAMPLES  # requests per latency() measurement: --deploy-samples, else the target's samples
-    watch_duration: float = 0.0  # seconds of watch window: --deploy-watch, else [watch] duration
-    watch_every: float = 900.0  # seconds per watch interval: --deploy-watch-every, else [watch] every
-    browser_path: str | None = None  # the Chromium for browser checks: --deploy-browser-path, else [ui] browser_path
 
     @property
     def destructive_allowed(self) -> bool:
         """Whether checks marked destructive may run against this target."""
-        return not self.target.production or self.allow_destructive
+        return not self.target.production or self.target.allow_destructive
 
 
 settings_key = pytest.StashKey[RunSettings]()
@@ -65,6 +67,8 @@ def get_redactor(config: pytest.Config) -> Redactor:
 
 def configure(config: pytest.Config) -> RunSettings | None:
     """Resolve and validate the run's settings; raise ConfigError on bad input."""
+    from pytest_deploysmoke.config.parse import build_target, find_config, load_config  # TOML, validation
+
     option = config.option
     name: str | None = option.deploysmoke_target
     source = "--deploy-target"
@@ -103,19 +107,15 @@ def configure(config: pytest.Config) -> RunSettings | None:
     watch_every = _option_duration("--deploy-watch-every", option.deploysmoke_watch_every, target.watch.every)
     if watch_every <= 0:
         raise ConfigError(None, "--deploy-watch-every", f"is {option.deploysmoke_watch_every!r}", "expected > 0")
-    settings = RunSettings(
-        target=target,
-        config=deploy_config,
-        target_source=source,
-        only_phases=only,
+    target = replace(
+        target,
         allow_destructive=bool(option.deploysmoke_allow_destructive or target.allow_destructive),
         wait_ready=target.wait_ready if wait is None else wait,
-        port=port,
         samples=target.samples if samples is None else samples,
-        watch_duration=watch_duration,
-        watch_every=watch_every,
-        browser_path=getattr(option, "deploysmoke_browser_path", None) or target.ui.browser_path,
+        watch=replace(target.watch, duration=watch_duration, every=watch_every),
+        ui=replace(target.ui, browser_path=getattr(option, "deploysmoke_browser_path", None) or target.ui.browser_path),
     )
+    settings = RunSettings(target=target, config=deploy_config, target_source=source, only_phases=only, port=port)
     config.stash[settings_key] = settings
     config.stash[redactor_key] = target.redactor()
     return settings
@@ -165,12 +165,12 @@ def header_lines(config: pytest.Config) -> list[str]:
     if config.option.deploysmoke_watch_every is not None:
         rerun.append(f"--deploy-watch-every={config.option.deploysmoke_watch_every}")
     lines.append(f"deploysmoke: rerun with {' '.join(rerun)}")
-    if settings.watch_duration > 0:
+    if target.watch.duration > 0:
         probes = ", ".join(probe.action for probe in target.watch.probes)
         lines.append(
-            f"deploysmoke: watch window {settings.watch_duration:g} s after the checks, "
-            f"a line every {settings.watch_every:g} s; probes: {probes}"
+            f"deploysmoke: watch window {target.watch.duration:g} s after the checks, "
+            f"a line every {target.watch.every:g} s; probes: {probes}"
         )
-    if target.production and not settings.allow_destructive:
+    if target.production and not target.allow_destructive:
         lines.append("deploysmoke: production guard on: checks marked destructive will not run")
     return [get_redactor(config).redact(line) for line in lines]

@@ -20,8 +20,7 @@ import httpx
 from pytest_deploysmoke.clients.http import WARMUP_EXTENSION
 from pytest_deploysmoke.clients.network import describe_error
 from pytest_deploysmoke.config.model import MAX_SAMPLES
-from pytest_deploysmoke.errors import BudgetExceeded
-from pytest_deploysmoke.expect import unchecked
+from pytest_deploysmoke.errors import BudgetExceeded, unchecked
 from pytest_deploysmoke.perf.budgets import Budget, Duration, format_ms
 from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats
 
@@ -73,7 +72,7 @@ class Tally:
                 self.first_over_budget = self.first_over_budget or sample.over_budget
 
 
-class LatencyProbe:
+class Latency:
     """What the ``latency`` fixture returns: call it to measure one endpoint (see ``__call__``)."""
 
     def __init__(

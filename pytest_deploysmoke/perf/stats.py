@@ -177,7 +177,7 @@ class LatencyHistogram:
         )
 
 
-def _ms_text(ms: float) -> str:
+def ms_text(ms: float) -> str:
     ms = float(ms)  # a Millis compares with seconds; here the plain number of ms is meant
     if math.isnan(ms):
         return "n/a"
@@ -220,7 +220,7 @@ class Millis(float):
         return f"{value} ({self.label} {self.summary})" if self.label else f"{value} ({self.summary})"
 
     def __str__(self) -> str:
-        return f"{_ms_text(self)} ms" if not math.isnan(self) else "n/a"
+        return f"{ms_text(self)} ms" if not math.isnan(self) else "n/a"
 
     def __format__(self, spec: str) -> str:
         return str(self) if not spec else float(self).__format__(spec)
@@ -309,7 +309,7 @@ class LatencyStats:  # not @final: loadprobe.LoadStats adds the load figures
         outcomes = tuple(sorted(error_outcomes, key=lambda pair: (-pair[1], pair[0])))
         p50, p95, p99 = histogram.percentiles(PERCENTILES)
         values = {"min": histogram.min, "p50": p50, "p95": p95, "p99": p99, "max": histogram.max}
-        spread = ", ".join(f"{name} {_ms_text(ms)}" for name, ms in values.items())
+        spread = ", ".join(f"{name} {ms_text(ms)}" for name, ms in values.items())
         answered = histogram.count
         size = f"of {answered}" if answered == count else f"of {answered} answered"
         summary = f"{size}: {spread}; {_errors_text(errors, unanswered, outcomes)}"
@@ -336,7 +336,7 @@ class LatencyStats:  # not @final: loadprobe.LoadStats adds the load figures
     @property
     def distribution(self) -> str:
         """``min 12, p50 30, p95 2450, p99 2600, max 2700 ms``."""
-        spread = ", ".join(f"{name} {_ms_text(getattr(self, name))}" for name in ("min", "p50", "p95", "p99", "max"))
+        spread = ", ".join(f"{name} {ms_text(getattr(self, name))}" for name in ("min", "p50", "p95", "p99", "max"))
         return f"{spread} ms" if self.count > self.unanswered else "no answers"
 
     @property

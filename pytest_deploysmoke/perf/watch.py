@@ -130,11 +130,12 @@ class Aggregate:
 
 
 def run_window(
-    config: pytest.Config, settings: RunSettings, prior: Decision, session: pytest.Session | None = None
+    config: pytest.Config, settings: RunSettings, prior: Decision | None, session: pytest.Session | None = None
 ) -> WatchOutcome:
-    """Run the watch window after the checks, unless they already decided, and return its outcome."""
+    """Run the watch window after the checks, unless they already decided against the deploy
+    (*prior*: ``"NO-GO"``, ``"ROLLBACK"``), and return its outcome."""
     write = _writer(config)
-    duration, every = settings.watch_duration, settings.watch_every
+    duration, every = settings.target.watch.duration, settings.target.watch.every
     if prior in ("NO-GO", "ROLLBACK"):
         line = f"watch window skipped: the checks already say {prior}"
         write(line, yellow=True)

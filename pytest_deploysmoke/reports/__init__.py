@@ -8,6 +8,7 @@ import pytest
 
 from pytest_deploysmoke.config.settings import RunSettings
 from pytest_deploysmoke.results.verdict import Verdict
+from pytest_deploysmoke.run import plugins
 
 
 def register_writers(config: pytest.Config, settings: RunSettings) -> None:
@@ -18,16 +19,22 @@ def register_writers(config: pytest.Config, settings: RunSettings) -> None:
     """
     if config.option.collectonly:  # nothing runs, so there is nothing to decide or report
         return
-    from pytest_deploysmoke.reports.terminal import VerdictLine
+    from pytest_deploysmoke.reports.terminal import TerminalReport
     from pytest_deploysmoke.results.summary import RunSummary
 
     check_output_paths(config)
-    config.pluginmanager.register(RunSummary(config, settings), "deploysmoke-summary")
-    config.pluginmanager.register(VerdictLine(), "deploysmoke-verdict-line")
+    plugins.register(config, RunSummary(config, settings), "deploysmoke-summary")
+    plugins.register(config, TerminalReport(), "deploysmoke-terminal")
+    if config.option.deploysmoke_ticket or config.option.deploysmoke_json:
+        plugins.register(config, ReportFiles(), "deploysmoke-files")
+    if config.getoption("xmlpath", None):
+        from pytest_deploysmoke.reports.junit import JunitProperties
+
+        plugins.register(config, JunitProperties(), "deploysmoke-junit")
     if config.pluginmanager.hasplugin("html") and config.getoption("htmlpath", None):
         from pytest_deploysmoke.reports.html import HtmlReport
 
-        config.pluginmanager.register(HtmlReport(config, settings), "deploysmoke-html")
+        plugins.register(config, HtmlReport(config, settings), "deploysmoke-html")
 
 
 def check_output_paths(config: pytest.Config) -> None:
@@ -60,8 +67,20 @@ def check_output_paths(config: pytest.Config) -> None:
             raise ConfigError(None, option, f"folder '{folder}' is not writable", "give a writable path")
 
 
+class ReportFiles:
+    """Writes ``--deploy-ticket`` and ``--deploy-json`` once the verdict is decided (controller only)."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from pytest_deploysmoke.results.summary import get_verdict
+
+        verdict = get_verdict(session.config)
+        if verdict is not None:
+            write_files(session.config, verdict)
+
+
 def write_files(config: pytest.Config, verdict: Verdict) -> None:
-    """Write the files the options asked for (controller only): the ticket and the JSON summary."""
+    """Write the files the options asked for: the ticket and the JSON summary."""
     ticket = config.option.deploysmoke_ticket
     if ticket:
         from pytest_deploysmoke.reports.ticket import render_ticket

@@ -7,6 +7,18 @@ import pytest
 from pytest_deploysmoke.results.verdict import Verdict
 
 
+class JunitProperties:
+    """Puts the verdict on ``--junitxml``'s ``<testsuite>`` before junitxml writes its file."""
+
+    @pytest.hookimpl(tryfirst=True)  # junitxml writes the file from its own, plain, sessionfinish
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        from pytest_deploysmoke.results.summary import get_verdict
+
+        verdict = get_verdict(session.config)
+        if verdict is not None:
+            add_verdict(session.config, verdict)
+
+
 def add_verdict(config: pytest.Config, verdict: Verdict) -> None:
     """Put the decision and its headline on ``--junitxml``'s ``<testsuite>`` properties.
 

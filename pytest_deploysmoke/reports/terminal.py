@@ -58,17 +58,31 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         tr.write_line(f"  warning: {warning}", yellow=True)
 
 
-class VerdictLine:
-    """Prints the verdict alone on the line just above pytest's final counts."""
+class TerminalReport:
+    """The deploysmoke section of the terminal summary, and the verdict alone on the line just
+    above pytest's final counts (controller only)."""
+
+    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+        write_summary(terminalreporter, config)
 
     # The outermost wrapper of pytest_terminal_summary ends after pytest's short test summary.
-    @pytest.hookimpl(wrapper=True, tryfirst=True)
-    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> Generator[None, None, None]:
+    @pytest.hookimpl(wrapper=True, tryfirst=True, specname="pytest_terminal_summary")
+    def pytest_terminal_summary_last_line(
+        self, terminalreporter: Any, config: pytest.Config
+    ) -> Generator[None, None, None]:
         result = yield
         verdict = get_verdict(config)
         if verdict is not None:
             write_verdict_line(terminalreporter, verdict)
         return result
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        verdict = get_verdict(session.config)
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        if verdict is not None and reporter is not None and session.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+            # pytest prints no terminal summary after an internal error: the verdict line goes out here.
+            write_verdict_line(reporter, verdict)
 
 
 def write_verdict_line(terminalreporter: Any, verdict: Verdict) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
+from collections.abc import Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -15,14 +16,14 @@ from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
 from pytest_deploysmoke.results import records, wire
-from pytest_deploysmoke.results.records import CallRecord, Measurement
+from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import (
-    CheckOutcome,
     CheckResult,
     Ending,
     FixtureCalls,
     RunInfo,
     Verdict,
+    against,
     decide,
     phase_results,
 )
@@ -44,52 +45,39 @@ def get_verdict(config: pytest.Config) -> Verdict | None:
 
 @dataclass(slots=True)
 class _Check:
-    """What the reports of one check said so far."""
+    """What the reports of one check said so far: its CheckResult taking shape, report by report."""
 
-    nodeid: str
-    phase: str = ""
-    title: str = ""
-    outcome: CheckOutcome = "passed"
-    duration: float = 0.0
-    message: str = ""
-    calls: tuple[CallRecord, ...] = ()
-    reruns: int = 0
-    guard_blocked: bool = False
-    rollback_rule: str = ""
-    screenshot: str = ""
-    wrote_production: bool = False
+    so_far: CheckResult
     #: Its teardown was reported: a check cut short by an interruption never is.
     finished: bool = False
-    measurements: tuple[Measurement, ...] = ()
 
-    def fold(self, facts: wire.ReportFacts) -> None:
-        """Take in what one more report of the check says."""
-        self.phase = facts.phase or self.phase
-        self.title = facts.title or self.title
-        self.calls = self.calls if facts.calls is None else facts.calls
-        self.measurements = self.measurements if facts.measurements is None else facts.measurements
-        self.screenshot = facts.screenshot or self.screenshot
-        self.rollback_rule = facts.rollback_rule or self.rollback_rule
-        self.guard_blocked = self.guard_blocked or facts.guard_blocked
-        self.wrote_production = self.wrote_production or facts.wrote_production
+    def fold(self, report: pytest.TestReport, facts: wire.ReportFacts) -> None:
+        """Take in one more report of the check, and the facts it carries."""
+        was = self.so_far
+        outcome, message = was.outcome, was.message
+        if report.failed and outcome != "failed":
+            outcome, message = "failed", failure_line(report)
+        elif report.skipped and outcome == "passed":
+            outcome, message = "skipped", failure_line(report)
+        self.so_far = replace(
+            was,
+            phase=facts.phase or was.phase,
+            title=facts.title or was.title,
+            outcome=outcome,
+            message=message,
+            duration=was.duration + report.duration,
+            calls=was.calls if facts.calls is None else facts.calls,
+            measurements=was.measurements if facts.measurements is None else facts.measurements,
+            screenshot=facts.screenshot or was.screenshot,
+            rollback_rule=facts.rollback_rule or was.rollback_rule,
+            guard_blocked=was.guard_blocked or facts.guard_blocked,
+            wrote_production=was.wrote_production or facts.wrote_production,
+        )
 
     def result(self, default_phase: str) -> CheckResult:
         """The check as the verdict and the writers see it."""
-        return CheckResult(
-            nodeid=self.nodeid,
-            phase=self.phase or default_phase,
-            title=self.title or _humanize(self.nodeid),
-            outcome=self.outcome,
-            duration=self.duration,
-            message=self.message,
-            calls=self.calls,
-            reruns=self.reruns,
-            guard_blocked=self.guard_blocked,
-            rollback_rule=self.rollback_rule,
-            screenshot=self.screenshot,
-            wrote_production=self.wrote_production,
-            measurements=self.measurements,
-        )
+        check = self.so_far
+        return replace(check, phase=check.phase or default_phase, title=check.title or _humanize(check.nodeid))
 
 
 @dataclass(slots=True)
@@ -140,19 +128,16 @@ class RunSummary:
         for fixture, calls in facts.fixture_calls:  # the wide fixtures' calls: they belong to no check
             self._fixture_calls.setdefault(fixture, []).extend(calls)
         self._cleanup += facts.cleanup
-        check = self._checks.setdefault(report.nodeid, _Check(report.nodeid))
+        check = self._checks.get(report.nodeid)
+        if check is None:
+            check = self._checks[report.nodeid] = _Check(CheckResult(report.nodeid, "", "", "passed", 0.0))
         if str(report.outcome) == "rerun":  # pytest-rerunfailures' outcome, outside pytest's own Literal
-            check.reruns += 1
+            check.so_far = replace(check.so_far, reruns=check.so_far.reruns + 1)
             return
-        check.duration += report.duration
         if report.when not in ("setup", "call"):  # teardown, or a crashed xdist worker's one report
             check.finished = True
-        check.fold(facts)
+        check.fold(report, facts)
         self._reported_version = facts.reported_version or self._reported_version
-        if report.failed and check.outcome != "failed":
-            check.outcome, check.message = "failed", failure_line(report)
-        elif report.skipped and check.outcome == "passed":
-            check.outcome, check.message = "skipped", failure_line(report)
 
     def ending(self, session: pytest.Session | None) -> Ending:
         """How the run ended, beside its checks: selection, interruption, readiness, cleanup."""
@@ -180,16 +165,50 @@ class RunSummary:
         )
 
     def verdict(self, session: pytest.Session | None = None) -> Verdict:
-        """Decide from everything reported so far (call once, at the end of the session).
+        """Decide, once, from everything reported (called at the end of the session).
 
-        The rollback rules are evaluated on the performance phase's calls; then, when a watch
-        window is asked for and the checks did not already decide against the deploy, the
-        window runs (with *session*) and its tripped rules join the verdict.
+        First the evidence: the checks, their phases, the rollback rules evaluated on their
+        calls, how the run ended.  Then, when a watch window is asked for and the checks did not
+        already decide against the deploy, the window runs (with *session*) to its end.  Then
+        the verdict is decided on both.
         """
         target = self.settings.target
         config = self.settings.config
         checks = [c.result(config.default_phase) for c in self._checks.values() if c.finished]
-        run = RunInfo(
+        rank = {name: index for index, name in enumerate(config.phases)}
+        checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
+        phase_list = phase_results(config.phases, config.gates, checks)
+        rollback, unjudged = _checks_rollback(target.rollback, checks)
+        errors = tuple(self._collection_errors)
+        ending = self.ending(session)
+        run = self._run_info()
+        watch_line = ""
+        if self.settings.target.watch.duration > 0:
+            from pytest_deploysmoke.perf import watch
+
+            prior = against(run, phase_list, checks, rollback=rollback, collection_errors=errors, ending=ending)
+            outcome = watch.run_window(self.config, self.settings, prior, session)
+            run = replace(run, finished=time.time())
+            rollback += outcome.rollback
+            unjudged += outcome.not_evaluated
+            watch_line = outcome.line
+            if outcome.interrupted:
+                ending = replace(ending, interrupted="SIGINT during the watch window")
+        return decide(
+            run,
+            phase_list,
+            checks,
+            rollback=rollback,
+            watch=watch_line,
+            collection_errors=errors,
+            ending=ending,
+            not_evaluated=unjudged,
+        )
+
+    def _run_info(self) -> RunInfo:
+        """Where and when the run happened (finished: now)."""
+        target = self.settings.target
+        return RunInfo(
             target=target.name,
             base_url=redact_url(target.base_url),
             production=target.production,
@@ -201,63 +220,22 @@ class RunSummary:
             commit=_git_commit(self.config.rootpath),
             extra=tuple(_extra_rows(self.config)),
         )
-        rank = {name: index for index, name in enumerate(config.phases)}
-        checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
-        phase_list = phase_results(config.phases, config.gates, checks)
-        rollback, unjudged = _checks_rollback(target.rollback, checks)
-        errors = tuple(self._collection_errors)
-        ending = self.ending(session)
-        prior = decide(
-            run, phase_list, checks, rollback=rollback, collection_errors=errors, ending=ending, not_evaluated=unjudged
-        )
-        if self.settings.watch_duration <= 0:
-            return prior
-        from pytest_deploysmoke.perf import watch
 
-        outcome = watch.run_window(self.config, self.settings, prior.decision, session)
-        run = replace(run, finished=time.time())
-        if outcome.interrupted:
-            ending = replace(ending, interrupted="SIGINT during the watch window")
-        return decide(
-            run,
-            phase_list,
-            checks,
-            rollback=[*rollback, *outcome.rollback],
-            watch=outcome.line,
-            collection_errors=errors,
-            ending=ending,
-            not_evaluated=[*unjudged, *outcome.not_evaluated],
-        )
-
-    # Decided first thing at sessionfinish, written last: other plugins render the verdict from
-    # their own sessionfinish (pytest-html's trylast one calls pytest_html_results_summary), and
-    # the order among trylast implementations depends on which plugin was registered first.
-    @pytest.hookimpl(tryfirst=True, specname="pytest_sessionfinish")
-    def pytest_sessionfinish_decide(self, session: pytest.Session) -> None:
-        """Build the verdict before any other sessionfinish implementation runs."""
-        from pytest_deploysmoke.reports.junit import add_verdict
-
+    # The outermost part of sessionfinish: decided before any other implementation runs (the
+    # writers render it from theirs: JUnit's properties before junitxml writes its file, the
+    # ticket and the JSON summary last, pytest-html from its trylast one), and announced to
+    # pytest_deploysmoke_verdict after every one of them.
+    @pytest.hookimpl(wrapper=True, specname="pytest_sessionfinish")
+    def pytest_sessionfinish_decide(self, session: pytest.Session) -> Generator[None, None, None]:
+        """Decide the verdict before the writers, and pass it to the verdict hook after them."""
         verdict = self.config.stash[verdict_key] = self.verdict(session)
-        add_verdict(self.config, verdict)  # before junitxml writes its file in its own sessionfinish
         if not verdict.go and session.exitstatus == pytest.ExitCode.OK:
             # pytest returns session.exitstatus as set after sessionfinish: the checks that ran passed,
             # the deploy did not (a rollback rule, nothing checked, a target never ready).
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
-
-    @pytest.hookimpl(trylast=True)
-    def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from pytest_deploysmoke.reports import write_files
-
-        verdict = self.config.stash[verdict_key]
-        write_files(self.config, verdict)
+        result = yield
         self.config.hook.pytest_deploysmoke_verdict(config=self.config, verdict=verdict)
-        if session.exitstatus == pytest.ExitCode.INTERNAL_ERROR:
-            # pytest prints no terminal summary after an internal error: the verdict line goes out here.
-            from pytest_deploysmoke.reports.terminal import write_verdict_line
-
-            reporter = self.config.pluginmanager.get_plugin("terminalreporter")
-            if reporter is not None:
-                write_verdict_line(reporter, verdict)
+        return result
 
 
 def _checks_rollback(rules: RollbackRules, checks: list[CheckResult]) -> tuple[list[str], list[str]]:

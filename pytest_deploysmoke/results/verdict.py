@@ -294,25 +294,7 @@ def decide(
     it warns only with ``held_back = "warn"``.
     """
     ending = ending or Ending(selection=Selection(len(checks), len(checks)))
-    reasons = [f"collection failed: {error}" for error in collection_errors]
-    if ending.not_ready:
-        reasons.append(not_ready_reason(run.target, ending.not_ready))
-    if ending.interrupted:
-        during = f" during {ending.cut_short}" if ending.cut_short else ""
-        reasons.append(
-            f"interrupted ({ending.interrupted}){during} after {len(checks)} of {ending.selection.selected} checks"
-        )
-    for phase in phases:
-        if phase.gate and phase.outcome == "failed":
-            first = next(c for c in checks if c.phase == phase.name and c.outcome == "failed")
-            reasons.append(gate_failed(phase.name, first.nodeid))
-    for check in checks:
-        if check.outcome == "failed":
-            reasons.append(f"{check.title} failed ({check.nodeid}): {check.message}".rstrip(": "))
-    if not reasons and not any(check.outcome == "passed" for check in checks):
-        reasons.append(nothing_checked(ending.selection, checks))
-    elif not reasons and len(checks) < ending.selection.selected:
-        reasons.append(f"the run ended after {len(checks)} of {ending.selection.selected} checks")
+    reasons = _reasons(run, phases, checks, collection_errors, ending)
     warnings: list[str] = []
     for check in checks:
         if check.outcome == "passed" and check.reruns:
@@ -378,3 +360,53 @@ def rollback_checks(checks: Iterable[CheckResult]) -> list[str]:
         for check in checks
         if check.outcome == "failed" and check.rollback_rule
     ]
+
+
+def against(
+    run: RunInfo,
+    phases: Sequence[PhaseResult],
+    checks: Sequence[CheckResult],
+    *,
+    rollback: Sequence[str] = (),
+    collection_errors: Iterable[str] = (),
+    ending: Ending | None = None,
+) -> Decision | None:
+    """What the checks already decided against the deploy (``"ROLLBACK"``, ``"NO-GO"``), or None.
+
+    The watch window asks before it runs, so that it does not watch a deploy already refused;
+    :func:`decide` then decides once, on the checks and the window together.
+    """
+    if rollback or rollback_checks(checks):
+        return "ROLLBACK"
+    ending = ending or Ending(selection=Selection(len(checks), len(checks)))
+    return "NO-GO" if _reasons(run, phases, checks, collection_errors, ending) else None
+
+
+def _reasons(
+    run: RunInfo,
+    phases: Sequence[PhaseResult],
+    checks: Sequence[CheckResult],
+    collection_errors: Iterable[str],
+    ending: Ending,
+) -> list[str]:
+    """The reasons for NO-GO: what failed, what was never checked, how the run was cut short."""
+    reasons = [f"collection failed: {error}" for error in collection_errors]
+    if ending.not_ready:
+        reasons.append(not_ready_reason(run.target, ending.not_ready))
+    if ending.interrupted:
+        during = f" during {ending.cut_short}" if ending.cut_short else ""
+        reasons.append(
+            f"interrupted ({ending.interrupted}){during} after {len(checks)} of {ending.selection.selected} checks"
+        )
+    for phase in phases:
+        if phase.gate and phase.outcome == "failed":
+            first = next(c for c in checks if c.phase == phase.name and c.outcome == "failed")
+            reasons.append(gate_failed(phase.name, first.nodeid))
+    for check in checks:
+        if check.outcome == "failed":
+            reasons.append(f"{check.title} failed ({check.nodeid}): {check.message}".rstrip(": "))
+    if not reasons and not any(check.outcome == "passed" for check in checks):
+        reasons.append(nothing_checked(ending.selection, checks))
+    elif not reasons and len(checks) < ending.selection.selected:
+        reasons.append(f"the run ended after {len(checks)} of {ending.selection.selected} checks")
+    return reasons

@@ -51,7 +51,7 @@ def note_rollback(item: pytest.Item, report: pytest.TestReport, exc: BaseExcepti
     A failure to get an answer (refused, timed out, over budget, a 5xx) is not the data's fault:
     the check fails as any other, and availability has rollback rules of its own.
     """
-    from pytest_deploysmoke.expect import is_data_failure
+    from pytest_deploysmoke.errors import is_data_failure
 
     rule = phases.rollback_rule(item)
     if rule and is_data_failure(exc):

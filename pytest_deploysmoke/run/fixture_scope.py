@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke.results import records
+from pytest_deploysmoke.run import plugins
 
 
 class FixtureScope:
@@ -46,4 +47,4 @@ class FixtureScope:
 
 def register(config: pytest.Config) -> None:
     """Register the fixture scope tracker (controller and workers: fixtures run where checks run)."""
-    config.pluginmanager.register(FixtureScope(config), "deploysmoke-fixture-scope")
+    plugins.register(config, FixtureScope(config), "deploysmoke-fixture-scope")

@@ -28,6 +28,7 @@ from pytest_deploysmoke import guard, phases
 from pytest_deploysmoke.config.settings import RunSettings
 from pytest_deploysmoke.results import wire
 from pytest_deploysmoke.results.verdict import PhaseOutcome, gate_failed, phase_outcome
+from pytest_deploysmoke.run import plugins
 
 #: Key of the shared gate file in xdist's ``workerinput``.
 GATE_FILE_WORKERINPUT = "deploysmoke_gate_file"
@@ -140,7 +141,7 @@ class Gatekeeper:
         for item in items:
             if "smoke_user" in getattr(item, "fixturenames", ()):
                 item.add_marker("destructive")  # registering a user writes to the target
-            guard.apply(item, self.settings.target, allow_destructive=self.settings.allow_destructive)
+            guard.apply(item, self.settings.target, allow_destructive=self.settings.target.allow_destructive)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         gates = self.settings.config.gates
@@ -254,6 +255,6 @@ def _lines(chunk: bytes) -> Sequence[bytes]:
 def register(config: pytest.Config, settings: RunSettings) -> None:
     """Register the Gatekeeper, and its xdist hooks when xdist is loaded."""
     gatekeeper = Gatekeeper(config, settings)
-    config.pluginmanager.register(gatekeeper, "deploysmoke-gatekeeper")
+    plugins.register(config, gatekeeper, "deploysmoke-gatekeeper")
     if config.pluginmanager.hasplugin("xdist"):
-        config.pluginmanager.register(XdistHooks(gatekeeper, settings.port), "deploysmoke-xdist")
+        plugins.register(config, XdistHooks(gatekeeper, settings.port), "deploysmoke-xdist")

@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from pytest_deploysmoke.run import plugins
+
 
 class TermAsInterrupt:
     """A plugin object that handles SIGTERM as Ctrl-C between ``pytest_configure`` and unconfigure."""
@@ -66,7 +68,7 @@ def register(config: pytest.Config) -> None:
     """On the controller: handle SIGTERM as Ctrl-C for the rest of the run."""
     handler = config.stash[interruption_key] = TermAsInterrupt(config)
     handler.install()
-    config.pluginmanager.register(handler, "deploysmoke-interruption")
+    plugins.register(config, handler, "deploysmoke-interruption")
 
 
 def received_signal(config: pytest.Config) -> str:

@@ -212,10 +212,10 @@ def prepare_target(session: pytest.Session) -> None:
             cwd = settings.config.path.parent if settings.config.path else config.rootpath
             process = launch_and_wait(target, cwd, redactor)
             config.add_cleanup(process.stop)
-        if settings.wait_ready > 0:
+        if settings.target.wait_ready > 0:
             wait_until_ready(
                 target.base_url + target.health_path,
-                within=settings.wait_ready,
+                within=settings.target.wait_ready,
                 request_timeout=target.timeout,
                 verify_tls=target.verify_tls,
                 redactor=redactor,

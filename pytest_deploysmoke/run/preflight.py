@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke.config.settings import RunSettings
-from pytest_deploysmoke.expect import unchecked
+from pytest_deploysmoke.errors import unchecked
 
 REQUIRED_ENV_NODEID = "deploysmoke::required_env"
 

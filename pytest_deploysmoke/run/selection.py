@@ -10,6 +10,7 @@ import pytest
 
 from pytest_deploysmoke import phases
 from pytest_deploysmoke.results.verdict import Selection
+from pytest_deploysmoke.run import plugins
 
 #: Key of a worker's selection in xdist's ``workeroutput``: workers collect, the controller does not.
 SELECTION_WORKEROUTPUT = "deploysmoke_selection"
@@ -106,7 +107,7 @@ selection_key = pytest.StashKey[SelectionTracker]()
 def register(config: pytest.Config, only_phases: tuple[str, ...]) -> None:
     """Register the tracker (controller and workers) and keep it in the stash."""
     tracker = config.stash[selection_key] = SelectionTracker(config, only_phases)
-    config.pluginmanager.register(tracker, "deploysmoke-selection")
+    plugins.register(config, tracker, "deploysmoke-selection")
 
 
 def get_selection(config: pytest.Config) -> Selection:

@@ -7,7 +7,6 @@ this module is called, and no other plugin's object is touched.
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Generator
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 
 from pytest_deploysmoke import phases
 from pytest_deploysmoke.config.settings import RunSettings
+from pytest_deploysmoke.run import plugins
 
 
 class DeploySession:
@@ -23,9 +23,6 @@ class DeploySession:
     def __init__(self, config: pytest.Config, settings: RunSettings) -> None:
         self.config = config
         self.settings = settings
-
-    def pytest_unconfigure(self, config: pytest.Config) -> None:
-        config.pluginmanager.unregister(self)
 
     def pytest_report_header(self, config: pytest.Config) -> list[str]:
         from pytest_deploysmoke.config import settings
@@ -70,24 +67,7 @@ class DeploySession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_call(self, item: pytest.Item) -> Generator[None, None, None]:
         __tracebackhide__ = True
-        yield from _translating_failures(item)
-        browser = sys.modules.get("pytest_deploysmoke.clients.browser")  # loaded only when a check used ui_page
-        if browser is not None:
-            browser.check_page(item)
-
-    @pytest.hookimpl(wrapper=True)
-    def pytest_fixture_setup(self, fixturedef: pytest.FixtureDef[Any]) -> Generator[None, Any, Any]:
-        __tracebackhide__ = True
-        result = yield
-        if "playwright" not in sys.modules:  # every fixture passes here: stay cheap without a browser
-            return result
-        from pytest_deploysmoke.clients import browser
-
-        if fixturedef.argname == "browser_type_launch_args" and isinstance(result, dict):
-            browser.add_browser_path(self.config, result, self.settings.browser_path)
-        elif type(result).__name__ == "Runner" and type(result).__module__ in browser.RUNNER_MODULES:
-            browser.share_thread_with_playwright(result)  # pytest-asyncio's runner fixture
-        return result
+        return (yield from _translating_failures(item))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(
@@ -97,18 +77,10 @@ class DeploySession:
         from pytest_deploysmoke.config import settings
         from pytest_deploysmoke.run import annotation
 
-        browser = sys.modules.get("pytest_deploysmoke.clients.browser")
-        if browser is not None:
-            browser.attach_screenshot(item, report)
         if report.when == "call" and report.failed and call.excinfo is not None:
             annotation.note_rollback(item, report, call.excinfo.value)
         annotation.annotate(item, report, settings.get_redactor(item.config))
         return report
-
-    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
-        from pytest_deploysmoke.reports import terminal
-
-        terminal.write_summary(terminalreporter, config)
 
 
 def _translating_failures(item: pytest.Item) -> Generator[None, None, None]:
@@ -127,4 +99,4 @@ def _translating_failures(item: pytest.Item) -> Generator[None, None, None]:
 
 def register(config: pytest.Config, settings: RunSettings) -> None:
     """Register the deploy session (controller and workers); it is unregistered with the config."""
-    config.pluginmanager.register(DeploySession(config, settings), "deploysmoke-session")
+    plugins.register(config, DeploySession(config, settings), "deploysmoke-session")

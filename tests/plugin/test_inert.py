@@ -134,3 +134,28 @@ def test_inert_run_loads_and_patches_nothing(pytester: pytest.Pytester) -> None:
     assert ours - INERT_MODULES <= {m for m in ours if m.startswith("pytest_deploysmoke.fixtures.")}
     assert not extra & HEAVY, f"loaded because of the plugin: {sorted(extra & HEAVY)}"
     assert seen["with"]["patched"] == [False], "pytest-asyncio's runner was wrapped without a target"
+
+
+def test_a_deploy_run_leaves_no_plugin_object_behind(pytester: pytest.Pytester, standin_url: str) -> None:
+    """Every plugin object a deploy run registers is gone once its config is cleaned up."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.t]\nbase_url = "{standin_url}"\n')
+    pytester.makepyfile(test_checks="def test_health(http):\n    assert http.get('/health').status_code == 200\n")
+    recorder = pytester.inline_run("--deploy-target=t", "--deploy-json=summary.json", "--junitxml=junit.xml")
+    recorder.assertoutcome(passed=1)
+    config = recorder.getcall("pytest_sessionfinish").session.config
+    left = [name for name, _ in config.pluginmanager.list_name_plugin() if name and name.startswith("deploysmoke-")]
+    assert left == [], f"still registered after the run: {left}"
+
+
+def test_the_config_model_loads_without_its_parser() -> None:
+    """What most modules import (the Target, the guard, the run's settings) loads no TOML parser, no difflib."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import pytest_deploysmoke.config.model, pytest_deploysmoke.guard, pytest_deploysmoke.config.settings\n"
+        "print(sorted(m for m in ('tomllib', 'tomli', 'difflib') if m in sys.modules))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr

@@ -171,3 +171,29 @@ def test_gate_is_judged_on_final_outcome_under_rerunfailures(pytester: pytest.Py
     result = pytester.runpytest("--deploy-target=local", "--reruns=1")
     assert result.parseoutcomes() == {"passed": 2, "rerun": 1}
     result.stdout.fnmatch_lines(["*health*PASSED*(gate)*1 passed*"])
+
+
+def test_deploy_target_carries_the_options_in_force(pytester: pytest.Pytester, standin_url: str) -> None:
+    """The command line is folded into the target once: deploy_target shows the values the run uses."""
+    pytester.makefile(
+        ".toml",
+        deploysmoke=f'[targets.t]\nbase_url = "{standin_url}"\nsamples = 5\nwait_ready = 1\n'
+        '[targets.t.watch]\nduration = "0s"\nevery = "10s"\n',
+    )
+    pytester.makepyfile(
+        test_checks="""
+        def test_settings(deploy_target):
+            got = (deploy_target.samples, deploy_target.wait_ready, deploy_target.allow_destructive,
+                   deploy_target.watch.every, deploy_target.ui.browser_path)
+            assert got == (7, 0.0, True, 3.0, "/opt/chromium"), got
+        """
+    )
+    result = pytester.runpytest(
+        "--deploy-target=t",
+        "--deploy-samples=7",
+        "--deploy-wait=0",
+        "--allow-destructive",
+        "--deploy-watch-every=3s",
+        "--deploy-browser-path=/opt/chromium",
+    )
+    result.assert_outcomes(passed=1)

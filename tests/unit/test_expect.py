@@ -50,7 +50,7 @@ def test_list_length_mismatch() -> None:
 def test_expect_data_checks_parsed_data_and_is_a_data_failure() -> None:
     """expect_data returns matching data; a difference fails in one line that the rollback mark counts as data."""
     from pytest_deploysmoke import expect_data
-    from pytest_deploysmoke.expect import is_data_failure
+    from pytest_deploysmoke.errors import is_data_failure
 
     value = {"status": "completed", "performance": {"total_trades": 3}}
     assert expect_data(value, {"performance": {"total_trades": 3}}) is value

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from pytest_deploysmoke.perf.load import LoopLag, judge_client, locustfile_for
+from pytest_deploysmoke.perf.load.locust import locustfile_for
+from pytest_deploysmoke.perf.load.stats import LoopLag, judge_client
 
 
 def test_client_bound_note_flags_the_client() -> None:
