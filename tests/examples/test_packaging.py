@@ -27,7 +27,7 @@ from typing import Any
 import psycopg
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pytest_deploysmoke"
 BUILD_TIMEOUT = 600  # seconds: build sets up two isolated environments (sdist, then wheel from it)
 INSTALL_TIMEOUT = 900  # seconds: pip fetches every dependency by name into an empty venv
