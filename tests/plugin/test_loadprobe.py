@@ -189,3 +189,15 @@ def test_locust_engine_runs_in_subprocesses(pytester: pytest.Pytester, server_ur
     assert stats["rps"] == pytest.approx(stats["count"] / 3)
     assert (stats["engine"], stats["workers"]) == ("locust", workers)
     assert "gevent" not in sys.modules and "locust" not in sys.modules
+
+
+def test_a_probe_that_measured_nothing_fails_the_check(pytester: pytest.Pytester, server_url: str) -> None:
+    """Every request outlives the run (5 s answers, a 1 s run): no figure, so the check fails in one line."""
+    pytester.makefile(".toml", deploysmoke=target_toml(server_url))
+    pytester.makepyfile(
+        test_load="def test_slow_load(load_probe):\n    load_probe(users=2, duration='1s', requests=['GET /slow?s=5'])\n"
+    )
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(["*LOAD 2 users x 1 s: GET /slow?s=5: no request finished within the run*"])
+    result.stdout.fnmatch_lines(["deploysmoke verdict: NO-GO*"])

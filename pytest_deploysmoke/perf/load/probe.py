@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
+from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.perf.budgets import parse_duration
 from pytest_deploysmoke.perf.latency import split_request
 from pytest_deploysmoke.perf.load.stats import ENGINES, Engine, LoadPlan, LoadStats, load_stats
@@ -89,6 +90,11 @@ class LoadProbe:
 
             run = locust.run(self._target, self._redactor, plan)
         stats = load_stats(run, users=users, duration_s=duration_s, engine=engine, workers=workers, scenario=shown)
+        if stats.count == 0:  # nothing sent, or no answer before the hard stop: no evidence, never a pass
+            raise unchecked(
+                f"{action}: no request finished within the run ({engine} engine measured nothing); "
+                "give the run more time, or check that the target answers within it"
+            )
         outcome = f"{stats.count} req, {stats.errors} errors, {stats.rps:.0f} req/s"
         record(
             self._config,
