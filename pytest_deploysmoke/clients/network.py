@@ -1,4 +1,4 @@
-"""Network helpers the clients share: failures in words, and a free loopback port."""
+"""Network helpers the clients share: failures in words, a TLS context, and a free loopback port."""
 
 from __future__ import annotations
 
@@ -50,3 +50,12 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def ssl_context(verify: bool) -> ssl.SSLContext:
+    """The default TLS context; with *verify* false (``verify_tls = false``), one that checks no certificate."""
+    context = ssl.create_default_context()
+    if not verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context

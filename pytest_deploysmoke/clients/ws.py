@@ -14,6 +14,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from pytest_deploysmoke.clients.network import ssl_context
 from pytest_deploysmoke.errors import BudgetExceeded, WebSocketError
 from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
@@ -173,7 +174,7 @@ async def open_websocket(
             open_timeout=limit,
             close_timeout=limit,
             subprotocols=subprotocols,  # type: ignore[arg-type]  # plain strings are valid subprotocols
-            ssl=_ssl_context(target) if url.startswith("wss:") else None,
+            ssl=ssl_context(target.verify_tls) if url.startswith("wss:") else None,
         )
     except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
         elapsed = (time.perf_counter() - started) * 1000
@@ -223,16 +224,6 @@ def _describe_open_error(exc: BaseException) -> str:
     from pytest_deploysmoke.clients.network import describe_error
 
     return describe_error(exc)
-
-
-def _ssl_context(target: Target) -> Any:
-    import ssl
-
-    context = ssl.create_default_context()
-    if not target.verify_tls:
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
 
 
 def _excerpt(message: Any) -> str:

@@ -178,6 +178,7 @@ class LatencyHistogram:
 
 
 def ms_text(ms: float) -> str:
+    """*ms* as a report shows it: one decimal under 10 ms, none from there; ``n/a`` for no figure."""
     ms = float(ms)  # a Millis compares with seconds; here the plain number of ms is meant
     if math.isnan(ms):
         return "n/a"

@@ -15,12 +15,13 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Final
 
 import httpx
 import pytest
 import websockets
 
+from pytest_deploysmoke.clients.network import ssl_context
 from pytest_deploysmoke.perf.budgets import format_ms
 from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, evaluate, not_evaluated, percent
 from pytest_deploysmoke.perf.stats import LatencyHistogram
@@ -291,7 +292,7 @@ class Watch:
                 additional_headers=dict(target.headers),
                 open_timeout=target.timeout,
                 close_timeout=1.0,
-                ssl=_ssl_context(target) if url.startswith("wss:") else None,
+                ssl=ssl_context(target.verify_tls) if url.startswith("wss:") else None,
             )
         except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI):
             return ProbeSample(probe, None, ok=False)
@@ -343,12 +344,6 @@ def parse_process_metrics(text: str) -> tuple[float | None, float | None]:
             elif sample.name == "process_resident_memory_bytes":
                 rss = float(sample.value)
     return cpu, rss
-
-
-def _ssl_context(target: Target) -> Any:
-    from pytest_deploysmoke.clients.ws import _ssl_context as context
-
-    return context(target)
 
 
 def _duration(seconds: float) -> str:
