@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_deploysmoke.clients.failures import answered, excerpt
+from pytest_deploysmoke.clients.network import answered, excerpt
 from pytest_deploysmoke.errors import DeploySmokeError, unchecked
 from pytest_deploysmoke.perf.budgets import Duration, parse_duration
 

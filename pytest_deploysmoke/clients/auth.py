@@ -19,8 +19,8 @@ if TYPE_CHECKING:
 
 def login(http: SmokeClient, target: Target) -> str:
     """Return the target's static token, or log in with its ``[auth]`` settings and return the token."""
-    from pytest_deploysmoke.clients.failures import excerpt
     from pytest_deploysmoke.clients.http import LOGIN_EXTENSION
+    from pytest_deploysmoke.clients.network import excerpt
 
     auth = target.auth
     if auth is None:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from pytest_deploysmoke.clients.network import describe_error
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError
 from pytest_deploysmoke.guard import get_decision, reads_only
 from pytest_deploysmoke.perf.budgets import Budget, Duration
@@ -112,8 +113,6 @@ class HttpProbe:
 
     def failed(self, request: httpx.Request, exc: Exception, elapsed: float, attempt: int) -> None:
         """Record a call that got no response."""
-        from pytest_deploysmoke.clients.network import describe_error
-
         budget = self.budget(request)
         record(
             self.config,

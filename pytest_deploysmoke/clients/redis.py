@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 import pytest
 import redis
 
+from pytest_deploysmoke.clients.network import describe_error
 from pytest_deploysmoke.errors import GuardError
 from pytest_deploysmoke.guard import get_decision
 from pytest_deploysmoke.results.records import CallRecord, current_item, record
@@ -64,8 +65,6 @@ class SmokeRedis(_Guarded, redis.Redis):
         try:
             result = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # as above
         except redis.RedisError as exc:
-            from pytest_deploysmoke.clients.network import describe_error
-
             record(config, CallRecord("redis", action, describe_error(exc), ok=False, ms=_ms(started)))
             raise
         write = str(args[0]).upper() not in READ_COMMANDS
@@ -95,8 +94,6 @@ class SmokePipeline(_Guarded, redis.client.Pipeline):
             result = super().execute(raise_on_error)
         except redis.RedisError as exc:
             if config is not None:
-                from pytest_deploysmoke.clients.network import describe_error
-
                 record(
                     config,
                     CallRecord(

@@ -14,7 +14,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
-from pytest_deploysmoke.clients.network import ssl_context
+from pytest_deploysmoke.clients.network import describe_open_error, excerpt, ssl_context
 from pytest_deploysmoke.errors import BudgetExceeded, WebSocketError
 from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
@@ -178,7 +178,7 @@ async def open_websocket(
         )
     except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
         elapsed = (time.perf_counter() - started) * 1000
-        phrase = _describe_open_error(exc)
+        phrase = describe_open_error(exc)
         record(config, CallRecord("ws", action, phrase, ok=False, ms=elapsed))
         raise WebSocketError(
             f"WS {shown}: {phrase} after {elapsed:.0f} ms; is the stream up and ws_url right?"
@@ -216,19 +216,7 @@ def _check_budget(
         raise BudgetExceeded(overrun)
 
 
-def _describe_open_error(exc: BaseException) -> str:
-    if isinstance(exc, websockets.InvalidStatus):
-        return f"handshake refused with HTTP {exc.response.status_code}"
-    if isinstance(exc, asyncio.TimeoutError):
-        return "timed out opening the connection"
-    from pytest_deploysmoke.clients.network import describe_error
-
-    return describe_error(exc)
-
-
 def _excerpt(message: Any) -> str:
-    from pytest_deploysmoke.clients.failures import excerpt
-
     if isinstance(message, str):
         return excerpt(message, EXCERPT_CHARS)
     if isinstance(message, bytes):

@@ -89,9 +89,9 @@ def _translating_failures(item: pytest.Item) -> Generator[None, None, None]:
     try:
         return (yield)
     except Exception as exc:
-        from pytest_deploysmoke.clients import failures
+        from pytest_deploysmoke.clients import network
 
-        failure = failures.translate(item, exc)
+        failure = network.translate(item, exc)
         if failure is None:
             raise
         raise failure from None

@@ -13,7 +13,7 @@ def test_importing_the_plugin_imports_no_client_library() -> None:
         "import sys, pytest_deploysmoke.plugin\n"
         "import pytest_deploysmoke.fixtures\n"
         "heavy = [m for m in ('httpx', 'psycopg', 'redis', 'websockets', 'jsonschema', 'playwright',\n"
-        "                     'pytest_deploysmoke.expect', 'pytest_deploysmoke.clients.failures') if m in sys.modules]\n"
+        "                     'pytest_deploysmoke.expect', 'pytest_deploysmoke.clients.network') if m in sys.modules]\n"
         "print(','.join(heavy))\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
