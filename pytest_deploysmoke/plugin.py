@@ -35,7 +35,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", line)
     if not options.target_requested(config):
         return
-    from pytest_deploysmoke import reports
+    from pytest_deploysmoke import guard, reports
     from pytest_deploysmoke.config import settings as run_settings
     from pytest_deploysmoke.errors import ConfigError
     from pytest_deploysmoke.run import fixture_scope, gating, interruption, playwright, selection, session
@@ -50,6 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         playwright.register(config, settings, config.stash.get(options.user_base_url_key, None))
     except ConfigError as exc:
         raise pytest.UsageError(run_settings.get_redactor(config).redact(str(exc))) from None
+    guard.install(config, settings.target)
     session.register(config, settings)
     gating.register(config, settings)
     selection.register(config, settings.only_phases)

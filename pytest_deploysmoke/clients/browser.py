@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from pytest_deploysmoke.errors import BudgetExceeded, UiError
-from pytest_deploysmoke.guard import SAFE_METHODS, GuardDecision, reads_only
+from pytest_deploysmoke.errors import BudgetExceeded, GuardError, UiError
+from pytest_deploysmoke.guard import ProductionGuard, get_decision, get_guard
 from pytest_deploysmoke.perf.budgets import Budget, Duration, parse_duration
 from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.results.records import CallKind, CallRecord, record
@@ -56,7 +56,7 @@ class PageWatch:
     item: pytest.Item
     target: Target
     redactor: Redactor
-    guard: GuardDecision | None
+    guard: ProductionGuard
     problems: list[str] = field(default_factory=list)
     origin: str = ""
     _blocked: list[Request] = field(default_factory=list)  # aborted by the guard: reported once, as blocked
@@ -67,7 +67,8 @@ class PageWatch:
         self.page.on("pageerror", self._page_error)
         self.page.on("response", self._response)
         self.page.on("requestfailed", self._request_failed)
-        if self.guard is not None and not self.guard.may_write:
+        decision = get_decision(self.item)
+        if decision is not None and not decision.may_write:  # a check that may write pays nothing for routing
             self.page.route("**/*", self._guarded)
 
     def ours(self, url: str) -> bool:
@@ -109,16 +110,19 @@ class PageWatch:
 
     def _guarded(self, route: Route) -> None:
         request = route.request
-        declared = self.ours(request.url) and reads_only(self.target, request.method, urlsplit(request.url).path)
-        if request.method in SAFE_METHODS or declared:
+        path = urlsplit(request.url).path if self.ours(request.url) else None
+        if not self.guard.request_writes(request.method, path):
             route.fallback()
             return
         action = f"{request.method} {self.shown(request.url)}"
-        self.record("http", action, "blocked", ok=False, ms=0.0)
-        assert self.guard is not None  # only routed with a guard
-        self.problems.append(self.guard.blocked(f"the page's {action}"))
-        self._blocked.append(request)
-        route.abort("blockedbyclient")
+        try:
+            self.guard.check_write("http", action, named=f"the page's {action}", item=self.item)
+        except GuardError as exc:  # raised in Playwright's event handler: the check fails on it afterwards
+            self.problems.append(str(exc))
+            self._blocked.append(request)
+            route.abort("blockedbyclient")
+            return
+        route.fallback()
 
     def record(
         self, kind: CallKind, action: str, outcome: str, *, ok: bool, ms: float, budget: Budget | None = None
@@ -234,13 +238,12 @@ def _hiding_suspended_loop(method: Callable[..., Any]) -> Callable[..., Any]:
     return call
 
 
-def watch_page(
-    item: pytest.Item, page: Page, target: Target, redactor: Redactor, guard: GuardDecision | None
-) -> PageWatch:
+def watch_page(item: pytest.Item, page: Page, target: Target, redactor: Redactor) -> PageWatch:
     """Start watching *page* for *item*: its timeouts become the target's, its problems are kept."""
     page.set_default_timeout(target.timeout * 1000)
     page.set_default_navigation_timeout(target.timeout * 1000)
-    watch = item.stash[page_watch_key] = _watches[page] = PageWatch(page, item, target, redactor, guard)
+    watch = PageWatch(page, item, target, redactor, get_guard(item.config))
+    item.stash[page_watch_key] = _watches[page] = watch
     return watch
 
 

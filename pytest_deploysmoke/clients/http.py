@@ -18,8 +18,8 @@ import httpx
 import pytest
 
 from pytest_deploysmoke.clients.network import describe_error
-from pytest_deploysmoke.errors import BudgetExceeded, GuardError
-from pytest_deploysmoke.guard import get_decision, reads_only
+from pytest_deploysmoke.errors import BudgetExceeded
+from pytest_deploysmoke.guard import ProductionGuard, get_guard
 from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.results.records import CallRecord, current_item, keep, record, reported_version_key
@@ -49,6 +49,7 @@ class HttpProbe:
     config: pytest.Config
     target: Target
     redactor: Redactor
+    guard: ProductionGuard
     # Checks repeat the same few URLs; remembering their redacted form keeps redaction off the
     # per-call cost (benchmarks/http_overhead.py).  The secret count is in the key because a
     # login registers a new secret mid-run.
@@ -67,20 +68,14 @@ class HttpProbe:
             action = self._actions[key] = self.redactor.redact(f"{request.method} {url}")
         return action
 
-    def guard(self, request: httpx.Request) -> None:
+    def check_write(self, request: httpx.Request) -> None:
         """Refuse a write on production unless the running check may write; nothing is sent."""
-        if reads_only(self.target, request.method, request.url.path) or request.extensions.get(LOGIN_EXTENSION):
-            return
-        item = current_item(self.config)
-        decision = get_decision(item) if item is not None else None
-        if decision is not None and not decision.may_write:
-            action = self.action(request)
-            record(self.config, CallRecord("http", action, "blocked", ok=False, ms=0.0))
-            raise GuardError(decision.blocked(action))
+        if self.writes(request):
+            self.guard.check_write("http", self.action(request))
 
     def writes(self, request: httpx.Request) -> bool:
         """Whether the request writes: not a safe method, not a declared read, not the login."""
-        return not reads_only(self.target, request.method, request.url.path) and not request.extensions.get(
+        return self.guard.request_writes(request.method, request.url.path) and not request.extensions.get(
             LOGIN_EXTENSION
         )
 
@@ -180,7 +175,7 @@ class TimedTransport(httpx.BaseTransport):
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         probe = self._probe
-        probe.guard(request)
+        probe.check_write(request)
         attempts = probe.attempts(request)
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
@@ -215,7 +210,7 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         probe = self._probe
-        probe.guard(request)
+        probe.check_write(request)
         attempts = probe.attempts(request)
         for attempt in range(1, attempts + 1):
             started = time.perf_counter()
@@ -252,7 +247,7 @@ class AsyncGuardedTransport(httpx.AsyncBaseTransport):
         self._probe = probe
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self._probe.guard(request)
+        self._probe.check_write(request)
         response = await self._inner.handle_async_request(request)
         await response.aread()  # the body is part of the request's time
         return response
@@ -334,38 +329,35 @@ def _client_options(target: Target, headers: dict[str, str] | None) -> dict[str,
     }
 
 
-def make_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> SmokeClient:
-    """A sync client on *target*; every call goes through the timed transport."""
+def _make_probe(config: pytest.Config, target: Target) -> HttpProbe:
+    """The probe the transports of a client on *target* share."""
     from pytest_deploysmoke.config.settings import get_redactor
 
-    probe = HttpProbe(config, target, get_redactor(config))
-    transport = TimedTransport(httpx.HTTPTransport(verify=target.verify_tls), probe)
+    return HttpProbe(config, target, get_redactor(config), get_guard(config))
+
+
+def make_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> SmokeClient:
+    """A sync client on *target*; every call goes through the timed transport."""
+    transport = TimedTransport(httpx.HTTPTransport(verify=target.verify_tls), _make_probe(config, target))
     return SmokeClient(transport=transport, **_client_options(target, headers))
 
 
 def make_async_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> AsyncSmokeClient:
     """An async client on *target*; every call goes through the timed transport."""
-    from pytest_deploysmoke.config.settings import get_redactor
-
-    probe = HttpProbe(config, target, get_redactor(config))
-    transport = AsyncTimedTransport(httpx.AsyncHTTPTransport(verify=target.verify_tls), probe)
+    transport = AsyncTimedTransport(httpx.AsyncHTTPTransport(verify=target.verify_tls), _make_probe(config, target))
     return AsyncSmokeClient(transport=transport, **_client_options(target, headers))
 
 
 def make_load_client(config: pytest.Config, target: Target, *, connections: int) -> httpx.AsyncClient:
     """An async client for the load probe: guarded like every client, its calls not recorded one by one."""
-    from pytest_deploysmoke.config.settings import get_redactor
-
-    probe = HttpProbe(config, target, get_redactor(config))
     limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
     inner = httpx.AsyncHTTPTransport(verify=target.verify_tls, limits=limits)
-    return httpx.AsyncClient(transport=AsyncGuardedTransport(inner, probe), **_client_options(target, None))
+    transport = AsyncGuardedTransport(inner, _make_probe(config, target))
+    return httpx.AsyncClient(transport=transport, **_client_options(target, None))
 
 
 def guard_requests(config: pytest.Config, target: Target, requests: list[httpx.Request]) -> None:
     """Refuse, before anything is sent, a scenario holding a write the running check may not make."""
-    from pytest_deploysmoke.config.settings import get_redactor
-
-    probe = HttpProbe(config, target, get_redactor(config))
+    probe = _make_probe(config, target)
     for request in requests:
-        probe.guard(request)
+        probe.check_write(request)

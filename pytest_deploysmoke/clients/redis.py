@@ -3,107 +3,91 @@
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 import pytest
 import redis
 
 from pytest_deploysmoke.clients.network import describe_error
-from pytest_deploysmoke.errors import GuardError
-from pytest_deploysmoke.guard import get_decision
-from pytest_deploysmoke.results.records import CallRecord, current_item, record
+from pytest_deploysmoke.guard import ProductionGuard, get_guard
+from pytest_deploysmoke.results.records import CallRecord, record
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.model import Target
     from pytest_deploysmoke.config.redaction import Redactor
 
-#: Commands that only read; on production every other command needs a destructive, allowed check.
-READ_COMMANDS = frozenset(
-    """
-    PING ECHO GET MGET GETRANGE STRLEN EXISTS TTL PTTL EXPIRETIME PEXPIRETIME TYPE DBSIZE INFO TIME
-    SCAN SSCAN HSCAN ZSCAN KEYS RANDOMKEY OBJECT MEMORY
-    HGET HMGET HGETALL HKEYS HVALS HLEN HEXISTS HSTRLEN HRANDFIELD
-    LRANGE LLEN LINDEX LPOS SMEMBERS SISMEMBER SMISMEMBER SCARD SRANDMEMBER SINTER SUNION SDIFF
-    ZRANGE ZRANGEBYSCORE ZRANGEBYLEX ZREVRANGE ZREVRANGEBYSCORE ZSCORE ZMSCORE ZCARD ZCOUNT ZRANK ZREVRANK
-    XLEN XRANGE XREVRANGE XINFO XPENDING PFCOUNT BITCOUNT GETBIT BITPOS
-    """.split()
-)
+T = TypeVar("T")
 
 
-class _Guarded:
-    """What SmokeRedis and its pipelines share: the guard on write commands, and the records."""
+@dataclass(frozen=True, slots=True)
+class RedisProbe:
+    """What the client and its pipelines share: the production guard on write commands, and the records."""
 
-    _deploysmoke_config: pytest.Config | None = None
-    _deploysmoke_redactor: Redactor | None = None
+    config: pytest.Config
+    redactor: Redactor
+    guard: ProductionGuard
 
-    def _deploysmoke_guard(self, args: tuple[Any, ...]) -> None:
-        config = self._deploysmoke_config
-        if config is None or not args or str(args[0]).upper() in READ_COMMANDS:
-            return
-        item = current_item(config)
-        decision = get_decision(item) if item is not None else None
-        if decision is not None and not decision.may_write:
-            command = str(args[0]).upper()
-            record(config, CallRecord("redis", self._deploysmoke_action(args), "blocked", ok=False, ms=0.0))
-            raise GuardError(decision.blocked(command))
+    def action(self, args: tuple[Any, ...]) -> str:
+        """``GET flags:v2``: the command and its key, redacted; values stay out."""
+        return self.redactor.redact(" ".join(str(a) for a in args[:2]))
 
-    def _deploysmoke_action(self, args: tuple[Any, ...]) -> str:
-        shown = " ".join(str(a) for a in args[:2])  # the command and its key; values stay out
-        return self._deploysmoke_redactor.redact(shown) if self._deploysmoke_redactor else shown
+    def check_write(self, args: tuple[Any, ...]) -> None:
+        """Refuse a write command the running check may not send; nothing is sent."""
+        command = str(args[0]).upper()
+        if self.guard.command_writes(command):
+            self.guard.check_write("redis", self.action(args), named=command)
 
-
-class SmokeRedis(_Guarded, redis.Redis):
-    """A redis-py client that records each command and refuses writes the production guard forbids."""
-
-    def execute_command(self, *args: Any, **options: Any) -> Any:
-        config = self._deploysmoke_config
-        if config is None or not args:
-            return super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
-        self._deploysmoke_guard(args)
-        action = self._deploysmoke_action(args)
+    def timed(self, action: str, send: Callable[[], T], *, write: bool = False) -> T:
+        """Send, and record *action* with how long it took and what came back."""
         started = time.perf_counter()
         try:
-            result = super().execute_command(*args, **options)  # type: ignore[no-untyped-call]  # as above
+            result = send()
         except redis.RedisError as exc:
-            record(config, CallRecord("redis", action, describe_error(exc), ok=False, ms=_ms(started)))
+            record(self.config, CallRecord("redis", action, describe_error(exc), ok=False, ms=_ms(started)))
             raise
-        write = str(args[0]).upper() not in READ_COMMANDS
-        record(config, CallRecord("redis", action, "ok", ok=True, ms=_ms(started), write=write))
+        record(self.config, CallRecord("redis", action, "ok", ok=True, ms=_ms(started), write=write))
         return result
+
+
+class SmokeRedis(redis.Redis):
+    """A redis-py client that records each command and refuses writes the production guard forbids."""
+
+    _deploysmoke_probe: RedisProbe | None = None
+
+    def execute_command(self, *args: Any, **options: Any) -> Any:
+        probe = self._deploysmoke_probe
+        send = partial(super().execute_command, *args, **options)
+        if probe is None or not args:
+            return send()
+        probe.check_write(args)
+        return probe.timed(probe.action(args), send, write=probe.guard.command_writes(str(args[0])))
 
     def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> SmokePipeline:
         """A pipeline whose queued commands pass the same guard; its execute is recorded as one call."""
         pipe = SmokePipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
-        pipe._deploysmoke_config = self._deploysmoke_config
-        pipe._deploysmoke_redactor = self._deploysmoke_redactor
+        pipe._deploysmoke_probe = self._deploysmoke_probe
         return pipe
 
 
-class SmokePipeline(_Guarded, redis.client.Pipeline):
+class SmokePipeline(redis.client.Pipeline):
     """A pipeline that refuses to queue a write the production guard forbids."""
 
+    _deploysmoke_probe: RedisProbe | None = None
+
     def execute_command(self, *args: Any, **kwargs: Any) -> Any:
-        self._deploysmoke_guard(args)
+        if self._deploysmoke_probe is not None and args:
+            self._deploysmoke_probe.check_write(args)
         return super().execute_command(*args, **kwargs)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
 
     def execute(self, raise_on_error: bool = True) -> list[Any]:
-        config = self._deploysmoke_config
-        queued = len(self.command_stack)
-        started = time.perf_counter()
-        try:
-            result = super().execute(raise_on_error)
-        except redis.RedisError as exc:
-            if config is not None:
-                record(
-                    config,
-                    CallRecord(
-                        "redis", f"PIPELINE ({queued} commands)", describe_error(exc), ok=False, ms=_ms(started)
-                    ),
-                )
-            raise
-        if config is not None:
-            record(config, CallRecord("redis", f"PIPELINE ({queued} commands)", "ok", ok=True, ms=_ms(started)))
-        return result
+        probe = self._deploysmoke_probe
+        send = partial(super().execute, raise_on_error)
+        if probe is None:
+            return send()
+        return probe.timed(f"PIPELINE ({len(self.command_stack)} commands)", send)
 
 
 def _ms(started: float) -> float:
@@ -122,6 +106,5 @@ def connect(config: pytest.Config, target: Target, redactor: Redactor) -> SmokeR
             decode_responses=True,
         ),
     )
-    client._deploysmoke_config = config
-    client._deploysmoke_redactor = redactor
+    client._deploysmoke_probe = RedisProbe(config, redactor, get_guard(config))
     return client
