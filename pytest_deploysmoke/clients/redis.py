@@ -1,4 +1,5 @@
-"""Redis: a redis-py client with socket timeouts, whose commands are timed, recorded and guarded."""
+"""Redis: a redis-py client with socket timeouts, whose commands (pipelined and pub/sub too) are timed,
+recorded and guarded."""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ T = TypeVar("T")
 
 @dataclass(frozen=True, slots=True)
 class RedisProbe:
-    """What the client and its pipelines share: the production guard on write commands, and the records."""
+    """What the client, its pipelines and its pub/sub share: the production guard on write commands, and the
+    records."""
 
     config: pytest.Config
     redactor: Redactor
@@ -46,10 +48,18 @@ class RedisProbe:
         try:
             result = send()
         except redis.RedisError as exc:
-            record(self.config, CallRecord("redis", action, describe_error(exc), ok=False, ms=_ms(started)))
+            self.failed(action, exc, started)
             raise
-        record(self.config, CallRecord("redis", action, "ok", ok=True, ms=_ms(started), write=write))
+        self.answered(action, started, write=write)
         return result
+
+    def answered(self, action: str, started: float, *, write: bool = False) -> None:
+        """Record *action*, answered; *started* is its ``time.perf_counter()`` reading."""
+        record(self.config, CallRecord("redis", action, "ok", ok=True, ms=_ms(started), write=write))
+
+    def failed(self, action: str, exc: redis.RedisError, started: float) -> None:
+        """Record *action*, failed with *exc*."""
+        record(self.config, CallRecord("redis", action, describe_error(exc), ok=False, ms=_ms(started)))
 
 
 class SmokeRedis(redis.Redis):
@@ -71,6 +81,15 @@ class SmokeRedis(redis.Redis):
         pipe._deploysmoke_probe = self._deploysmoke_probe
         return pipe
 
+    def pubsub(self, **kwargs: Any) -> SmokePubSub:
+        """A pub/sub whose subscriptions and messages are recorded; PUBLISH is a command of the client."""
+        dispatcher = getattr(self, "_event_dispatcher", None)  # redis-py 5.1+ hands it on; 5.0 has none
+        if dispatcher is not None:
+            kwargs.setdefault("event_dispatcher", dispatcher)
+        pubsub = SmokePubSub(self.connection_pool, **kwargs)
+        pubsub._deploysmoke_probe = self._deploysmoke_probe
+        return pubsub
+
 
 class SmokePipeline(redis.client.Pipeline):
     """A pipeline that refuses to queue a write the production guard forbids."""
@@ -88,6 +107,39 @@ class SmokePipeline(redis.client.Pipeline):
         if probe is None:
             return send()
         return probe.timed(f"PIPELINE ({len(self.command_stack)} commands)", send)
+
+
+class SmokePubSub(redis.client.PubSub):
+    """A pub/sub that records SUBSCRIBE, PSUBSCRIBE and every message get_message returns.
+
+    Its commands only read; the guard still sees each one, as it sees every command.
+    """
+
+    _deploysmoke_probe: RedisProbe | None = None
+
+    def execute_command(self, *args: Any) -> None:
+        probe = self._deploysmoke_probe
+        send = partial(super().execute_command, *args)
+        if probe is None or not args:
+            send()
+            return
+        probe.check_write(args)
+        probe.timed(probe.action(args), send)
+
+    def get_message(self, ignore_subscribe_messages: bool = False, timeout: float = 0.0) -> Any:
+        """The next message, or None; a message is recorded by its type and channel (``message news``)."""
+        probe = self._deploysmoke_probe
+        if probe is None:
+            return super().get_message(ignore_subscribe_messages, timeout)
+        started = time.perf_counter()
+        try:
+            message = super().get_message(ignore_subscribe_messages, timeout)
+        except redis.RedisError as exc:
+            probe.failed("get_message", exc, started)
+            raise
+        if message is not None:
+            probe.answered(probe.redactor.redact(f"{message['type']} {message['channel']}"), started)
+        return message
 
 
 def _ms(started: float) -> float:

@@ -100,3 +100,94 @@ def test_pipeline_writes_pass_the_same_guard(pytester: pytest.Pytester, redis_ur
     assert str(failure.longrepr) == "SET blocked: target 't' is production and the test is not marked destructive"
     assert redis.Redis.from_url(redis_url).get(cached_key) == b"42"
     assert [c["action"] for c in recorded_calls(reprec, "test_read")] == ["PIPELINE (2 commands)"]
+
+
+@pytest.fixture
+def channel(redis_url: str) -> Iterator[tuple[str, redis.client.PubSub]]:
+    """A fresh channel name, and a plain subscriber on it that sees whatever is published there."""
+    name = f"deploysmoke:test:{uuid.uuid4().hex}"
+    client = redis.Redis.from_url(redis_url, socket_timeout=2, decode_responses=True)
+    subscriber = client.pubsub(ignore_subscribe_messages=True)  # type: ignore[no-untyped-call]  # redis-py leaves it untyped
+    subscriber.subscribe(name)
+    assert subscriber.get_message(timeout=2) is None  # the confirmation, ignored
+    yield name, subscriber
+    subscriber.close()
+
+
+def test_subscribe_and_messages_are_recorded_on_production(
+    pytester: pytest.Pytester, redis_url: str, channel: tuple[str, redis.client.PubSub]
+) -> None:
+    """A check not marked destructive may subscribe on production; SUBSCRIBE, PSUBSCRIBE and each message
+    get_message returns are recorded."""
+    name, _ = channel
+    pytester.makefile(".toml", deploysmoke=redis_toml(redis_url, "production = true"))
+    pytester.makepyfile(
+        test_cache=f"""
+        import redis
+
+        def test_subscribe(redis_client):
+            pubsub = redis_client.pubsub()
+            pubsub.subscribe({name!r})
+            pubsub.psubscribe({name + ":*"!r})
+            assert pubsub.get_message(timeout=2)["type"] == "subscribe"
+            assert pubsub.get_message(timeout=2)["type"] == "psubscribe"
+            redis.Redis.from_url({redis_url!r}).publish({name + ":eu"!r}, "hello")  # another client's write
+            message = pubsub.get_message(timeout=2)
+            assert (message["type"], message["data"]) == ("pmessage", "hello")
+            pubsub.close()
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    calls = recorded_calls(reprec)
+    assert [(c["kind"], c["action"], c["outcome"], c["ok"], c["write"]) for c in calls] == [
+        ("redis", f"SUBSCRIBE {name}", "ok", True, False),
+        ("redis", f"PSUBSCRIBE {name}:*", "ok", True, False),
+        ("redis", f"subscribe {name}", "ok", True, False),
+        ("redis", f"psubscribe {name}:*", "ok", True, False),
+        ("redis", f"pmessage {name}:eu", "ok", True, False),
+    ]
+
+
+@pytest.mark.parametrize("via", ["client", "pipeline"])
+def test_publish_is_blocked_on_production(
+    pytester: pytest.Pytester, redis_url: str, channel: tuple[str, redis.client.PubSub], via: str
+) -> None:
+    """PUBLISH, on the client or queued on a pipeline, is a write: refused on production, recorded as blocked,
+    and nothing reaches the subscribers."""
+    name, subscriber = channel
+    publish = f"redis_client.publish({name!r}, 'x')"
+    if via == "pipeline":
+        publish = f"redis_client.pipeline().publish({name!r}, 'x').execute()"
+    pytester.makefile(".toml", deploysmoke=redis_toml(redis_url, "production = true"))
+    pytester.makepyfile(test_cache=f"def test_publish(redis_client):\n    {publish}\n")
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(failed=1)
+    (failure,) = reprec.getfailures()
+    assert str(failure.longrepr) == "PUBLISH blocked: target 't' is production and the test is not marked destructive"
+    assert [(c["action"], c["outcome"]) for c in recorded_calls(reprec)] == [(f"PUBLISH {name}", "blocked")]
+    assert subscriber.get_message(timeout=0.5) is None
+
+
+def test_destructive_check_may_publish_on_production(
+    pytester: pytest.Pytester, redis_url: str, channel: tuple[str, redis.client.PubSub]
+) -> None:
+    """With --allow-destructive a destructive check publishes; the PUBLISH is recorded as a write."""
+    name, subscriber = channel
+    pytester.makefile(".toml", deploysmoke=redis_toml(redis_url, "production = true"))
+    pytester.makepyfile(
+        test_cache=f"""
+        import pytest
+
+        @pytest.mark.destructive
+        def test_publish(redis_client):
+            assert redis_client.publish({name!r}, "x") == 1
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t", "--allow-destructive")
+    reprec.assertoutcome(passed=1)
+    assert [(c["action"], c["outcome"], c["write"]) for c in recorded_calls(reprec)] == [
+        (f"PUBLISH {name}", "ok", True)
+    ]
+    message = subscriber.get_message(timeout=2)
+    assert message is not None and message["data"] == "x"
