@@ -106,7 +106,8 @@ class SmokePipeline(redis.client.Pipeline):
         send = partial(super().execute, raise_on_error)
         if probe is None:
             return send()
-        return probe.timed(f"PIPELINE ({len(self.command_stack)} commands)", send)
+        writes = any(probe.guard.command_writes(str(args[0])) for args, _ in self.command_stack if args)
+        return probe.timed(f"PIPELINE ({len(self.command_stack)} commands)", send, write=writes)
 
 
 class SmokePubSub(redis.client.PubSub):

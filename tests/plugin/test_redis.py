@@ -191,3 +191,23 @@ def test_destructive_check_may_publish_on_production(
     ]
     message = subscriber.get_message(timeout=2)
     assert message is not None and message["data"] == "x"
+
+
+def test_pipeline_that_writes_is_recorded_as_a_write(
+    pytester: pytest.Pytester, redis_url: str, cached_key: str
+) -> None:
+    """A pipeline is recorded as a write when one of its commands writes, so a production run lists it."""
+    pytester.makefile(".toml", deploysmoke=redis_toml(redis_url))
+    pytester.makepyfile(
+        test_cache=f"""
+        def test_pipelines(redis_client):
+            redis_client.pipeline().get({cached_key!r}).ttl({cached_key!r}).execute()
+            redis_client.pipeline().get({cached_key!r}).set({cached_key!r}, 'z').execute()
+        """
+    )
+    reprec = pytester.inline_run("--deploy-target=t")
+    reprec.assertoutcome(passed=1)
+    assert [(c["action"], c["write"]) for c in recorded_calls(reprec)] == [
+        ("PIPELINE (2 commands)", False),
+        ("PIPELINE (2 commands)", True),
+    ]
