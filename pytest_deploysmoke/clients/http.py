@@ -12,7 +12,7 @@ import asyncio
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 
 import httpx
 import pytest
@@ -25,6 +25,20 @@ from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.results.records import CallRecord, current_item, keep, record, reported_version_key
 
 if TYPE_CHECKING:
+    from httpx._client import UseClientDefault
+    from httpx._types import (
+        AuthTypes,
+        CookieTypes,
+        HeaderTypes,
+        QueryParamTypes,
+        RequestContent,
+        RequestData,
+        RequestExtensions,
+        RequestFiles,
+        TimeoutTypes,
+    )
+    from typing_extensions import Unpack
+
     from pytest_deploysmoke.config.model import Target
     from pytest_deploysmoke.config.redaction import Redactor
 
@@ -256,67 +270,122 @@ class AsyncGuardedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-class SmokeClient(httpx.Client):
-    """An ``httpx.Client`` whose methods also take ``budget="100ms"``."""
+class QueryOptions(TypedDict, total=False):
+    """The keyword arguments of httpx's ``get``, ``head``, ``options`` and ``delete``, with httpx's types."""
 
-    def request(self, method: str, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    params: QueryParamTypes | None
+    headers: HeaderTypes | None
+    cookies: CookieTypes | None
+    auth: AuthTypes | UseClientDefault | None
+    follow_redirects: bool | UseClientDefault
+    timeout: TimeoutTypes | UseClientDefault
+    extensions: RequestExtensions | None
+
+
+class RequestOptions(QueryOptions, total=False):
+    """The keyword arguments of httpx's ``request``, ``post``, ``put`` and ``patch``: a body as well."""
+
+    content: RequestContent | None
+    data: RequestData | None
+    files: RequestFiles | None
+    json: Any | None
+
+
+#: ``budget=`` on a call: ``"300ms"``, ``0.3`` (seconds), or ``("100ms", "500ms")`` (target, limit).
+CallBudget: TypeAlias = Duration | tuple[Duration, Duration] | None
+
+
+class SmokeClient(httpx.Client):
+    """An ``httpx.Client`` whose methods also take ``budget="100ms"``; their other arguments are httpx's."""
+
+    def request(
+        self, method: str, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return super().request(method, url, **_with_budget(kwargs, budget))
 
-    def get(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    def get(self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]) -> httpx.Response:
         return self.request("GET", url, budget=budget, **kwargs)
 
-    def head(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    def head(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]
+    ) -> httpx.Response:
         return self.request("HEAD", url, budget=budget, **kwargs)
 
-    def options(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    def options(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]
+    ) -> httpx.Response:
         return self.request("OPTIONS", url, budget=budget, **kwargs)
 
-    def post(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    def post(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return self.request("POST", url, budget=budget, **kwargs)
 
-    def put(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    def put(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return self.request("PUT", url, budget=budget, **kwargs)
 
-    def patch(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    def patch(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return self.request("PATCH", url, budget=budget, **kwargs)
 
-    def delete(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    def delete(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]
+    ) -> httpx.Response:
         return self.request("DELETE", url, budget=budget, **kwargs)
 
 
 class AsyncSmokeClient(httpx.AsyncClient):
-    """An ``httpx.AsyncClient`` whose methods also take ``budget="100ms"``."""
+    """An ``httpx.AsyncClient`` whose methods also take ``budget="100ms"``; their other arguments are httpx's."""
 
-    async def request(self, method: str, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def request(
+        self, method: str, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return await super().request(method, url, **_with_budget(kwargs, budget))
 
-    async def get(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def get(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]
+    ) -> httpx.Response:
         return await self.request("GET", url, budget=budget, **kwargs)
 
-    async def head(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def head(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]
+    ) -> httpx.Response:
         return await self.request("HEAD", url, budget=budget, **kwargs)
 
-    async def options(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def options(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]
+    ) -> httpx.Response:
         return await self.request("OPTIONS", url, budget=budget, **kwargs)
 
-    async def post(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def post(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return await self.request("POST", url, budget=budget, **kwargs)
 
-    async def put(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def put(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return await self.request("PUT", url, budget=budget, **kwargs)
 
-    async def patch(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def patch(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[RequestOptions]
+    ) -> httpx.Response:
         return await self.request("PATCH", url, budget=budget, **kwargs)
 
-    async def delete(self, url: Any, *, budget: Any = None, **kwargs: Any) -> httpx.Response:
+    async def delete(
+        self, url: httpx.URL | str, *, budget: CallBudget = None, **kwargs: Unpack[QueryOptions]
+    ) -> httpx.Response:
         return await self.request("DELETE", url, budget=budget, **kwargs)
 
 
-def _with_budget(kwargs: dict[str, Any], budget: Duration | tuple[Duration, Duration] | None) -> dict[str, Any]:
+def _with_budget(options: RequestOptions, budget: CallBudget) -> RequestOptions:
     if budget is not None:
         Budget.of(budget)  # a bad budget fails at the call, with the value in the message
-        kwargs["extensions"] = {**(kwargs.get("extensions") or {}), BUDGET_EXTENSION: budget}
-    return kwargs
+        options["extensions"] = {**(options.get("extensions") or {}), BUDGET_EXTENSION: budget}
+    return options
 
 
 def _client_options(target: Target, headers: dict[str, str] | None) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import pytest
 
 import pytest_deploysmoke
 from pytest_deploysmoke import (
+    AsyncSmokeClient,
     CallRecord,
     GuardDecision,
     Latency,
@@ -18,6 +19,8 @@ from pytest_deploysmoke import (
     PhaseLedger,
     PhaseOutcome,
     Secret,
+    SmokeClient,
+    SmokeRedis,
     SmokeUser,
     Target,
     WsConnect,
@@ -60,6 +63,29 @@ def eventually(http: httpx.Client) -> httpx.Response:
     return response
 
 
+def budgeted(http: SmokeClient) -> httpx.Response:
+    http.post("/items", json={"name": "smoke"}, budget=("100ms", "1s"), timeout=5)
+    http.get("/items", parms={"q": "x"})  # type: ignore[call-arg]  # a misspelt keyword is a type error
+    http.delete("/items/1", json={})  # type: ignore[call-arg]  # as in httpx, DELETE takes no body
+    return http.get("/health", params={"full": 1}, headers={"X-Smoke": "1"}, budget="500ms")
+
+
+async def budgeted_async(ahttp: AsyncSmokeClient) -> httpx.Response:
+    await ahttp.get("/items", prams={})  # type: ignore[call-arg]  # a misspelt keyword is a type error
+    return await ahttp.put("/items/1", json={"name": "smoke"}, budget=0.5)
+
+
+def plain_httpx(http: SmokeClient) -> httpx.Client:
+    client: httpx.Client = http  # a SmokeClient is an httpx.Client
+    return client
+
+
+def subscribed(redis_client: SmokeRedis) -> object:
+    pubsub = redis_client.pubsub(ignore_subscribe_messages=True)
+    pubsub.subscribe("prices")
+    return pubsub.get_message(timeout=1.0)
+
+
 def guarded(item: pytest.Item) -> bool:
     decision: GuardDecision | None = get_decision(item)
     target: Target | None = get_target(item.config)
@@ -76,7 +102,7 @@ async def first_ticker(ws_connect: WsConnect) -> Any:
         return await ws.first(lambda m: m["type"] == "ticker", within=3)
 
 
-def percentiles_in_budget(latency: Latency, authed_http: httpx.Client) -> bool:
+def percentiles_in_budget(latency: Latency, authed_http: SmokeClient) -> bool:
     stats: LatencyStats = latency("/api/markets/krw", samples=50, concurrency=4, budget="2s", params={"q": "btc"})
     p95: Millis = stats.p95
     authed: LatencyStats = latency("POST /api/screener/filter", json={}, client=authed_http, ok_statuses=(200, 422))
