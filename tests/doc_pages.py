@@ -2,7 +2,8 @@
 
 A fenced block preceded by ``<!-- file: NAME -->`` is a file of the page's example project; its
 ``<!-- args: ... -->`` comment gives the pytest arguments and ``<!-- expect: passed=N, skipped=N -->``
-the outcomes.  Every ```toml block must be a valid config, every ```yaml block must parse.
+the outcomes.  Every ```toml block must be a valid config, every ```yaml block must parse, and every
+```python block that is a whole module with a function in it must pass ``mypy --strict``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ _EXPECT = re.compile(r"<!--\s*expect:\s*(?P<expect>.*?)\s*-->")
 
 @dataclass
 class Page:
-    """What a page holds for its tests: its example project, and its TOML and YAML blocks."""
+    """What a page holds for its tests: its example project, and its Python, TOML and YAML blocks."""
 
     files: dict[str, str] = field(default_factory=dict)
+    python: list[tuple[str | None, str]] = field(default_factory=list)  # (file name or None, body)
     toml: list[str] = field(default_factory=list)
     yaml: list[str] = field(default_factory=list)
     args: list[str] = field(default_factory=list)
@@ -36,6 +38,8 @@ def read_page(path: Path) -> Page:
     text = path.read_text(encoding="utf-8")
     page = Page()
     for match in _BLOCK.finditer(text):
+        if match["lang"] == "python":
+            page.python.append((match["file"], match["body"]))
         if match["file"]:
             page.files[match["file"]] = match["body"]
         elif match["lang"] == "toml":
