@@ -11,6 +11,8 @@ from pytest_deploysmoke.config.model import Target
 from pytest_deploysmoke.errors import GuardError
 from pytest_deploysmoke.results.records import CallKind, CallRecord, current_item, record
 
+#: What the runtime guard's refusal says to do: the mark and the option that let a check write on production.
+FIX_BLOCKED = "mark it destructive and pass --allow-destructive to let it write"
 #: HTTP methods that never write; anything else is a write.
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Redis commands that only read; on production every other command needs a destructive, allowed check.
@@ -50,7 +52,10 @@ class GuardDecision:
 
     def blocked(self, action: str) -> str:
         """The message a runtime guard raises for *action* (``POST /x``, ``SET key``)."""
-        return f"{action} blocked: target '{self.target}' is production and the test is not marked destructive"
+        return (
+            f"{action} blocked: target '{self.target}' is production and the test is not marked destructive "
+            f"({FIX_BLOCKED})"
+        )
 
 
 guard_key = pytest.StashKey[GuardDecision]()

@@ -102,7 +102,7 @@ def test_guard_decision_is_available_to_fixtures(pytester: pytest.Pytester) -> N
         def test_reader(decision):
             assert not decision.may_write
             assert decision.blocked("POST /api/v1/bubbles") == (
-                "POST /api/v1/bubbles blocked: target 't' is production and the test is not marked destructive"
+                "POST /api/v1/bubbles blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
             )
         """
     )

@@ -123,8 +123,8 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
     reprec.assertoutcome(passed=2, failed=2)
     failed = {r.nodeid.split("::")[1]: str(r.longrepr) for r in reprec.getfailures()}
     assert failed == {
-        "test_reader": "POST /api/v1/items blocked: target 'prod' is production and the test is not marked destructive",
-        "test_async_reader": "DELETE /api/v1/items/1 blocked: target 'prod' is production and the test is not marked destructive",
+        "test_reader": "POST /api/v1/items blocked: target 'prod' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)",
+        "test_async_reader": "DELETE /api/v1/items/1 blocked: target 'prod' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)",
     }
     assert recorded_calls(reprec, "test_reader") == [
         {
@@ -156,7 +156,7 @@ def test_read_only_requests_pass_the_guard(pytester: pytest.Pytester, api_url: s
     reprec.assertoutcome(passed=1, failed=1)
     (failure,) = reprec.getfailures()
     assert str(failure.longrepr) == (
-        "DELETE /api/v1/items/1 blocked: target 'prod' is production and the test is not marked destructive"
+        "DELETE /api/v1/items/1 blocked: target 'prod' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
     )
 
 

@@ -281,7 +281,7 @@ def test_writes_on_production_are_refused_once(pytester: pytest.Pytester, api_ur
     reprec.assertoutcome(failed=1)
     (failure,) = reprec.getfailures()
     assert str(failure.longrepr) == (
-        "POST /api/v1/items blocked: target 't' is production and the test is not marked destructive"
+        "POST /api/v1/items blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
     )
     assert [c["outcome"] for c in recorded_calls(reprec)] == ["blocked"]
 

@@ -128,7 +128,8 @@ def test_writes_on_production_are_refused_before_sending(pytester: pytest.Pytest
     reprec.assertoutcome(failed=1)
     (failure,) = reprec.getfailures()
     assert (
-        str(failure.longrepr) == "POST /items blocked: target 't' is production and the test is not marked destructive"
+        str(failure.longrepr)
+        == "POST /items blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
     )
     assert [c["outcome"] for c in recorded_calls(reprec)] == ["blocked"]
 

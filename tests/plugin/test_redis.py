@@ -51,7 +51,11 @@ def test_write_is_blocked_on_production(pytester: pytest.Pytester, redis_url: st
     pytester.makepyfile(test_cache=f"def test_write(redis_client):\n    redis_client.set({cached_key!r}, 'x')\n")
     result = pytester.runpytest("--deploy-target=t")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["SET blocked: target 't' is production and the test is not marked destructive"])
+    result.stdout.fnmatch_lines(
+        [
+            "SET blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
+        ]
+    )
     assert redis.Redis.from_url(redis_url).get(cached_key) == b"42"
 
 
@@ -97,7 +101,10 @@ def test_pipeline_writes_pass_the_same_guard(pytester: pytest.Pytester, redis_ur
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1, failed=1)
     (failure,) = reprec.getfailures()
-    assert str(failure.longrepr) == "SET blocked: target 't' is production and the test is not marked destructive"
+    assert (
+        str(failure.longrepr)
+        == "SET blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
+    )
     assert redis.Redis.from_url(redis_url).get(cached_key) == b"42"
     assert [c["action"] for c in recorded_calls(reprec, "test_read")] == ["PIPELINE (2 commands)"]
 
@@ -164,7 +171,10 @@ def test_publish_is_blocked_on_production(
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(failed=1)
     (failure,) = reprec.getfailures()
-    assert str(failure.longrepr) == "PUBLISH blocked: target 't' is production and the test is not marked destructive"
+    assert (
+        str(failure.longrepr)
+        == "PUBLISH blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
+    )
     assert [(c["action"], c["outcome"]) for c in recorded_calls(reprec)] == [(f"PUBLISH {name}", "blocked")]
     assert subscriber.get_message(timeout=0.5) is None
 

@@ -195,7 +195,7 @@ def test_production_blocks_the_pages_writes_and_skips_destructive_screens(pytest
     result.stdout.fnmatch_lines(
         [
             "*UI /form: * on the page: the page's POST /api/items blocked: target 't' is production "
-            "and the test is not marked destructive*",
+            "and the test is not marked destructive (mark it destructive*",
             "*destructive check(s) not run on production (by design): target 't' is production*",
         ]
     )
