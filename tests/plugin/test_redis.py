@@ -10,6 +10,9 @@ import redis
 
 from tests.fix_pytester import recorded_calls
 
+#: The guard's refusal on target 't', after the command it names.
+BLOCKED = "blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
+
 
 def redis_toml(url: str, extra: str = "") -> str:
     return f'[targets.t]\nbase_url = "http://127.0.0.1:9"\ntimeout = 2.0\nredis_url = "{url}"\n{extra}\n'
@@ -51,11 +54,7 @@ def test_write_is_blocked_on_production(pytester: pytest.Pytester, redis_url: st
     pytester.makepyfile(test_cache=f"def test_write(redis_client):\n    redis_client.set({cached_key!r}, 'x')\n")
     result = pytester.runpytest("--deploy-target=t")
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(
-        [
-            "SET blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
-        ]
-    )
+    result.stdout.fnmatch_lines([f"SET {BLOCKED}"])
     assert redis.Redis.from_url(redis_url).get(cached_key) == b"42"
 
 
@@ -101,10 +100,7 @@ def test_pipeline_writes_pass_the_same_guard(pytester: pytest.Pytester, redis_ur
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1, failed=1)
     (failure,) = reprec.getfailures()
-    assert (
-        str(failure.longrepr)
-        == "SET blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
-    )
+    assert str(failure.longrepr) == f"SET {BLOCKED}"
     assert redis.Redis.from_url(redis_url).get(cached_key) == b"42"
     assert [c["action"] for c in recorded_calls(reprec, "test_read")] == ["PIPELINE (2 commands)"]
 
@@ -171,10 +167,7 @@ def test_publish_is_blocked_on_production(
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(failed=1)
     (failure,) = reprec.getfailures()
-    assert (
-        str(failure.longrepr)
-        == "PUBLISH blocked: target 't' is production and the test is not marked destructive (mark it destructive and pass --allow-destructive to let it write)"
-    )
+    assert str(failure.longrepr) == f"PUBLISH {BLOCKED}"
     assert [(c["action"], c["outcome"]) for c in recorded_calls(reprec)] == [(f"PUBLISH {name}", "blocked")]
     assert subscriber.get_message(timeout=0.5) is None
 
