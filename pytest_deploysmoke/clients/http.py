@@ -22,7 +22,14 @@ from pytest_deploysmoke.errors import BudgetExceeded
 from pytest_deploysmoke.guard import ProductionGuard, get_guard
 from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.results.records import CallRecord, current_item, keep, record, reported_version_key
+from pytest_deploysmoke.results.records import (
+    CallRecord,
+    current_item,
+    keep,
+    last_response_key,
+    record,
+    reported_version_key,
+)
 
 if TYPE_CHECKING:
     from httpx._client import UseClientDefault
@@ -52,8 +59,6 @@ LOGIN_EXTENSION = "deploysmoke.login"
 RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 ACTION_CACHE_SIZE = 512
-
-last_response_key = pytest.StashKey["httpx.Response"]()
 
 
 @dataclass(frozen=True, slots=True)

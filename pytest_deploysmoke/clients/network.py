@@ -11,7 +11,6 @@ recognised are left alone, with their traceback.
 from __future__ import annotations
 
 import json
-import socket
 import ssl
 import sys
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke.errors import DeploySmokeError, unchecked
-from pytest_deploysmoke.results.records import records_of
+from pytest_deploysmoke.results.records import last_response_key, records_of
 
 EXCERPT_CHARS = 300
 
@@ -61,13 +60,6 @@ def _causes(exc: BaseException) -> list[BaseException]:
         seen.append(current)
         current = current.__cause__ or current.__context__
     return seen
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def ssl_context(verify: bool) -> ssl.SSLContext:
@@ -211,7 +203,6 @@ def _hint(item: pytest.Item, phrase: str, url: str) -> str | None:
 def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | None:
     if "pytest_deploysmoke.clients.http" not in sys.modules:
         return None  # no plugin client has made a request, so there is no response to blame
-    from pytest_deploysmoke.clients.http import last_response_key
 
     response = item.stash.get(last_response_key, None)
     if response is None or exc.doc != response.text:

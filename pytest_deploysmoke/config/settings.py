@@ -8,11 +8,11 @@ between an option and the config file.
 from __future__ import annotations
 
 import os
+import socket
 from dataclasses import dataclass, replace
 
 import pytest
 
-from pytest_deploysmoke.clients.network import free_port
 from pytest_deploysmoke.config.model import ADHOC_TARGET, MAX_SAMPLES, DeployConfig, Target
 from pytest_deploysmoke.config.redaction import Redactor, redact_url
 from pytest_deploysmoke.errors import ConfigError
@@ -174,3 +174,10 @@ def header_lines(config: pytest.Config) -> list[str]:
     if target.production and not target.allow_destructive:
         lines.append("deploysmoke: production guard on: checks marked destructive will not run")
     return [get_redactor(config).redact(line) for line in lines]
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])

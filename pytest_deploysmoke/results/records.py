@@ -8,6 +8,8 @@ from typing import TYPE_CHECKING, Any, Literal
 import pytest
 
 if TYPE_CHECKING:
+    import httpx
+
     from pytest_deploysmoke.perf.budgets import Budget
     from pytest_deploysmoke.perf.stats import LatencyStats
 
@@ -135,6 +137,8 @@ records_key = pytest.StashKey[RecordLog]()
 #: The version the target's health endpoint reported during this check, when it did.
 reported_version_key = pytest.StashKey[str]()
 current_item_key = pytest.StashKey["pytest.Item | None"]()
+#: The check's last HTTP response, for the one-line failure that names what came back.
+last_response_key: pytest.StashKey[httpx.Response] = pytest.StashKey()
 
 
 @dataclass(slots=True)

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from pytest_deploysmoke.clients.network import free_port
+from pytest_deploysmoke.config.settings import free_port
 from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.perf.load.stats import EngineRun, LoadPlan
 from pytest_deploysmoke.perf.stats import LatencyStats, Millis, ms_text
