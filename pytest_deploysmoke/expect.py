@@ -76,6 +76,11 @@ def json_differences(actual: Any, expected: Any, path: str = "$") -> list[str]:
         except Exception as exc:  # a predicate that raises is a mismatch, with its reason
             return [f"{path}: check {getattr(expected, '__name__', 'predicate')} raised {exc!r} on {actual!r}"]
         return [] if ok else [f"{path}: {actual!r} does not satisfy {getattr(expected, '__name__', 'predicate')}"]
+    if isinstance(expected, type):
+        if _is_instance(actual, expected):
+            return []
+        got = "None" if actual is None else f"{type(actual).__name__} {actual!r}"
+        return [f"{path}: expected {expected.__name__}, got {got}"]
     if isinstance(expected, Mapping):
         if not isinstance(actual, Mapping):
             return [f"{path}: expected an object, got {actual!r}"]
@@ -98,6 +103,15 @@ def json_differences(actual: Any, expected: Any, path: str = "$") -> list[str]:
     if actual != expected or (type(actual) is not type(expected) and not _both_numbers(actual, expected)):
         return [f"{path}: expected {expected!r}, got {actual!r}"]
     return []
+
+
+def _is_instance(value: Any, expected: type) -> bool:
+    """Whether *value* is of the JSON type *expected*: ``true`` is not an ``int``, ``1`` is a ``float``."""
+    if expected is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if expected is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    return isinstance(value, expected)
 
 
 def _both_numbers(a: Any, b: Any) -> bool:

@@ -69,3 +69,25 @@ def test_helpers_against_the_stand_in(pytester: pytest.Pytester, api_url: str) -
     result.stdout.no_fnmatch_line('*expect_status(http.get("/status/503"))*')
     result.stdout.no_fnmatch_line("*pytest_deploysmoke/expect.py*")
     result.stdout.no_fnmatch_line("*Target(*")
+
+
+TYPED = """
+from pytest_deploysmoke import expect_json
+
+def test_types_match(http):
+    expect_json(http.get("/health"), {"status": str, "version": str})
+
+def test_types_differ(http):
+    expect_json(http.get("/health"), {"status": str, "version": int})
+"""
+
+
+def test_expect_json_matches_by_type(pytester: pytest.Pytester, api_url: str) -> None:
+    """A class as the expected value matches by type, and a mismatch names the field, the type and the value."""
+    pytester.makefile(".toml", deploysmoke=f'[targets.t]\nbase_url = "{api_url}"\ntimeout = 2.0\n')
+    pytester.makepyfile(test_typed=TYPED)
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [f"GET {api_url}/health JSON differs from what was expected: $.version: expected int, got str '2.0.1'"]
+    )

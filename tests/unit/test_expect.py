@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from pytest_deploysmoke.expect import json_differences
@@ -58,3 +60,22 @@ def test_expect_data_checks_parsed_data_and_is_a_data_failure() -> None:
         expect_data(value, {"performance": {"win_rate": 0.5}}, what="the result file")
     assert str(excinfo.value) == "the result file differs from what was expected: $.performance.win_rate: missing"
     assert is_data_failure(excinfo.value)
+
+
+@pytest.mark.parametrize(
+    ("actual", "expected", "differences"),
+    [
+        pytest.param({"count": 0, "items": []}, {"count": int, "items": list}, [], id="int-and-list"),
+        pytest.param({"price": 3}, {"price": float}, [], id="a-whole-number-is-a-float"),
+        pytest.param({"meta": {}, "name": "x"}, {"meta": dict, "name": str}, [], id="object-and-string"),
+        pytest.param({"count": "0"}, {"count": int}, ["$.count: expected int, got str '0'"], id="string-for-int"),
+        pytest.param(
+            {"count": True}, {"count": int}, ["$.count: expected int, got bool True"], id="true-is-not-an-int"
+        ),
+        pytest.param({"name": None}, {"name": str}, ["$.name: expected str, got None"], id="null-for-string"),
+        pytest.param([{"id": 1.5}], [{"id": int}], ["$[0].id: expected int, got float 1.5"], id="in-a-list"),
+    ],
+)
+def test_a_class_matches_by_type(actual: Any, expected: Any, differences: list[str]) -> None:
+    """``{"count": int}`` checks the type at that place; a mismatch names the field, the type and the value."""
+    assert json_differences(actual, expected) == differences
