@@ -58,6 +58,10 @@ LOGIN_EXTENSION = "deploysmoke.login"
 #: Statuses an idempotent request is retried on when the target sets ``retries``.
 RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: Set on a request sent again on a new connection after a kept-alive one closed under it (once per request).
+RESENT_EXTENSION = "deploysmoke.resent"
+#: Set on a request that may write when a kept-alive connection closed under it: it is not sent again.
+KEPT_ALIVE_CLOSED_EXTENSION = "deploysmoke.kept_alive_closed"
 ACTION_CACHE_SIZE = 512
 
 
@@ -73,6 +77,8 @@ class HttpProbe:
     # per-call cost (benchmarks/http_overhead.py).  The secret count is in the key because a
     # login registers a new secret mid-run.
     _actions: dict[tuple[str, str, int], str] = field(default_factory=dict, repr=False)
+    # The origins this client has had an answer from: its pool may hold a kept-alive connection to them.
+    _answered: set[tuple[bytes, bytes, int | None]] = field(default_factory=set, repr=False)
 
     def action(self, request: httpx.Request) -> str:
         """``GET /health?x=1`` for the target's own URLs, the full URL for others (redacted)."""
@@ -121,6 +127,27 @@ class HttpProbe:
         """How many times the request may be sent: retries apply to idempotent methods only."""
         return 1 + (self.target.retries if request.method in IDEMPOTENT_METHODS else 0)
 
+    def resend_on_new_connection(
+        self, request: httpx.Request, exc: httpx.TransportError, attempt: int, attempts: int
+    ) -> bool:
+        """Whether to send *request* once more, beyond its attempts, because a kept-alive connection closed under it.
+
+        A server may close an idle kept-alive connection (uvicorn does after a 500) just as the
+        next request goes out on it: the request fails before any byte of an answer, and the
+        service is not down.  An idempotent request is sent again on a new connection, once;
+        a request that may write is not, and is marked so its failure says what happened.
+        """
+        if attempt < attempts or request.extensions.get(RESENT_EXTENSION):
+            return False
+        closed = isinstance(exc, (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError))
+        if not closed or _origin(request) not in self._answered:
+            return False
+        if request.method in IDEMPOTENT_METHODS:
+            request.extensions[RESENT_EXTENSION] = True
+            return True
+        request.extensions[KEPT_ALIVE_CLOSED_EXTENSION] = True
+        return False
+
     def backoff(self, attempt: int) -> float:
         """Seconds to wait before attempt ``attempt + 1``: 0.1, 0.2, 0.4, ... at most 2 s."""
         return float(min(0.1 * 2 ** (attempt - 1), 2.0))
@@ -146,6 +173,7 @@ class HttpProbe:
     def responded(self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int) -> None:
         """Record a response; raise BudgetExceeded when it came back over budget."""
         item = current_item(self.config)  # looked up once: this runs on every call
+        self._answered.add(_origin(request))
         budget = self.budget(request, item)
         action = self.action(request)
         # Calls outside a check and a fixture are not kept, but their budget still counts.
@@ -175,6 +203,10 @@ class HttpProbe:
         return attempt < attempts and response.status_code in RETRY_STATUSES
 
 
+def _origin(request: httpx.Request) -> tuple[bytes, bytes, int | None]:
+    return (request.url.raw_scheme, request.url.raw_host, request.url.port)
+
+
 def _note_reported_version(item: pytest.Item, response: httpx.Response) -> None:
     """Keep the version a health response reports, for the reports' environment table."""
     try:
@@ -195,14 +227,18 @@ class TimedTransport(httpx.BaseTransport):
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         probe = self._probe
         probe.check_write(request)
-        attempts = probe.attempts(request)
-        for attempt in range(1, attempts + 1):
+        attempt, attempts = 0, probe.attempts(request)
+        while True:
+            attempt += 1
             started = time.perf_counter()
             try:
                 response = self._inner.handle_request(request)
             except httpx.TransportError as exc:
                 probe.failed(request, exc, time.perf_counter() - started, attempt)
-                if attempt == attempts:
+                if probe.resend_on_new_connection(request, exc, attempt, attempts):
+                    attempts += 1
+                    continue  # at once: the pool dropped the closed connection, a new one opens
+                if attempt >= attempts:
                     raise
             else:
                 response.read()  # the body is part of the call's time
@@ -214,7 +250,6 @@ class TimedTransport(httpx.BaseTransport):
                     return response
                 response.close()
             time.sleep(probe.backoff(attempt))
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     def close(self) -> None:
         self._inner.close()
@@ -230,14 +265,18 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         probe = self._probe
         probe.check_write(request)
-        attempts = probe.attempts(request)
-        for attempt in range(1, attempts + 1):
+        attempt, attempts = 0, probe.attempts(request)
+        while True:
+            attempt += 1
             started = time.perf_counter()
             try:
                 response = await self._inner.handle_async_request(request)
             except httpx.TransportError as exc:
                 probe.failed(request, exc, time.perf_counter() - started, attempt)
-                if attempt == attempts:
+                if probe.resend_on_new_connection(request, exc, attempt, attempts):
+                    attempts += 1
+                    continue  # as in the sync twin
+                if attempt >= attempts:
                     raise
             else:
                 await response.aread()
@@ -248,7 +287,6 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
                     return response
                 await response.aclose()
             await asyncio.sleep(probe.backoff(attempt))
-        raise AssertionError("unreachable: the last attempt returns or raises")  # pragma: no cover
 
     async def aclose(self) -> None:
         await self._inner.aclose()

@@ -180,6 +180,11 @@ def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
     failed_call = _last_call(item, failed=True)
     elapsed = failed_call.ms if failed_call is not None else None
     after = f" after {elapsed:.0f} ms" if elapsed is not None else ""
+    if request.extensions.get("deploysmoke.kept_alive_closed"):  # set by clients.http
+        return (
+            f"{what}: {phrase}{after}; the server closed a kept-alive connection before answering (not an "
+            "outage); the request was not sent again, as it may write"
+        )
     return f"{what}: {phrase}{after}" + (f"; {hint}" if (hint := _hint(item, phrase, str(request.url))) else "")
 
 

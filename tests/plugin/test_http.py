@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import socket
+import socketserver
+import threading
+from collections.abc import Iterator
+
 import pytest
 
 from tests.fix_pytester import recorded_calls
@@ -287,3 +292,89 @@ def test_poll_until_does_not_retry_a_blocked_write(pytester: pytest.Pytester, ap
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["POST /api/v1/items blocked: target 't' is production*"])
     result.stdout.no_fnmatch_line("*condition not met*")
+
+
+class _ClosesKeptAlive(socketserver.BaseRequestHandler):
+    """Answers the first request of each connection, keeping it alive, then closes it when the next
+    request arrives on it, before any byte of an answer: the race a server that drops idle
+    kept-alive connections (uvicorn after a 500) has with a client that reuses them."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        answered = 0
+        buffer = b""
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+            while b"\r\n\r\n" in buffer:
+                head, _, buffer = buffer.partition(b"\r\n\r\n")
+                length = next(
+                    (
+                        int(line.split(b":", 1)[1])
+                        for line in head.split(b"\r\n")
+                        if line.lower().startswith(b"content-length:")
+                    ),
+                    0,
+                )
+                while len(buffer) < length:
+                    buffer += sock.recv(65536)
+                buffer = buffer[length:]
+                if answered:
+                    return  # closed under the request: no status line, no byte of an answer
+                body = b'{"status": "ok"}'
+                sock.sendall(
+                    b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                    % (len(body), body)
+                )
+                answered += 1
+
+
+@pytest.fixture
+def closes_kept_alive() -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _ClosesKeptAlive)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_kept_alive_connection_closed_under_a_read_is_not_an_outage(
+    pytester: pytest.Pytester, closes_kept_alive: str
+) -> None:
+    """A GET on a connection the server closed is sent again once on a new one; both attempts are recorded."""
+    pytester.makefile(".toml", deploysmoke=target_toml(closes_kept_alive))
+    pytester.makepyfile(
+        test_calls="def test_two(http):\n    http.get('/a')\n    assert http.get('/b').json() == {'status': 'ok'}\n"
+    )
+    result = pytester.inline_run("--deploy-target=t")
+    result.assertoutcome(passed=1)
+    calls = [(call["action"], call["outcome"], call["attempt"]) for call in recorded_calls(result)]
+    assert calls == [
+        ("GET /a", "200", 1),
+        ("GET /b", "server closed the connection without a response", 1),
+        ("GET /b", "200", 2),
+    ]
+
+
+def test_a_kept_alive_connection_closed_under_a_write_says_so(
+    pytester: pytest.Pytester, closes_kept_alive: str
+) -> None:
+    """A POST is not sent again (it may write), and its failure says a kept-alive connection closed, not that the service is down."""
+    pytester.makefile(".toml", deploysmoke=target_toml(closes_kept_alive))
+    pytester.makepyfile(test_calls="def test_write(http):\n    http.get('/a')\n    http.post('/items', json={})\n")
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            f"*POST {closes_kept_alive}/items: server closed the connection without a response after * ms; "
+            "the server closed a kept-alive connection before answering (not an outage); "
+            "the request was not sent again, as it may write"
+        ]
+    )
+    result.stdout.no_fnmatch_line("*is the service up*")
