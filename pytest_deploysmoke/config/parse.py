@@ -114,13 +114,14 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
             f"is unknown phase '{default_phase}'",
             f"known phases: {', '.join(phases)}",
         )
-    targets = data.get("targets", {})
-    for name, table in targets.items():
-        label = f"[{section}targets.{name}]"
-        file = display_path(path) if path else "(config)"  # the label already names the section
+    raw_targets = data.get("targets", {})
+    file = display_path(path) if path else "(config)"  # the labels name the section
+    for name, table in raw_targets.items():
         if not isinstance(table, dict):
-            raise ConfigError(file, label, _got(table), "expected a table")
-        _check_target_shape(file, label, table)
+            raise ConfigError(file, f"[{section}targets.{name}]", _got(table), "expected a table")
+    targets = {name: _inherited(file, section, raw_targets, name) for name in raw_targets}
+    for name, table in targets.items():
+        _check_target_shape(file, f"[{section}targets.{name}]", table)
     return DeployConfig(
         path=path,
         phases=tuple(phases),
@@ -597,6 +598,37 @@ _ROLLBACK_KEYS: Mapping[str, _Field] = {
     ),
     "min_samples": _Field("a whole number of samples (1 or more)", lambda v: type(v) is int and v >= 1),
 }
+
+
+def _inherited(
+    where: str, section: str, targets: Mapping[str, Any], name: str, chain: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """Target *name*'s table with what it ``extends`` merged in: its own keys win, tables merge key by key."""
+    table = targets[name]
+    parent = table.get("extends")
+    if parent is None:
+        return dict(table)
+    label = f"[{section}targets.{name}] extends"
+    if not isinstance(parent, str):
+        raise ConfigError(where, label, _got(parent), "expected the name of another target")
+    if parent == name or parent in chain:
+        path = " -> ".join([*chain, name, parent])
+        raise ConfigError(where, label, f"makes a cycle: {path}", "let one of them extend none")
+    if parent not in targets:
+        close = difflib.get_close_matches(parent, list(targets), n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known targets: {', '.join(sorted(targets))}"
+        raise ConfigError(where, label, f"names unknown target '{parent}'", hint)
+    base = _inherited(where, section, targets, parent, (*chain, name))
+    return _merged(base, {key: value for key, value in table.items() if key != "extends"})
+
+
+def _merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    """*base* with *over* on top; a table in both is merged key by key, anything else is replaced."""
+    out = dict(base)
+    for key, value in over.items():
+        below = out.get(key)
+        out[key] = _merged(below, value) if isinstance(value, dict) and isinstance(below, dict) else value
+    return out
 
 
 def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> None:

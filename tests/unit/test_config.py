@@ -467,6 +467,21 @@ def test_base_url_override_replaces_configured_one(project: Path) -> None:
 #: A config file that cannot be read: the TOML, and the one-line ConfigError it gives.
 BAD_CONFIGS = [
     pytest.param(
+        '[targets.a]\nbase_url = "https://a.example.com"\nextends = "b"\n[targets.b]\nextends = "a"\n',
+        "deploysmoke.toml: [targets.b] extends makes a cycle: a -> b -> a; let one of them extend none",
+        id="extends-cycle-names-the-chain",
+    ),
+    pytest.param(
+        '[targets.staging]\nbase_url = "https://s.example.com"\n[targets.prod]\nextends = "stagin"\n',
+        "deploysmoke.toml: [targets.prod] extends names unknown target 'stagin'; did you mean 'staging'?",
+        id="extends-unknown-parent-suggests-close-match",
+    ),
+    pytest.param(
+        '[targets.staging]\nbase_url = "https://s.example.com"\n[targets.prod]\nextends = "staging"\nprodution = true\n',
+        "deploysmoke.toml: [targets.prod] unknown key 'prodution'; did you mean 'production'?",
+        id="extends-merged-target-is-validated",
+    ),
+    pytest.param(
         'phase = ["health"]\n',
         "deploysmoke.toml has unknown key 'phase'; did you mean 'phases'?",
         id="unknown-top-level-key-suggests-close-match",
@@ -716,3 +731,31 @@ def test_held_back_is_list_or_warn(project: Path) -> None:
     assert target(project, text.format('held_back = "warn"\n')).held_back == "warn"
     error = target_error(project, text.format('held_back = "loud"\n'))
     assert "[targets.prod] held_back is 'loud'; expected 'list' or 'warn'" in error
+
+
+def test_extends_merges_the_parent_key_by_key(project: Path) -> None:
+    """A target that extends another takes its keys; its own win, and tables merge key by key."""
+    text = """
+[targets.staging]
+base_url = "https://staging.example.com"
+timeout = 5.0
+headers = { X-Smoke = "1", X-Team = "payments" }
+[targets.staging.auth]
+login_path = "/api/login"
+username = "smoke"
+
+[targets.prod]
+extends = "staging"
+base_url = "https://example.com"
+production = true
+headers = { X-Team = "core" }
+[targets.prod.auth]
+username = "smoke-prod"
+"""
+    built = target(project, text, "prod")
+    assert (built.base_url, built.production, built.timeout) == ("https://example.com", True, 5.0)
+    assert dict(built.headers) == {"X-Smoke": "1", "X-Team": "core"}
+    assert built.auth is not None
+    assert (built.auth.login_path, built.auth.username) == ("/api/login", "smoke-prod")
+    parent = target(project, text, "staging")
+    assert (parent.base_url, parent.production) == ("https://staging.example.com", False)
