@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import signal
 import socket
+import socketserver
 import subprocess
 import threading
 import time
@@ -54,6 +55,20 @@ def serve_in_thread(app: Any, name: str, **options: Any) -> Iterator[str]:
         yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
+        thread.join(timeout=10)
+
+
+@contextmanager
+def socketserver_in_thread(server: socketserver.TCPServer) -> Iterator[str]:
+    """Run a stdlib TCP *server* bound on loopback in a thread; yield its URL; shut it down."""
+    host, port = server.socket.getsockname()[:2]
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://{host!s}:{port}"
+    finally:
+        server.shutdown()
+        server.server_close()
         thread.join(timeout=10)
 
 

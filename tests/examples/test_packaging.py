@@ -12,10 +12,10 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +26,8 @@ from typing import Any
 
 import psycopg
 import pytest
+
+from tests.fix_servers import socketserver_in_thread
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "pytest_deploysmoke"
@@ -61,7 +63,14 @@ class Dist:
 def dist(tmp_path_factory: pytest.TempPathFactory) -> Dist:
     """The sdist and the wheel ``python -m build`` makes from the checkout (the wheel is built from the sdist)."""
     out = tmp_path_factory.mktemp("dist")
-    run([sys.executable, "-m", "build", "--outdir", str(out), str(ROOT)], cwd=ROOT, timeout=BUILD_TIMEOUT)
+    # Built from a copy of the tracked files: setuptools writes its egg-info into the tree it builds,
+    # and two builds of one tree at once (pytest-xdist workers) would trip over each other's.
+    tree = tmp_path_factory.mktemp("source")
+    for name in run(["git", "ls-files", "-z"], cwd=ROOT, timeout=RUN_TIMEOUT).stdout.split("\0"):
+        if name and (ROOT / name).is_file():
+            (tree / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, tree / name)
+    run([sys.executable, "-m", "build", "--outdir", str(out), str(tree)], cwd=tree, timeout=BUILD_TIMEOUT)
     sdists, wheels = sorted(out.glob("*.tar.gz")), sorted(out.glob("*.whl"))
     assert len(sdists) == 1, sdists
     assert len(wheels) == 1, wheels
@@ -164,15 +173,8 @@ def serve_health(version: str) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:  # keep the test's output clean
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Health)
-    thread = threading.Thread(target=server.serve_forever, name="health", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
+    with socketserver_in_thread(ThreadingHTTPServer(("127.0.0.1", 0), Health)) as url:
+        yield url
 
 
 def test_wheel_in_a_fresh_venv_runs_the_readme_quick_start(dist: Dist, fresh_db: str, tmp_path: Path) -> None:

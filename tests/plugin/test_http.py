@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import socket
 import socketserver
-import threading
 from collections.abc import Iterator
 
 import pytest
 
 from tests.fix_pytester import recorded_calls
+from tests.fix_servers import socketserver_in_thread
 
 
 def target_toml(url: str, extra: str = "", name: str = "t") -> str:
@@ -335,13 +335,8 @@ class _ClosesKeptAlive(socketserver.BaseRequestHandler):
 def closes_kept_alive() -> Iterator[str]:
     server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _ClosesKeptAlive)
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with socketserver_in_thread(server) as url:
+        yield url
 
 
 def test_a_kept_alive_connection_closed_under_a_read_is_not_an_outage(
