@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 import httpx
 import pytest
 
-from pytest_deploysmoke.clients.network import describe_error
+from pytest_deploysmoke.clients.network import KEPT_ALIVE_CLOSED_EXTENSION, describe_error
 from pytest_deploysmoke.errors import BudgetExceeded
 from pytest_deploysmoke.guard import ProductionGuard, get_guard
 from pytest_deploysmoke.perf.budgets import Budget, Duration
@@ -60,8 +60,6 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Set on a request sent again on a new connection after a kept-alive one closed under it (once per request).
 RESENT_EXTENSION = "deploysmoke.resent"
-#: Set on a request that may write when a kept-alive connection closed under it: it is not sent again.
-KEPT_ALIVE_CLOSED_EXTENSION = "deploysmoke.kept_alive_closed"
 ACTION_CACHE_SIZE = 512
 
 

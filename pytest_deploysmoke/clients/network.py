@@ -23,6 +23,11 @@ from pytest_deploysmoke.results.records import last_response_key, records_of
 EXCERPT_CHARS = 300
 
 
+#: Set by the HTTP clients on a request that may write when a kept-alive connection closed under
+#: it: it is not sent again, and its failure says so instead of suggesting an outage.
+KEPT_ALIVE_CLOSED_EXTENSION = "deploysmoke.kept_alive_closed"
+
+
 def describe_error(exc: BaseException) -> str:
     """Say what came back instead of an answer: ``connection refused``, ``timed out``, ...
 
@@ -180,7 +185,7 @@ def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
     failed_call = _last_call(item, failed=True)
     elapsed = failed_call.ms if failed_call is not None else None
     after = f" after {elapsed:.0f} ms" if elapsed is not None else ""
-    if request.extensions.get("deploysmoke.kept_alive_closed"):  # set by clients.http
+    if request.extensions.get(KEPT_ALIVE_CLOSED_EXTENSION):
         return (
             f"{what}: {phrase}{after}; the server closed a kept-alive connection before answering (not an "
             "outage); the request was not sent again, as it may write"

@@ -124,7 +124,7 @@ class HtmlReport:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: pytest.TestReport | pytest.CollectReport, cells: list[str]) -> None:
-        phase = wire.phase_of(report) or "" if isinstance(report, pytest.TestReport) else ""
+        phase = wire.phase_of(report) or ""
         measured = self._measurements.get(report.nodeid)
         if measured:  # a distribution: its figures in place of its slowest single call
             shown = "<br>".join(escape(self._redact(measurement.describe())) for measurement in measured)

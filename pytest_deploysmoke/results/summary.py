@@ -183,7 +183,7 @@ class RunSummary:
         ending = self.ending(session)
         run = self._run_info()
         watch_line = ""
-        if self.settings.target.watch.duration > 0:
+        if target.watch.duration > 0:
             from pytest_deploysmoke.perf import watch
 
             prior = against(run, phase_list, checks, rollback=rollback, collection_errors=errors, ending=ending)

@@ -98,7 +98,7 @@ def read(report: pytest.TestReport) -> ReportFacts:
     return ReportFacts(**found, fixture_calls=tuple(fixture_calls), cleanup=tuple(cleanup))
 
 
-def phase_of(report: pytest.TestReport) -> str | None:
+def phase_of(report: pytest.TestReport | pytest.CollectReport) -> str | None:
     """The phase a report's check belongs to (None when the check has none, or the plugin is inert)."""
     for name, value in getattr(report, "user_properties", ()):
         if name == PHASE_PROPERTY:
