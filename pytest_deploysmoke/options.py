@@ -97,6 +97,13 @@ def add_options(parser: pytest.Parser) -> None:
         help="One line and one rollback-rule check per INTERVAL of the watch (e.g. 15m; overrides [watch] every)",
     )
     group.addoption(
+        "--deploy-show-config",
+        dest="deploysmoke_show_config",
+        action="store_true",
+        help="Print the selected target as the run resolves it (inheritance merged, ${VAR} expanded, "
+        "secrets masked) as TOML, and exit without running checks",
+    )
+    group.addoption(
         "--deploy-browser-path",
         dest="deploysmoke_browser_path",
         metavar="PATH",

@@ -30,6 +30,15 @@ def pytest_configure_remember_base_url(config: pytest.Config) -> None:
     config.stash[options.user_base_url_key] = config.getoption("base_url", None)
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    if not config.getoption("deploysmoke_show_config", False):
+        return None
+    from pytest_deploysmoke.config import show
+
+    return show.show(config)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     for line in phases.MARKERS:
         config.addinivalue_line("markers", line)

@@ -55,6 +55,12 @@ def read_page(path: Path) -> Page:
     return page
 
 
-def fenced_blocks(path: Path, lang: str) -> list[str]:
-    """The bodies of the page's fenced blocks in *lang* (```json, ```python, ...), in page order."""
-    return [match["body"] for match in _BLOCK.finditer(path.read_text(encoding="utf-8")) if match["lang"] == lang]
+def fenced_blocks(path: Path, lang: str, *, after: str = "") -> list[str]:
+    """The bodies of the page's fenced blocks in *lang* (```json, ```python, ...), in page order.
+
+    With *after* (a heading such as ``"## Extending a target"``), only the blocks that follow it.
+    """
+    text = path.read_text(encoding="utf-8")
+    if after:
+        text = text.split(after, 1)[1]
+    return [match["body"] for match in _BLOCK.finditer(text) if match["lang"] == lang]

@@ -135,20 +135,20 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
 # --------------------------------------------------------------------------- building a target
 
 
-def build_target(
+def expand_target(
     config: DeployConfig,
     name: str,
     environ: Mapping[str, str],
     *,
     base_url: str | None = None,
-    port: int | None = None,
     source: str = "--deploy-target",
-) -> Target:
-    """Resolve target *name* of *config* into a Target.
+) -> tuple[dict[str, Any], list[str]]:
+    """Target *name*'s table as the run reads it, and the secret values expanding it revealed.
 
-    *base_url* overrides the configured one (``--deploy-base-url``); *port* replaces ``{port}``.
-    Only this target's strings are expanded, so other targets may use variables that are unset.
-    *source* names where *name* came from, for messages (``--deploy-target``, ``DEPLOYSMOKE_TARGET``).
+    What it ``extends`` is merged in, ``${VAR}`` is expanded and *base_url* (``--deploy-base-url``)
+    replaces the configured one; ``{port}`` is left as written.  Only this target's strings are
+    expanded, so other targets may use variables that are unset.  *source* names where *name*
+    came from, for messages (``--deploy-target``, ``DEPLOYSMOKE_TARGET``).
     """
     where = display_path(config.path) if config.path else "(no config file)"
     label = f"[{config.section}targets.{name}]"
@@ -178,6 +178,25 @@ def build_target(
         table["base_url"] = base_url
     if "base_url" not in table:
         raise ConfigError(where, label, "has no base_url", 'add base_url = "https://..."')
+    return table, secrets
+
+
+def build_target(
+    config: DeployConfig,
+    name: str,
+    environ: Mapping[str, str],
+    *,
+    base_url: str | None = None,
+    port: int | None = None,
+    source: str = "--deploy-target",
+) -> Target:
+    """Resolve target *name* of *config* into a Target.
+
+    The table is the one ``expand_target`` gives; *port* replaces ``{port}``.
+    """
+    where = display_path(config.path) if config.path else "(no config file)"
+    label = f"[{config.section}targets.{name}]"
+    table, secrets = expand_target(config, name, environ, base_url=base_url, source=source)
 
     production = bool(table.get("production", False))
     launch_table = table.get("launch")

@@ -70,15 +70,11 @@ def configure(config: pytest.Config) -> RunSettings | None:
     from pytest_deploysmoke.config.parse import build_target, find_config, load_config  # TOML, validation
 
     option = config.option
-    name: str | None = option.deploysmoke_target
-    source = "--deploy-target"
-    if not name and os.environ.get(TARGET_ENV):
-        name, source = os.environ[TARGET_ENV], TARGET_ENV
-    base_url: str | None = option.deploysmoke_base_url
-    if not name and not base_url:
+    selected = selected_target(config)
+    if selected is None:
         return None
-    if not name:
-        name, source = ADHOC_TARGET, "--deploy-base-url"
+    name, source = selected
+    base_url: str | None = option.deploysmoke_base_url
 
     deploy_config = load_config(find_config(config.rootpath, option.deploysmoke_config))
     port = None
@@ -119,6 +115,21 @@ def configure(config: pytest.Config) -> RunSettings | None:
     config.stash[settings_key] = settings
     config.stash[redactor_key] = target.redactor()
     return settings
+
+
+def selected_target(config: pytest.Config) -> tuple[str, str] | None:
+    """The name of the target the run selects and where it came from; None when none is.
+
+    ``--deploy-target``, else ``$DEPLOYSMOKE_TARGET``, else the ad-hoc target of ``--deploy-base-url``.
+    """
+    option = config.option
+    if option.deploysmoke_target:
+        return option.deploysmoke_target, "--deploy-target"
+    if os.environ.get(TARGET_ENV):
+        return os.environ[TARGET_ENV], TARGET_ENV
+    if option.deploysmoke_base_url:
+        return ADHOC_TARGET, "--deploy-base-url"
+    return None
 
 
 def _option_duration(name: str, value: str | None, default: float) -> float:

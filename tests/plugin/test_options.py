@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on Python 3.10 only
+    import tomli as tomllib
+
+from tests.doc_pages import DOCS, fenced_blocks
 
 CONFIG = '[targets.local]\nbase_url = "{url}"\nversion = "1.2.3"\n'
 
@@ -197,3 +206,82 @@ def test_deploy_target_carries_the_options_in_force(pytester: pytest.Pytester, s
         "--deploy-browser-path=/opt/chromium",
     )
     result.assert_outcomes(passed=1)
+
+
+SHOWN = """
+[targets.staging]
+base_url = "https://staging.example.com"
+database_url = "postgresql://app:${DB_PASSWORD}@db.staging:5432/app"
+timeout = 5
+headers = { X-Smoke = "1" }
+[targets.staging.auth]
+login_path = "/api/login"
+username = "smoke"
+password = "${SMOKE_PASSWORD}"
+[targets.staging.watch]
+duration = "10m"
+
+[targets.prod]
+extends = "staging"
+base_url = "https://${HOST}"
+production = true
+headers = { X-Team = "core" }
+"""
+
+
+def test_show_config_prints_the_target_as_resolved(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--deploy-show-config prints the merged, expanded target as TOML with secrets masked, and exits 0."""
+
+    pytester.makefile(".toml", deploysmoke=SHOWN)
+    monkeypatch.setenv("DB_PASSWORD", "db-pass-5f1c9a")
+    monkeypatch.setenv("SMOKE_PASSWORD", "smoke-pass-77e2b0")
+    monkeypatch.setenv("HOST", "example.com")
+    pytester.makepyfile(test_x="def test_x():\n    raise AssertionError('a check ran')\n")
+    result = pytester.runpytest("--deploy-target=prod", "--deploy-show-config", "--deploy-watch=30s")
+    assert result.ret == 0
+    output = result.stdout.str()
+    assert "db-pass" not in output and "smoke-pass" not in output
+    assert "a check ran" not in output and "passed" not in output
+    shown = tomllib.loads(output)
+    prod = shown["targets"]["prod"]
+    assert "extends" not in prod
+    assert (prod["base_url"], prod["production"], prod["timeout"]) == ("https://example.com", True, 5)
+    assert prod["headers"] == {"X-Smoke": "1", "X-Team": "core"}
+    assert prod["database_url"] == "postgresql://app:***@db.staging:5432/app"
+    assert prod["auth"] == {"login_path": "/api/login", "username": "smoke", "password": "***"}
+    assert prod["watch"] == {"duration": "30s"}
+    assert shown["gates"] == ["preflight", "migrations", "health", "auth"]
+
+
+def test_show_config_without_a_target_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    """--deploy-show-config with no target selected says how to select one."""
+    pytester.makefile(".toml", deploysmoke=SHOWN)
+    result = pytester.runpytest("--deploy-show-config")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["ERROR: --deploy-show-config shows the selected target; select one with*"])
+
+
+def test_show_config_reports_a_bad_config_in_one_line(pytester: pytest.Pytester) -> None:
+    """An invalid target is the same one-line usage error --deploy-show-config and a run give."""
+    pytester.makefile(".toml", deploysmoke=SHOWN)
+    result = pytester.runpytest("--deploy-target=prod", "--deploy-show-config")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert result.stderr.lines[0] == (
+        "ERROR: deploysmoke.toml: [targets.prod] base_url uses ${HOST}, which is not set or empty; "
+        "export HOST, or give a default: ${HOST:-...}"
+    )
+    assert "Traceback" not in result.stderr.str()
+
+
+def test_show_config_prints_what_the_docs_show(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The example of docs/configuration.md, run: its extends config gives the output the page shows."""
+    page = DOCS / "configuration.md"
+    config = fenced_blocks(page, "toml", after="## Extending a target")[0]
+    command, _, shown = fenced_blocks(page, "console", after="## Extending a target")[0].partition("\n")
+    pytester.makefile(".toml", deploysmoke=config)
+    for assignment in command.removeprefix("$ ").split()[:-3]:
+        name, _, value = assignment.partition("=")
+        monkeypatch.setenv(name, value)
+    result = pytester.runpytest(*command.split()[-2:])
+    assert result.ret == 0
+    assert result.stdout.str().strip() == shown.strip()
