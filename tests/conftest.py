@@ -2,7 +2,8 @@
 
 The fixtures live in ``fix_*.py`` modules (as psycopg's tests keep theirs), loaded here through
 ``pytest_plugins``: the loopback servers (fix_servers), the real PostgreSQL and Redis (fix_services),
-the JWT API stand-in (fix_api), pytester projects (fix_pytester) and the example suites (fix_examples).
+the JWT API stand-in (fix_api), the logins stand-in (fix_logins), pytester projects (fix_pytester)
+and the example suites (fix_examples).
 No test module imports another test module or a conftest.
 """
 
@@ -30,6 +31,7 @@ pytest_plugins = [
     "tests.fix_servers",
     "tests.fix_services",
     "tests.fix_api",
+    "tests.fix_logins",
     "tests.fix_pytester",
     "tests.fix_examples",
 ]

@@ -30,6 +30,7 @@ from pytest_deploysmoke.results.wire import SCREENSHOT_PROPERTY
 if TYPE_CHECKING:
     from playwright.sync_api import ConsoleMessage, Page, Request, Response, Route
 
+    from pytest_deploysmoke.clients.login import Credentials
     from pytest_deploysmoke.config.model import Target
     from pytest_deploysmoke.config.redaction import Redactor
 
@@ -245,6 +246,21 @@ def watch_page(item: pytest.Item, page: Page, target: Target, redactor: Redactor
     watch = PageWatch(page, item, target, redactor, get_guard(item.config))
     item.stash[page_watch_key] = _watches[page] = watch
     return watch
+
+
+def put_credentials(page: Page, target: Target, credentials: Credentials) -> None:
+    """Log the page in with the run's login: a session's cookies, or the token where the app keeps it."""
+    if credentials.cookies:
+        page.context.add_cookies(
+            [{"name": cookie.name, "value": cookie.value, "url": target.base_url} for cookie in credentials.cookies]
+        )
+        return
+    if credentials.token is None:
+        raise UiError(
+            f"authed_ui_page: target '{target.name}' logs in with HTTP Basic, which cannot be handed to a page; "
+            "give pytest-playwright's browser_context_args http_credentials instead"
+        )
+    put_token(page, target, credentials.token)
 
 
 def put_token(page: Page, target: Target, token: str) -> None:

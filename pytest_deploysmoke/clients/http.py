@@ -429,13 +429,20 @@ def _with_budget(options: RequestOptions, budget: CallBudget) -> RequestOptions:
     return options
 
 
-def _client_options(target: Target, headers: dict[str, str] | None) -> dict[str, Any]:
+def _client_options(
+    target: Target,
+    headers: dict[str, str] | None,
+    auth: httpx.Auth | None = None,
+    cookies: httpx.Cookies | None = None,
+) -> dict[str, Any]:
     return {
         "base_url": target.base_url,
         "timeout": target.timeout,
         "verify": target.verify_tls,
         "headers": {**target.headers, **(headers or {})},
         "follow_redirects": False,
+        "auth": auth,
+        "cookies": cookies,
     }
 
 
@@ -446,16 +453,33 @@ def _make_probe(config: pytest.Config, target: Target) -> HttpProbe:
     return HttpProbe(config, target, get_redactor(config), get_guard(config))
 
 
-def make_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> SmokeClient:
-    """A sync client on *target*; every call goes through the timed transport."""
+def make_client(
+    config: pytest.Config,
+    target: Target,
+    headers: dict[str, str] | None = None,
+    *,
+    auth: httpx.Auth | None = None,
+    cookies: httpx.Cookies | None = None,
+) -> SmokeClient:
+    """A sync client on *target*; every call goes through the timed transport.
+
+    *auth* and *cookies* are the run's login, for the authed clients (see ``clients/auth.py``).
+    """
     transport = TimedTransport(httpx.HTTPTransport(verify=target.verify_tls), _make_probe(config, target))
-    return SmokeClient(transport=transport, **_client_options(target, headers))
+    return SmokeClient(transport=transport, **_client_options(target, headers, auth, cookies))
 
 
-def make_async_client(config: pytest.Config, target: Target, headers: dict[str, str] | None = None) -> AsyncSmokeClient:
+def make_async_client(
+    config: pytest.Config,
+    target: Target,
+    headers: dict[str, str] | None = None,
+    *,
+    auth: httpx.Auth | None = None,
+    cookies: httpx.Cookies | None = None,
+) -> AsyncSmokeClient:
     """An async client on *target*; every call goes through the timed transport."""
     transport = AsyncTimedTransport(httpx.AsyncHTTPTransport(verify=target.verify_tls), _make_probe(config, target))
-    return AsyncSmokeClient(transport=transport, **_client_options(target, headers))
+    return AsyncSmokeClient(transport=transport, **_client_options(target, headers, auth, cookies))
 
 
 def make_load_client(config: pytest.Config, target: Target, *, connections: int) -> httpx.AsyncClient:

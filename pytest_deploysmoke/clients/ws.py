@@ -148,7 +148,7 @@ async def open_websocket(
     redactor: Redactor,
     path: str,
     *,
-    token: str | None = None,
+    auth_headers: Mapping[str, str] | None = None,
     headers: Mapping[str, str] | None = None,
     timeout: float | None = None,
     subprotocols: list[str] | None = None,
@@ -156,14 +156,14 @@ async def open_websocket(
 ) -> AsyncIterator[SmokeWebSocket]:
     """Open ``ws_url + path`` with open, receive and close timeouts; record the open.
 
+    *auth_headers* are the login's (a bearer token, the session cookie); they win over *headers*.
+
     The open is held to *budget*, else the check's ``budget`` mark, else the target's
     ``[budgets]`` entry ``"WS /path"``: over the limit fails, over the target warns.
     """
     limit = target.timeout if timeout is None else timeout
     url = path if "://" in path else target.ws_url + path
-    all_headers = {**target.headers, **(headers or {})}
-    if token:
-        all_headers["Authorization"] = f"Bearer {token}"
+    all_headers = {**target.headers, **(headers or {}), **(auth_headers or {})}
     action = redactor.redact(f"connect {path}")
     shown = redactor.redact(url)
     started = time.perf_counter()

@@ -40,9 +40,19 @@ def _empty() -> Mapping[str, Any]:
     return MappingProxyType({})
 
 
+#: How a target's checks log in, as ``AuthSettings.kind`` reads it from ``[targets.X.auth]``:
+#: ``token`` a static bearer token, ``login`` a JSON or form login answering with a token (OAuth2
+#: password grant included), ``client_credentials`` the OAuth2 client credentials grant, ``session``
+#: a login that sets a session cookie, ``basic`` HTTP Basic on every request, ``api_key`` a static
+#: token in a header of its own.
+AuthKind = Literal["token", "login", "client_credentials", "session", "basic", "api_key"]
+#: The header a CSRF token goes back in when csrf_cookie or csrf_field is set and csrf_header is not (Django's).
+DEFAULT_CSRF_HEADER: Final = "X-CSRFToken"
+
+
 @dataclass(frozen=True, slots=True)
 class AuthSettings:
-    """How the auth fixtures obtain a token for a target (``[targets.X.auth]``)."""
+    """How the auth fixtures log in to a target (``[targets.X.auth]``); ``kind`` says which way."""
 
     login_path: str = "/login"
     username: str | None = None
@@ -51,6 +61,49 @@ class AuthSettings:
     password_field: str = "password"
     token_path: str = "access_token"
     token: Secret | None = None
+    #: The login body: ``"json"``, or ``"form"`` (``application/x-www-form-urlencoded``).
+    body: Literal["json", "form"] = "json"
+    #: An OAuth2 grant: ``"password"`` (a login with ``grant_type=password``) or ``"client_credentials"``.
+    grant: Literal["password", "client_credentials"] | None = None
+    #: Where an OAuth2 grant is posted: a path on the target or an absolute URL; ``login_path`` when unset.
+    token_url: str | None = None
+    client_id: str | None = None
+    client_secret: Secret | None = None
+    scope: str | None = None
+    audience: str | None = None
+    #: How the OAuth2 client authenticates: ``"basic"`` (an ``Authorization`` header) or ``"body"`` (form fields).
+    client_auth: Literal["basic", "body"] = "basic"
+    #: ``"cookie"``: the login sets a session cookie, which the authed clients carry.
+    session: Literal["cookie"] | None = None
+    csrf_cookie: str | None = None
+    csrf_header: str | None = None
+    csrf_field: str | None = None
+    #: ``"basic"``: username and password go as HTTP Basic on every authed request; there is no login call.
+    scheme: Literal["basic"] | None = None
+    #: A header of its own for the static ``token`` (``X-Api-Key``), sent without ``Bearer``.
+    header: str | None = None
+    #: The header of the login answer that carries the token, instead of ``token_path`` in its body.
+    token_header: str | None = None
+
+    @property
+    def kind(self) -> AuthKind:
+        """Which way the fixtures log in (the parser allows one way per target)."""
+        if self.scheme == "basic":
+            return "basic"
+        if self.header:
+            return "api_key"
+        if self.session == "cookie":
+            return "session"
+        if self.grant == "client_credentials":
+            return "client_credentials"
+        if self.token:
+            return "token"
+        return "login"
+
+    @property
+    def post_path(self) -> str:
+        """Where the login or the token request is posted: ``token_url`` for a grant, else ``login_path``."""
+        return self.token_url if self.grant and self.token_url else self.login_path
 
 
 @dataclass(frozen=True, slots=True)

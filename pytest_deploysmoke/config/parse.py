@@ -16,6 +16,7 @@ from urllib.parse import urlsplit, urlunsplit
 from pytest_deploysmoke.config.model import (
     ADHOC_TARGET,
     CONFIG_FILENAME,
+    DEFAULT_CSRF_HEADER,
     DEFAULT_GATES,
     DEFAULT_PHASE,
     DEFAULT_PHASES,
@@ -249,7 +250,7 @@ def build_target(
 
     auth = None
     if "auth" in table:
-        auth = _build_auth(table["auth"], secrets)
+        auth = _build_auth(where, label, table["auth"], secrets)
     smoke_user = None
     if "smoke_user" in table:
         user = table["smoke_user"]
@@ -433,10 +434,16 @@ def _budgets(where: str, label: str, table: Mapping[str, Any]) -> Mapping[str, B
     return MappingProxyType(budgets)
 
 
-def _build_auth(table: Mapping[str, Any], secrets: list[str]) -> AuthSettings:
+def _build_auth(where: str, label: str, table: Mapping[str, Any], secrets: list[str]) -> AuthSettings:
+    """The ``[auth]`` table, its combinations already checked by :func:`_check_auth`."""
     password = table.get("password") or None
     token = table.get("token") or None
-    secrets.extend(v for v in (password, token) if v)
+    client_secret = table.get("client_secret") or None
+    secrets.extend(v for v in (password, token, client_secret) if v)
+    token_url = table.get("token_url") or None
+    if token_url is not None and not token_url.startswith("/"):
+        _check_url(where, f"{label[:-1]}.auth] token_url", token_url, ("http", "https"))
+    csrf = any(table.get(key) for key in ("csrf_cookie", "csrf_header", "csrf_field"))
     defaults = AuthSettings()
     return AuthSettings(
         login_path=table.get("login_path", defaults.login_path),
@@ -446,6 +453,21 @@ def _build_auth(table: Mapping[str, Any], secrets: list[str]) -> AuthSettings:
         password_field=table.get("password_field", defaults.password_field),
         token_path=table.get("token_path", defaults.token_path),
         token=Secret(token) if token else None,
+        body=table.get("body", "form" if table.get("grant") or table.get("session") else "json"),
+        grant=table.get("grant"),
+        token_url=token_url,
+        client_id=table.get("client_id") or None,
+        client_secret=Secret(client_secret) if client_secret else None,
+        scope=table.get("scope") or None,
+        audience=table.get("audience") or None,
+        client_auth=table.get("client_auth", defaults.client_auth),
+        session=table.get("session"),
+        csrf_cookie=table.get("csrf_cookie") or None,
+        csrf_header=table.get("csrf_header") or (DEFAULT_CSRF_HEADER if csrf else None),
+        csrf_field=table.get("csrf_field") or None,
+        scheme=table.get("scheme"),
+        header=table.get("header") or None,
+        token_header=table.get("token_header") or None,
     )
 
 
@@ -581,6 +603,48 @@ _AUTH_KEYS: Mapping[str, _Field] = {
     "password_field": _STR,
     "token_path": _STR,
     "token": _STR,
+    "body": _STR,
+    "grant": _STR,
+    "token_url": _STR,
+    "client_id": _STR,
+    "client_secret": _STR,
+    "scope": _STR,
+    "audience": _STR,
+    "client_auth": _STR,
+    "session": _STR,
+    "csrf_cookie": _STR,
+    "csrf_header": _STR,
+    "csrf_field": _STR,
+    "scheme": _STR,
+    "header": _STR,
+    "token_header": _STR,
+}
+#: The values an ``[auth]`` key may take, where it is one of a few.
+_AUTH_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "body": ("json", "form"),
+    "grant": ("password", "client_credentials"),
+    "client_auth": ("basic", "body"),
+    "session": ("cookie",),
+    "scheme": ("basic",),
+}
+_OAUTH_KEYS: Final = ("token_url", "client_id", "client_secret", "scope", "audience", "client_auth")
+_CSRF_KEYS: Final = ("csrf_cookie", "csrf_header", "csrf_field")
+_LOGIN_KINDS: Final = frozenset({"login", "token"})  # a static token may sit beside a login's keys: it wins
+#: The ways to log in other than a login at login_path, each with the keys it needs and those it takes.
+_AUTH_WAYS: Mapping[str, tuple[str, tuple[str, ...], frozenset[str]]] = {
+    "basic": ('scheme = "basic"', ("username", "password"), frozenset({"scheme", "username", "password"})),
+    "api_key": ("header = ...", ("token",), frozenset({"header", "token"})),
+    "session": (
+        'session = "cookie"',
+        ("username", "password"),
+        frozenset({"session", "login_path", "username", "password", "username_field", "password_field", "body"})
+        | frozenset(_CSRF_KEYS),
+    ),
+    "client_credentials": (
+        'grant = "client_credentials"',
+        ("token_url", "client_id", "client_secret"),
+        frozenset({"grant", "token_path", "body"}) | frozenset(_OAUTH_KEYS),
+    ),
 }
 _SMOKE_USER_KEYS: Mapping[str, _Field] = {
     "register_path": _STR,
@@ -654,6 +718,7 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
     _check_keys(where, label, table, _TARGET_KEYS)
     if "auth" in table:
         _check_keys(where, label[:-1] + ".auth]", table["auth"], _AUTH_KEYS)
+        _check_auth(where, label[:-1] + ".auth]", table["auth"])
     if "smoke_user" in table:
         user_label = label[:-1] + ".smoke_user]"
         _check_keys(where, user_label, table["smoke_user"], _SMOKE_USER_KEYS)
@@ -670,6 +735,74 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
         _check_keys(where, launch_label, table["launch"], _LAUNCH_KEYS)
         if "command" not in table["launch"]:
             raise ConfigError(where, launch_label, "has no command", 'add command = "..."')
+
+
+def _auth_kind(table: Mapping[str, Any]) -> str:
+    """The way an ``[auth]`` table logs in, as ``AuthSettings.kind`` will say; every way it sets, first."""
+    ways = _auth_ways(table)
+    return ways[0] if ways else ("token" if table.get("token") else "login")
+
+
+def _auth_ways(table: Mapping[str, Any]) -> list[str]:
+    return [
+        kind
+        for kind, present in (
+            ("basic", "scheme" in table),
+            ("api_key", "header" in table),
+            ("session", "session" in table),
+            ("client_credentials", table.get("grant") == "client_credentials"),
+        )
+        if present
+    ]
+
+
+def _check_auth(where: str, label: str, table: Mapping[str, Any]) -> None:
+    """One way to log in per target, with the keys it needs and none it would ignore."""
+    for key, choices in _AUTH_CHOICES.items():
+        value = table.get(key)
+        if value is not None and value not in choices:
+            close = difflib.get_close_matches(value, choices, n=1)
+            hint = f'did you mean "{close[0]}"?' if close else f"expected {_quoted(choices)}"
+            raise ConfigError(where, f"{label} {key}", f"is '{value}'", hint)
+    ways = _auth_ways(table)
+    if len(ways) > 1:
+        shown = " and ".join(_way_shown(way, table) for way in ways)
+        raise ConfigError(where, label, f"sets both {shown}", "choose one way to log in")
+    kind = _auth_kind(table)
+    if kind in _LOGIN_KINDS:
+        for key in table:
+            if key in _CSRF_KEYS:
+                raise ConfigError(where, f"{label} {key}", 'needs session = "cookie"', f"add it, or remove {key}")
+            if key in _OAUTH_KEYS and "grant" not in table:
+                raise ConfigError(
+                    where,
+                    f"{label} {key}",
+                    'needs grant = "password" or "client_credentials"',
+                    f"add one, or remove {key}",
+                )
+        return
+    _, needed, allowed = _AUTH_WAYS[kind]
+    shown = _way_shown(kind, table)
+    for key in table:
+        if key not in allowed:
+            raise ConfigError(where, f"{label} {key}", f"does not apply with {shown}", f"remove {key}")
+    missing = [key for key in needed if not table.get(key)]
+    if missing:
+        raise ConfigError(
+            where, label, f"{shown} needs {_and(list(needed))}, and has no {_and(missing)}", f"add {_and(missing)}"
+        )
+
+
+def _way_shown(kind: str, table: Mapping[str, Any]) -> str:
+    return f'header = "{table["header"]}"' if kind == "api_key" else _AUTH_WAYS[kind][0]
+
+
+def _quoted(choices: tuple[str, ...]) -> str:
+    return " or ".join(f'"{choice}"' for choice in choices)
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _check_keys(where: str, label: str, table: Mapping[str, Any], known: Mapping[str, _Field]) -> None:

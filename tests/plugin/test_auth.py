@@ -47,15 +47,18 @@ def test_after_auth(http):
 
 
 def test_login_once_and_use_the_token(pytester: pytest.Pytester, api_url: str, smoke_password: str) -> None:
-    """auth_token logs in once per session, recorded under the fixture, not a check; authed clients send the token."""
+    """The login happens once per session, recorded under the fixture that first needed it (authed_http), not a
+    check; the authed clients and auth_token share it."""
     pytester.makefile(".toml", deploysmoke=auth_toml(api_url))
     pytester.makepyfile(test_auth=CHECKS)
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=4)
     logins = [
-        call for call in recorded_fixture_calls(reprec, "auth_token") if call["action"] == "POST /api/v1/auth/login"
+        (fixture, call["action"])
+        for fixture in ("authed_http", "auth_token", "_auth_session")
+        for call in recorded_fixture_calls(reprec, fixture)
     ]
-    assert len(logins) == 1
+    assert logins == [("authed_http", "POST /api/v1/auth/login")]
     assert not [call for call in recorded_calls(reprec) if call["action"] == "POST /api/v1/auth/login"]
 
 
@@ -71,7 +74,7 @@ def test_failed_login_shows_status_and_redacted_body(
     result.assert_outcomes(errors=3, skipped=1)
     result.stdout.fnmatch_lines(
         [
-            "login POST /api/v1/auth/login as smoke@example.com answered 401: "
+            "login POST /api/v1/auth/login (JSON body: email, password) as smoke@example.com answered 401: "
             '{"detail":"invalid credentials","echo_password":"***"}; check [[]targets.t.auth] username and password',
         ]
     )

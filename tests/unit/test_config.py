@@ -250,6 +250,57 @@ def test_auth_password_and_token_are_recorded_as_secrets(project: Path) -> None:
     assert built.auth.username == "smoke"
 
 
+@pytest.mark.parametrize(
+    ("auth", "kind", "body", "csrf_header"),
+    [
+        pytest.param('username = "u"\npassword = "p"', "login", "json", None, id="json-login"),
+        pytest.param('username = "u"\npassword = "p"\nbody = "form"', "login", "form", None, id="form-login"),
+        pytest.param('grant = "password"\nusername = "u"\npassword = "p"', "login", "form", None, id="password-grant"),
+        pytest.param(
+            'grant = "client_credentials"\ntoken_url = "https://idp.example.com/token"\nclient_id = "c"\n'
+            'client_secret = "cc-secret-1234"',
+            "client_credentials",
+            "form",
+            None,
+            id="client-credentials",
+        ),
+        pytest.param(
+            'session = "cookie"\nusername = "u"\npassword = "p"\ncsrf_cookie = "csrftoken"',
+            "session",
+            "form",
+            "X-CSRFToken",
+            id="session-csrf-default-header",
+        ),
+        pytest.param('scheme = "basic"\nusername = "u"\npassword = "p"', "basic", "json", None, id="basic"),
+        pytest.param('header = "X-Api-Key"\ntoken = "key-12345678"', "api_key", "json", None, id="api-key"),
+        pytest.param('token = "tok-12345678"\nusername = "u"', "token", "json", None, id="static-token-wins"),
+    ],
+)
+def test_auth_kind_and_defaults(project: Path, auth: str, kind: str, body: str, csrf_header: str | None) -> None:
+    """Each way of logging in is one kind; a grant and a session post a form unless body says otherwise."""
+    built = target(project, f'[targets.prod]\nbase_url = "https://example.com"\n[targets.prod.auth]\n{auth}\n')
+    assert built.auth is not None
+    assert (built.auth.kind, built.auth.body, built.auth.csrf_header) == (kind, body, csrf_header)
+
+
+def test_client_secret_is_a_secret_and_token_url_is_checked(project: Path) -> None:
+    """client_secret is wrapped and recorded; a token_url that is neither a path nor an http(s) URL is refused."""
+    auth = 'grant = "client_credentials"\nclient_id = "c"\nclient_secret = "cc-secret-1234"\n'
+    built = target(
+        project, f'[targets.prod]\nbase_url = "https://example.com"\n[targets.prod.auth]\n{auth}token_url = "/t"\n'
+    )
+    assert built.auth is not None and built.auth.client_secret is not None
+    assert str(built.auth.client_secret) == "***" and "cc-secret-1234" in revealed(built)
+    assert built.auth.post_path == "/t"
+    message = target_error(
+        project, f'[targets.prod]\nbase_url = "https://example.com"\n[targets.prod.auth]\n{auth}token_url = "idp/t"\n'
+    )
+    assert message == (
+        "deploysmoke.toml: [targets.prod.auth] token_url is 'idp/t'; expected an absolute http or https URL such as "
+        "'https://host'"
+    )
+
+
 def test_values_of_secret_named_variables_are_recorded(project: Path) -> None:
     """Values of variables named like SECRET, PASSWORD, TOKEN, KEY or CREDENTIAL are secrets."""
     environ = {
@@ -507,6 +558,69 @@ BAD_CONFIGS = [
         "deploysmoke.toml: [targets.prod.auth] unknown key 'pasword'; did you mean 'password'?",
         id="unknown-auth-key-suggests-close-match",
     ),
+    *[
+        pytest.param(
+            f'[targets.prod]\nbase_url = "https://example.com"\n[targets.prod.auth]\n{auth}\n',
+            f"deploysmoke.toml: [targets.prod.auth] {message}",
+            id=name,
+        )
+        for name, auth, message in [
+            ("auth-body-value-suggests-close-match", 'body = "from"', "body is 'from'; did you mean \"form\"?"),
+            (
+                "auth-grant-value-lists-choices",
+                'grant = "implicit"',
+                'grant is \'implicit\'; expected "password" or "client_credentials"',
+            ),
+            (
+                "auth-client-auth-value",
+                'client_auth = "header"',
+                'client_auth is \'header\'; expected "basic" or "body"',
+            ),
+            ("auth-scheme-value", 'scheme = "bearer"', "scheme is 'bearer'; expected \"basic\""),
+            ("auth-session-value", 'session = "cookies"', "session is 'cookies'; did you mean \"cookie\"?"),
+            (
+                "auth-client-credentials-needs-its-keys",
+                'grant = "client_credentials"\ntoken_url = "/oauth/token"\nclient_id = "ci"',
+                'grant = "client_credentials" needs token_url, client_id and client_secret, and has no client_secret; '
+                "add client_secret",
+            ),
+            (
+                "auth-basic-needs-username-and-password",
+                'scheme = "basic"',
+                'scheme = "basic" needs username and password, and has no username and password; add username and password',
+            ),
+            (
+                "auth-api-key-header-needs-token",
+                'header = "X-Api-Key"',
+                'header = "X-Api-Key" needs token, and has no token; add token',
+            ),
+            (
+                "auth-two-ways-to-log-in",
+                'scheme = "basic"\nsession = "cookie"\nusername = "u"\npassword = "p"',
+                'sets both scheme = "basic" and session = "cookie"; choose one way to log in',
+            ),
+            (
+                "auth-csrf-needs-a-session",
+                'username = "u"\npassword = "p"\ncsrf_cookie = "csrftoken"',
+                'csrf_cookie needs session = "cookie"; add it, or remove csrf_cookie',
+            ),
+            (
+                "auth-oauth-key-needs-a-grant",
+                'username = "u"\npassword = "p"\nclient_id = "web"',
+                'client_id needs grant = "password" or "client_credentials"; add one, or remove client_id',
+            ),
+            (
+                "auth-key-that-does-not-apply",
+                'scheme = "basic"\nusername = "u"\npassword = "p"\nlogin_path = "/login"',
+                'login_path does not apply with scheme = "basic"; remove login_path',
+            ),
+            (
+                "auth-token-header-does-not-apply-to-a-session",
+                'session = "cookie"\nusername = "u"\npassword = "p"\ntoken_header = "X-Auth-Token"',
+                'token_header does not apply with session = "cookie"; remove token_header',
+            ),
+        ]
+    ],
     pytest.param(
         """
         [targets.local]
