@@ -312,6 +312,19 @@ def test_django_migrations_never_ran(project: pytest.Pytester, dsn: str) -> None
     )
 
 
+def test_django_migrations_dir_without_the_app(project: pytest.Pytester, dsn: str) -> None:
+    """A migrations_dir without the app's migrations folder fails in one line that says what to set."""
+    run_sql(dsn, "CREATE TABLE django_migrations (id serial PRIMARY KEY, app text, name text, applied timestamptz)")
+    (project.path / "src" / "shop").mkdir(parents=True)
+    configure(project, 'tool = "django"\napps = ["shop"]\nmigrations_dir = "src"\n')
+    check_fails(
+        project,
+        dsn,
+        "django: no migration files (such as 0001_initial.py) for app 'shop' in src/shop/migrations; "
+        "set migrations_dir to the folder holding <app>/migrations/, relative to the config file",
+    )
+
+
 # --------------------------------------------------------------------------- the others, by their documented DDL
 
 FLYWAY_DDL = """CREATE TABLE {schema}flyway_schema_history (
