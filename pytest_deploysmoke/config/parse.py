@@ -271,6 +271,7 @@ def build_target(
                 'add database_url = "postgresql://..." for the migrations check to read, or remove [migrations]',
             )
         base = config.path.parent if config.path is not None else Path.cwd()
+        check_migrations(where, f"[{config.section}targets.{name}.migrations]", table["migrations"])  # expanded now
         migrations = build_migrations(table["migrations"], base)
 
     watch = _build_watch(where, label, table.get("watch", {}), health_path, sub_port)
@@ -702,7 +703,8 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
 def check_migrations(where: str | None, label: str, table: Mapping[str, Any]) -> None:
     """Validate a ``[migrations]`` table: known keys and types, a known tool, its keys, its required keys."""
     _check_keys(where or "", label, table, _MIGRATIONS_KEYS)
-    tool = table.get("tool")
+    given = {key for key, value in table.items() if value != ""}  # "${VAR:-}" may expand to nothing
+    tool = table.get("tool") or None
     if tool is None:
         tool_keys = sorted(set(table) - set(_SHARED_MIGRATION_KEYS))
         if tool_keys:
@@ -725,14 +727,14 @@ def check_migrations(where: str | None, label: str, table: Mapping[str, Any]) ->
             hint = f"did you mean '{close[0]}'?" if close else f"its keys: {', '.join(allowed)}"
             raise ConfigError(where, f"{label} {key}", f"is not a key of tool '{tool}'", hint)
     if tool == "alembic":
-        if "revision" in table and "script_location" in table:
+        if "revision" in given and "script_location" in given:
             raise ConfigError(
                 where,
                 label,
                 "has both revision and script_location",
                 "give one: revision pins the revision, script_location reads the head from Alembic's scripts",
             )
-        if "revision" not in table and "script_location" not in table:
+        if "revision" not in given and "script_location" not in given:
             raise ConfigError(
                 where,
                 label,
@@ -740,14 +742,14 @@ def check_migrations(where: str | None, label: str, table: Mapping[str, Any]) ->
                 'add revision = "<revision id>", or script_location = "migrations" (relative to the config file)',
             )
     elif tool == "django":
-        if "apps" not in table and "migrations_dir" not in table:
+        if "apps" not in given and "migrations_dir" not in given:
             raise ConfigError(
                 where,
                 label,
                 "has tool 'django' but no apps or migrations_dir",
                 'add apps = ["<app label>"], or migrations_dir = "." (the folder holding <app>/migrations/)',
             )
-    elif tool in ("flyway", "golang-migrate", "dbmate", "rails") and "version" not in table:
+    elif tool in ("flyway", "golang-migrate", "dbmate", "rails") and "version" not in given:
         raise ConfigError(
             where,
             label,
@@ -761,16 +763,16 @@ def build_migrations(table: Mapping[str, Any], base: Path) -> MigrationSettings:
 
     def path(key: str) -> Path | None:
         value = table.get(key)
-        return (base / value).resolve() if value is not None else None
+        return (base / value).resolve() if value else None
 
     version = table.get("version")
     return MigrationSettings(
-        tool=table.get("tool"),
-        revision=table.get("revision"),
+        tool=table.get("tool") or None,
+        revision=table.get("revision") or None,
         script_location=path("script_location"),
         apps=tuple(table.get("apps", ())),
         migrations_dir=path("migrations_dir"),
-        version=str(version) if version is not None else None,
+        version=str(version) if version not in (None, "") else None,
         schema=table.get("schema") or None,
         tables=tuple(table.get("tables", ())),
         columns=MappingProxyType({name: tuple(cols) for name, cols in table.get("columns", {}).items()}),

@@ -163,6 +163,21 @@ BAD_MIGRATIONS = [
 ]
 
 
+def test_version_that_expands_to_nothing_is_missing(project: Path) -> None:
+    """version = "${VAR:-}" with VAR unset is no version: an error when the target is built, not a check that always passes."""
+    path = project / "deploysmoke.toml"
+    path.write_text(HEAD + '[targets.prod.migrations]\ntool = "flyway"\nversion = "${MIGRATION:-}"\n')
+    config = load_config(path)
+    with pytest.raises(ConfigError) as excinfo:
+        build_target(config, "prod", {})
+    assert str(excinfo.value) == (
+        "deploysmoke.toml: [targets.prod.migrations] has tool 'flyway' but no version; "
+        'add version = "...", the latest migration of this deploy'
+    )
+    settings = build_target(config, "prod", {"MIGRATION": "1.10"}).migrations
+    assert settings is not None and settings.version == "1.10"
+
+
 @pytest.mark.parametrize(("table", "message"), BAD_MIGRATIONS)
 def test_bad_migrations_table_is_one_line_naming_the_key_and_the_fix(project: Path, table: str, message: str) -> None:
     """An unknown tool, a key the tool does not take or a missing key is one line: where, what, what to do."""
