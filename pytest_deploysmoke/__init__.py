@@ -10,7 +10,7 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.clients.http import AsyncSmokeClient, SmokeClient
     from pytest_deploysmoke.clients.redis import SmokeRedis
     from pytest_deploysmoke.clients.ws import SmokeWebSocket
-    from pytest_deploysmoke.config.model import AuthSettings, LaunchSettings, Target
+    from pytest_deploysmoke.config.model import AuthSettings, LaunchSettings, MigrationSettings, Target
     from pytest_deploysmoke.config.redaction import Redactor, Secret
     from pytest_deploysmoke.config.settings import get_target
     from pytest_deploysmoke.errors import (
@@ -53,6 +53,7 @@ __all__ = [
     "LoadStats",
     "LoopLag",
     "MarkError",
+    "MigrationSettings",
     "Millis",
     "PhaseLedger",
     "PhaseOutcome",
@@ -113,6 +114,7 @@ _LAZY = {
     "SmokeRedis": "pytest_deploysmoke.clients.redis",
     "AuthSettings": "pytest_deploysmoke.config.model",
     "LaunchSettings": "pytest_deploysmoke.config.model",
+    "MigrationSettings": "pytest_deploysmoke.config.model",
     "Target": "pytest_deploysmoke.config.model",
     "ConfigError": "pytest_deploysmoke.errors",
     "BudgetExceeded": "pytest_deploysmoke.errors",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import os
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import psycopg
@@ -14,7 +15,7 @@ from psycopg.rows import TupleRow
 from pytest_deploysmoke.results.records import CallRecord, record
 
 if TYPE_CHECKING:
-    from pytest_deploysmoke.config.model import Target
+    from pytest_deploysmoke.config.model import MigrationTool, Target
     from pytest_deploysmoke.config.redaction import Redactor
 
 SQL_CHARS = 120
@@ -105,6 +106,71 @@ class SmokeConnection(psycopg.Connection[TupleRow]):
                 f"missing columns on {schema}.{table}: {', '.join(missing)}; did the migrations run?",
                 pytrace=False,
             )
+
+    def migration_problems(
+        self,
+        tool: MigrationTool | None = None,
+        *,
+        revision: str | None = None,
+        script_location: str | os.PathLike[str] | None = None,
+        apps: Sequence[str] = (),
+        migrations_dir: str | os.PathLike[str] | None = None,
+        version: str | int | None = None,
+        schema: str | None = None,
+        tables: Sequence[str] = (),
+        columns: Mapping[str, Sequence[str]] | None = None,
+    ) -> list[str]:
+        """What has not landed, one line each (empty when everything has); the arguments are ``[migrations]``'s keys.
+
+        Relative paths are relative to the working directory.  A wrong argument raises ConfigError; a
+        check that cannot read what to expect (alembic missing, a wrong folder) fails it.
+        """
+        from pytest_deploysmoke.clients import migrations
+
+        settings = migrations.settings_of(
+            "db.migration_problems()",
+            tool,
+            revision=revision,
+            script_location=script_location,
+            apps=apps,
+            migrations_dir=migrations_dir,
+            version=version,
+            schema=schema,
+            tables=tables,
+            columns=columns,
+        )
+        return migrations.problems(self, settings)
+
+    def assert_migrations(
+        self,
+        tool: MigrationTool | None = None,
+        *,
+        revision: str | None = None,
+        script_location: str | os.PathLike[str] | None = None,
+        apps: Sequence[str] = (),
+        migrations_dir: str | os.PathLike[str] | None = None,
+        version: str | int | None = None,
+        schema: str | None = None,
+        tables: Sequence[str] = (),
+        columns: Mapping[str, Sequence[str]] | None = None,
+    ) -> None:
+        """Fail the check, naming what has not landed, as the built-in ``[migrations]`` check does with these keys."""
+        __tracebackhide__ = True
+        from pytest_deploysmoke.clients import migrations
+
+        settings = migrations.settings_of(
+            "db.assert_migrations()",
+            tool,
+            revision=revision,
+            script_location=script_location,
+            apps=apps,
+            migrations_dir=migrations_dir,
+            version=version,
+            schema=schema,
+            tables=tables,
+            columns=columns,
+        )
+        migrations.assert_landed(self, settings)
 
 
 def connect(config: pytest.Config, target: Target, redactor: Redactor) -> SmokeConnection:

@@ -130,6 +130,29 @@ class LaunchSettings:
     env: Mapping[str, str] = field(default_factory=_empty)
 
 
+#: The migration tools whose own table the built-in migrations check reads (``[targets.X.migrations] tool``).
+MIGRATION_TOOLS: Final = ("alembic", "django", "flyway", "golang-migrate", "dbmate", "rails", "prisma", "liquibase")
+MigrationTool = Literal["alembic", "django", "flyway", "golang-migrate", "dbmate", "rails", "prisma", "liquibase"]
+
+
+@dataclass(frozen=True, slots=True)
+class MigrationSettings:
+    """Which migrations must have landed in the target's database (``[targets.X.migrations]``).
+
+    Paths are absolute: the config file's are resolved against its folder.
+    """
+
+    tool: MigrationTool | None = None
+    revision: str | None = None  # alembic: the revision alembic_version must be at
+    script_location: Path | None = None  # alembic: read the head(s) from this script directory
+    apps: tuple[str, ...] = ()  # django: app labels
+    migrations_dir: Path | None = None  # django: the folder holding <app>/migrations/
+    version: str | None = None  # flyway, golang-migrate, dbmate, rails, prisma, liquibase
+    schema: str | None = None  # where the tool's table (and tables) live; None: the session's current schema
+    tables: tuple[str, ...] = ()
+    columns: Mapping[str, tuple[str, ...]] = field(default_factory=_empty)
+
+
 #: Methods a watch probe may send: the watch window only reads.
 WATCH_METHODS: Final = ("GET", "HEAD")
 
@@ -193,6 +216,7 @@ class Target:
     auth: AuthSettings | None = None
     smoke_user: SmokeUserSettings | None = None
     launch: LaunchSettings | None = None
+    migrations: MigrationSettings | None = None
     watch: WatchSettings = field(default_factory=WatchSettings)
     rollback: RollbackRules = field(default_factory=RollbackRules)
     ui: UiSettings = field(default_factory=UiSettings)

@@ -22,10 +22,12 @@ from pytest_deploysmoke.config.model import (
     DEFAULT_PHASES,
     DEFAULT_SAMPLES,
     MAX_SAMPLES,
+    MIGRATION_TOOLS,
     WATCH_METHODS,
     AuthSettings,
     DeployConfig,
     LaunchSettings,
+    MigrationSettings,
     SmokeUserSettings,
     Target,
     UiSettings,
@@ -279,6 +281,19 @@ def build_target(
         if launch.timeout <= 0:
             raise ConfigError(where, f"{label} launch.timeout", f"is {launch.timeout:g}", "expected seconds > 0")
 
+    migrations = None
+    if "migrations" in table:
+        if database_url is None:
+            raise ConfigError(
+                where,
+                f"[{config.section}targets.{name}.migrations]",
+                "is set but the target has no database_url",
+                'add database_url = "postgresql://..." for the migrations check to read, or remove [migrations]',
+            )
+        base = config.path.parent if config.path is not None else Path.cwd()
+        check_migrations(where, f"[{config.section}targets.{name}.migrations]", table["migrations"])  # expanded now
+        migrations = build_migrations(table["migrations"], base)
+
     watch = _build_watch(where, label, table.get("watch", {}), health_path, sub_port)
     rollback = _build_rollback(where, label, table.get("rollback", {}))
     ui = _build_ui(where, label, table.get("ui", {}))
@@ -305,6 +320,7 @@ def build_target(
         auth=auth,
         smoke_user=smoke_user,
         launch=launch,
+        migrations=migrations,
         watch=watch,
         rollback=rollback,
         ui=ui,
@@ -584,6 +600,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "auth": _TABLE,
     "smoke_user": _TABLE,
     "launch": _TABLE,
+    "migrations": _TABLE,
     "watch": _TABLE,
     "rollback": _TABLE,
     "ui": _TABLE,
@@ -662,6 +679,34 @@ _LAUNCH_KEYS: Mapping[str, _Field] = {
     "timeout": _NUMBER,
     "env": _STR_TABLE,
 }
+_MIGRATIONS_KEYS: Mapping[str, _Field] = {
+    "tool": _STR,
+    "revision": _STR,
+    "script_location": _STR,
+    "apps": _STR_LIST,
+    "migrations_dir": _STR,
+    "version": _Field(
+        'a version as a string, such as "1.10" or "20240611120000"', lambda v: _is_str(v) or type(v) is int
+    ),
+    "schema": _STR,
+    "tables": _STR_LIST,
+    "columns": _Field(
+        'a table of column lists, such as { users = ["id", "email"] }',
+        lambda v: isinstance(v, dict) and all(_is_str_list(x) for x in v.values()),
+    ),
+}
+#: The keys each tool takes besides the shared ``tool``, ``schema``, ``tables`` and ``columns``.
+_TOOL_KEYS: Mapping[str, tuple[str, ...]] = {
+    "alembic": ("revision", "script_location"),
+    "django": ("apps", "migrations_dir"),
+    "flyway": ("version",),
+    "golang-migrate": ("version",),
+    "dbmate": ("version",),
+    "rails": ("version",),
+    "prisma": ("version",),
+    "liquibase": ("version",),
+}
+_SHARED_MIGRATION_KEYS = ("tool", "schema", "tables", "columns")
 
 
 _DURATION = _Field('a duration such as "15m" or "2s", or seconds as a number', lambda v: _is_str(v) or _is_number(v))
@@ -730,6 +775,8 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
         _check_keys(where, label[:-1] + ".rollback]", table["rollback"], _ROLLBACK_KEYS)
     if "ui" in table:
         _check_keys(where, label[:-1] + ".ui]", table["ui"], _UI_KEYS)
+    if "migrations" in table:
+        check_migrations(where, label[:-1] + ".migrations]", table["migrations"])
     if "launch" in table:
         launch_label = label[:-1] + ".launch]"
         _check_keys(where, launch_label, table["launch"], _LAUNCH_KEYS)
@@ -803,6 +850,85 @@ def _quoted(choices: tuple[str, ...]) -> str:
 
 def _and(names: list[str]) -> str:
     return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def check_migrations(where: str | None, label: str, table: Mapping[str, Any]) -> None:
+    """Validate a ``[migrations]`` table: known keys and types, a known tool, its keys, its required keys."""
+    _check_keys(where or "", label, table, _MIGRATIONS_KEYS)
+    given = {key for key, value in table.items() if value != ""}  # "${VAR:-}" may expand to nothing
+    tool = table.get("tool") or None
+    if tool is None:
+        tool_keys = sorted(set(table) - set(_SHARED_MIGRATION_KEYS))
+        if tool_keys:
+            raise ConfigError(
+                where, label, f"has {tool_keys[0]} but no tool", f"add tool = one of {', '.join(MIGRATION_TOOLS)}"
+            )
+        if not table.get("tables") and not table.get("columns"):
+            raise ConfigError(
+                where, label, "checks nothing", f'add tool = one of {", ".join(MIGRATION_TOOLS)}, or tables = ["..."]'
+            )
+        return
+    if tool not in MIGRATION_TOOLS:
+        close = difflib.get_close_matches(tool, MIGRATION_TOOLS, n=1)
+        hint = f"did you mean '{close[0]}'?" if close else f"known tools: {', '.join(MIGRATION_TOOLS)}"
+        raise ConfigError(where, f"{label} tool", f"is '{tool}'", hint)
+    allowed = _TOOL_KEYS[tool]
+    for key in table:
+        if key not in allowed and key not in _SHARED_MIGRATION_KEYS:
+            close = difflib.get_close_matches(key, allowed, n=1)
+            hint = f"did you mean '{close[0]}'?" if close else f"its keys: {', '.join(allowed)}"
+            raise ConfigError(where, f"{label} {key}", f"is not a key of tool '{tool}'", hint)
+    if tool == "alembic":
+        if "revision" in given and "script_location" in given:
+            raise ConfigError(
+                where,
+                label,
+                "has both revision and script_location",
+                "give one: revision pins the revision, script_location reads the head from Alembic's scripts",
+            )
+        if "revision" not in given and "script_location" not in given:
+            raise ConfigError(
+                where,
+                label,
+                "has tool 'alembic' but no revision or script_location",
+                'add revision = "<revision id>", or script_location = "migrations" (relative to the config file)',
+            )
+    elif tool == "django":
+        if "apps" not in given and "migrations_dir" not in given:
+            raise ConfigError(
+                where,
+                label,
+                "has tool 'django' but no apps or migrations_dir",
+                'add apps = ["<app label>"], or migrations_dir = "." (the folder holding <app>/migrations/)',
+            )
+    elif tool in ("flyway", "golang-migrate", "dbmate", "rails") and "version" not in given:
+        raise ConfigError(
+            where,
+            label,
+            f"has tool '{tool}' but no version",
+            'add version = "...", the latest migration of this deploy',
+        )
+
+
+def build_migrations(table: Mapping[str, Any], base: Path) -> MigrationSettings:
+    """A checked ``[migrations]`` table as MigrationSettings; relative paths are resolved against *base*."""
+
+    def path(key: str) -> Path | None:
+        value = table.get(key)
+        return (base / value).resolve() if value else None
+
+    version = table.get("version")
+    return MigrationSettings(
+        tool=table.get("tool") or None,
+        revision=table.get("revision") or None,
+        script_location=path("script_location"),
+        apps=tuple(table.get("apps", ())),
+        migrations_dir=path("migrations_dir"),
+        version=str(version) if version not in (None, "") else None,
+        schema=table.get("schema") or None,
+        tables=tuple(table.get("tables", ())),
+        columns=MappingProxyType({name: tuple(cols) for name, cols in table.get("columns", {}).items()}),
+    )
 
 
 def _check_keys(where: str, label: str, table: Mapping[str, Any], known: Mapping[str, _Field]) -> None:

@@ -45,8 +45,9 @@ class DeploySession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        from pytest_deploysmoke.run import preflight
+        from pytest_deploysmoke.run import migrations, preflight
 
+        migrations.add_migrations_check(session, self.settings, items)
         preflight.add_required_env_check(session, self.settings, items)
 
     @pytest.hookimpl(wrapper=True)

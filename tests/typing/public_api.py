@@ -15,11 +15,13 @@ from pytest_deploysmoke import (
     Latency,
     LatencyHistogram,
     LatencyStats,
+    MigrationSettings,
     Millis,
     PhaseLedger,
     PhaseOutcome,
     Secret,
     SmokeClient,
+    SmokeConnection,
     SmokeRedis,
     SmokeUser,
     Target,
@@ -117,3 +119,13 @@ def histogram_p99(values: list[float]) -> float:
 
 
 version: str = pytest_deploysmoke.__version__
+
+
+def migrations_landed(db: SmokeConnection, deploy_target: Target) -> list[str]:
+    db.assert_migrations("flyway", version="1.10", tables=["users"], columns={"users": ["id", "email"]})
+    db.assert_migrations("golang-migrate", version=42, schema="app")
+    settings: MigrationSettings | None = deploy_target.migrations
+    expected: tuple[str, ...] = settings.apps if settings else ()
+    return db.migration_problems("django", apps=expected, migrations_dir="src") + db.migration_problems(
+        tables=["users"]
+    )
