@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_deploysmoke.clients.version import VersionSource, VersionSourceError, parse_source
 from pytest_deploysmoke.config.model import (
     ADHOC_TARGET,
     CONFIG_FILENAME,
@@ -215,6 +216,7 @@ def build_target(
 
     health_path = table.get("health_path", "/health")
     _check_path(where, f"{label} health_path", health_path)
+    version, version_from = _version_settings(where, label, table, health_path)
     timeout = float(table.get("timeout", 10.0))
     if timeout <= 0:
         raise ConfigError(where, f"{label} timeout", f"is {timeout:g}", "expected seconds > 0")
@@ -269,7 +271,8 @@ def build_target(
         ws_url=ws_url.rstrip("/"),
         health_path=health_path,
         production=production,
-        version=table.get("version", ""),
+        version=version,
+        version_from=version_from,
         timeout=timeout,
         verify_tls=bool(table.get("verify_tls", True)),
         headers=MappingProxyType(dict(table.get("headers", {}))),
@@ -292,6 +295,20 @@ def build_target(
         held_back="warn" if table.get("held_back") == "warn" else "list",
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
+
+
+def _version_settings(
+    where: str, label: str, table: Mapping[str, Any], health_path: str
+) -> tuple[str, VersionSource | None]:
+    """``version`` and ``version_from``, checked now."""
+    version = table.get("version", "")
+    version_from = None
+    if "version_from" in table:
+        try:
+            version_from = parse_source(table["version_from"], health_path)
+        except VersionSourceError as exc:
+            raise ConfigError(where, f"{label} version_from", exc.problem, exc.expected) from None
+    return version, version_from
 
 
 TOKEN_STORAGES: Final = ("localStorage", "sessionStorage", "cookie")
@@ -526,6 +543,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "health_path": _STR,
     "production": _BOOL,
     "version": _STR,
+    "version_from": _STR,
     "timeout": _NUMBER,
     "verify_tls": _BOOL,
     "headers": _STR_TABLE,

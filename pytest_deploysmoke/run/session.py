@@ -45,9 +45,10 @@ class DeploySession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        from pytest_deploysmoke.run import preflight
+        from pytest_deploysmoke.run import preflight, version_check
 
         preflight.add_required_env_check(session, self.settings, items)
+        version_check.add_version_check(session, self.settings, items)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
