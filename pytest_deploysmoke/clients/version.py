@@ -204,6 +204,22 @@ def _excerpt(text: str) -> str:
     return flat if len(flat) <= EXCERPT_CHARS else flat[:EXCERPT_CHARS] + " ..."
 
 
+@dataclass(frozen=True, slots=True)
+class VersionWait:
+    """What the readiness wait also waits for (``wait_for_version``): *expected* answering at *url*."""
+
+    expected: str
+    source: VersionSource
+    url: str  # the base URL joined with ``source.path``
+
+    def gave_up(self, within: float, tally: VersionTally) -> str:
+        """``waited 30 s for version 2.4.0 from header X-App-Version of GET /health; 14 answers, ...``."""
+        return (
+            f"waited {within:g} s for version {self.expected} from {self.source.describe()}; {tally.describe()}; "
+            "check that the release reaches every instance, or correct version"
+        )
+
+
 @dataclass(slots=True)
 class VersionTally:
     """The versions the answers carried while waiting for one: how many, and the last."""

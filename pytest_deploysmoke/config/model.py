@@ -128,6 +128,8 @@ class Target:
     version: str = ""
     #: Where the service publishes its version (``version_from``); None: the health answer's JSON ``version``.
     version_from: VersionSource | None = None
+    #: The readiness wait (``wait_ready``, ``--deploy-wait``) also waits until ``version`` is the one answering.
+    wait_for_version: bool = False
     timeout: float = 10.0
     verify_tls: bool = True
     headers: Mapping[str, str] = field(default_factory=_empty)

@@ -273,6 +273,7 @@ def build_target(
         production=production,
         version=version,
         version_from=version_from,
+        wait_for_version=bool(table.get("wait_for_version", False)),
         timeout=timeout,
         verify_tls=bool(table.get("verify_tls", True)),
         headers=MappingProxyType(dict(table.get("headers", {}))),
@@ -300,7 +301,7 @@ def build_target(
 def _version_settings(
     where: str, label: str, table: Mapping[str, Any], health_path: str
 ) -> tuple[str, VersionSource | None]:
-    """``version`` and ``version_from``, checked now."""
+    """``version`` and ``version_from``, checked now; ``wait_for_version`` needs a version to wait for."""
     version = table.get("version", "")
     version_from = None
     if "version_from" in table:
@@ -308,6 +309,14 @@ def _version_settings(
             version_from = parse_source(table["version_from"], health_path)
         except VersionSourceError as exc:
             raise ConfigError(where, f"{label} version_from", exc.problem, exc.expected) from None
+    if table.get("wait_for_version") and not version:
+        empty = "is empty" if "version" in table else "is not set"
+        raise ConfigError(
+            where,
+            f"{label} wait_for_version",
+            f"is true but version {empty}",
+            'set version = "..." to the release to wait for, or remove wait_for_version',
+        )
     return version, version_from
 
 
@@ -544,6 +553,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "production": _BOOL,
     "version": _STR,
     "version_from": _STR,
+    "wait_for_version": _BOOL,
     "timeout": _NUMBER,
     "verify_tls": _BOOL,
     "headers": _STR_TABLE,

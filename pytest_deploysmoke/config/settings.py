@@ -150,8 +150,9 @@ def header_lines(config: pytest.Config) -> list[str]:
     ]
     if target.checks_version:
         expected = f"version {target.version} expected" if target.version else "version"
+        waits = "; the readiness wait waits for it" if target.wait_for_version and target.wait_ready > 0 else ""
         source = target.version_source.describe()
-        lines.append(f"deploysmoke: {expected}, read from {source} by {VERSION_NODEID}")
+        lines.append(f"deploysmoke: {expected}, read from {source} by {VERSION_NODEID}{waits}")
     rerun = [f"--deploy-target={target.name}"]
     if config.option.deploysmoke_config:
         rerun.append(f"--deploy-config={config.option.deploysmoke_config}")

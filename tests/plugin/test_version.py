@@ -300,6 +300,84 @@ def test_selection_and_collect_only_treat_it_as_a_health_smoke_check(
     assert rollout.served == 1
 
 
+# --------------------------------------------------------------------------- wait_for_version
+
+
+@pytest.mark.parametrize(
+    ("version_from", "requests_per_answer"),
+    [("header:X-App-Version", 1), ("json:/meta:$.build.version", 2)],
+    ids=["on-the-health-answer", "from-another-path"],
+)
+def test_wait_for_version_waits_until_the_new_release_answers(
+    pytester: pytest.Pytester, serve: Callable[[Rollout], str], version_from: str, requests_per_answer: int
+) -> None:
+    """The readiness wait goes on past 2xx answers of the old release and lets the run start once 2.4.0 answers."""
+    rollout = Rollout("2.3.9", "2.4.0", after=3 * requests_per_answer)  # three answers of 2.3.9 first
+    url = serve(rollout)
+    pytester.makefile(
+        ".toml",
+        deploysmoke=config(
+            url, 'version = "2.4.0"', "wait_ready = 60", "wait_for_version = true", version_from=version_from
+        ),
+    )
+    pytester.makepyfile(test_items=USER_CHECK)
+    result = pytester.runpytest("--deploy-target=prod", "--deploy-json=summary.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        ["deploysmoke: version 2.4.0 expected, read from * by deploysmoke::version; the readiness wait waits for it"]
+    )
+    assert rollout.served == 4 * requests_per_answer + 1  # four answers while waiting, one for deploysmoke::version
+    document = summary_of(pytester)
+    assert (document["verdict"]["decision"], document["versions"]["reported"]) == ("GO", "2.4.0")
+
+
+def test_version_that_never_arrives_stops_the_run_naming_what_answered(
+    pytester: pytest.Pytester, serve: Callable[[Rollout], str]
+) -> None:
+    """When the new release never answers, no check runs; the reason says how many answers carried which version."""
+    rollout = Rollout("2.3.9")
+    url = serve(rollout)
+    pytester.makefile(
+        ".toml",
+        deploysmoke=config(
+            url, 'version = "2.4.0"', "wait_ready = 0.5", "wait_for_version = true", version_from="header:X-App-Version"
+        ),
+    )
+    pytester.makepyfile(test_items=USER_CHECK)
+    result = pytester.runpytest("--deploy-target=prod", "--deploy-json=summary.json", "--deploy-ticket=ticket.md")
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    result.assert_outcomes()
+    answers = rollout.served
+    assert answers >= 1
+    detail = (
+        f"waited 0.5 s for version 2.4.0 from header X-App-Version of GET /health; "
+        f"{answers} answer{'s' if answers > 1 else ''}, last saw 2.3.9 ({answers} of {answers}); "
+        "check that the release reaches every instance, or correct version"
+    )
+    result.stdout.fnmatch_lines([f"deploysmoke: target 'prod' not ready: {detail}"])
+    result.stdout.no_fnmatch_line("*Traceback*")
+    document = summary_of(pytester)
+    assert document["verdict"]["decision"] == "NO-GO"
+    assert document["not_ready"] == detail
+    assert document["verdict"]["reasons"] == [f"target 'prod' not ready: {detail}"]
+    assert (pytester.path / "ticket.md").read_text(encoding="utf-8").startswith("## ❌ NO-GO (target not ready): prod")
+
+
+def test_wait_for_version_without_a_version_is_a_usage_error(pytester: pytest.Pytester, standin_url: str) -> None:
+    """wait_for_version needs the version to wait for: one line, before any check."""
+    pytester.makefile(".toml", deploysmoke=config(standin_url, "wait_ready = 5", "wait_for_version = true"))
+    pytester.makepyfile(test_items=USER_CHECK)
+    result = pytester.runpytest("--deploy-target=prod")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        [
+            "ERROR: deploysmoke.toml: [targets.prod] wait_for_version is true but version is not set; "
+            'set version = "..." to the release to wait for, or remove wait_for_version'
+        ]
+    )
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+
+
 def test_version_check_behind_a_failed_gate_is_skipped_like_any_check(
     pytester: pytest.Pytester, standin_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -162,7 +162,7 @@ def build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str) -> Target:
 
 
 def test_config_keys_give_the_source_and_the_wait(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """version_from reaches the Target; without it the version is read from the health answer's JSON."""
+    """version_from and wait_for_version reach the Target; without them the health answer's JSON version is read."""
     target = build(
         tmp_path,
         monkeypatch,
@@ -172,12 +172,13 @@ def test_config_keys_give_the_source_and_the_wait(tmp_path: Path, monkeypatch: p
         health_path = "/healthz"
         version = "2.4.0"
         version_from = "header:X-App-Version"
+        wait_for_version = true
         """,
     )
     assert target.version_source == VersionSource("header", "/healthz", "X-App-Version")
-    assert target.checks_version
+    assert target.checks_version and target.wait_for_version
     plain = build(tmp_path, monkeypatch, '[targets.prod]\nbase_url = "https://example.com"\n')
-    assert plain.version_from is None and not plain.checks_version
+    assert plain.version_from is None and not plain.checks_version and not plain.wait_for_version
     assert plain.version_source.describe() == "JSON $.version of GET /health"
 
 
@@ -205,12 +206,26 @@ def test_config_keys_give_the_source_and_the_wait(tmp_path: Path, monkeypatch: p
             "does not start with '/'; expected a path such as /health",
         ),
         ("version_from = 2", "deploysmoke.toml: [targets.prod] version_from is int 2; expected a string"),
+        (
+            "wait_for_version = true",
+            "deploysmoke.toml: [targets.prod] wait_for_version is true but version is not set; "
+            'set version = "..." to the release to wait for, or remove wait_for_version',
+        ),
+        (
+            'version = "${RELEASE_VERSION:-}"\nwait_for_version = true',
+            "deploysmoke.toml: [targets.prod] wait_for_version is true but version is empty; "
+            'set version = "..." to the release to wait for, or remove wait_for_version',
+        ),
+        (
+            'wait_for_version = "yes"',
+            "deploysmoke.toml: [targets.prod] wait_for_version is 'yes'; expected true or false",
+        ),
     ],
 )
 def test_bad_version_keys_are_one_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, keys: str, message: str
 ) -> None:
-    """A malformed version_from is one line naming the key and the fix."""
+    """A malformed version_from, or wait_for_version without a version, is one line naming the key and the fix."""
     with pytest.raises(ConfigError) as excinfo:
         build(tmp_path, monkeypatch, f'[targets.prod]\nbase_url = "https://example.com"\n{keys}\n')
     assert str(excinfo.value) == message
