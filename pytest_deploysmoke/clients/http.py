@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from pytest_deploysmoke.clients.network import KEPT_ALIVE_CLOSED_EXTENSION, describe_error
+from pytest_deploysmoke.clients.version import VersionSource, read_answer
 from pytest_deploysmoke.errors import BudgetExceeded
 from pytest_deploysmoke.guard import ProductionGuard, get_guard
 from pytest_deploysmoke.perf.budgets import Budget, Duration
@@ -71,6 +72,8 @@ class HttpProbe:
     target: Target
     redactor: Redactor
     guard: ProductionGuard
+    #: Where the target publishes its version: a check that GETs its path has its answer read.
+    version_source: VersionSource
     # Checks repeat the same few URLs; remembering their redacted form keeps redaction off the
     # per-call cost (benchmarks/http_overhead.py).  The secret count is in the key because a
     # login registers a new secret mid-run.
@@ -191,8 +194,10 @@ class HttpProbe:
             item.stash[last_response_key] = response
             # Once per check: parsing every health body would cost a latency-sampling check dearly
             # (benchmarks/http_overhead.py).  A 503 body may still say which version is up.
-            if reported_version_key not in item.stash and request.url.path == self.target.health_path:
-                _note_reported_version(item, response)
+            source = self.version_source
+            if reported_version_key not in item.stash and request.url.path == source.path.partition("?")[0]:
+                if request.method == "GET":
+                    item.stash[reported_version_key] = read_answer(source, response).version
         if budget is not None and (overrun := budget.overrun(action, elapsed, f"status {response.status_code}")):
             raise BudgetExceeded(overrun)
 
@@ -203,16 +208,6 @@ class HttpProbe:
 
 def _origin(request: httpx.Request) -> tuple[bytes, bytes, int | None]:
     return (request.url.raw_scheme, request.url.raw_host, request.url.port)
-
-
-def _note_reported_version(item: pytest.Item, response: httpx.Response) -> None:
-    """Keep the version a health response reports, for the reports' environment table."""
-    try:
-        body = response.json()
-    except ValueError:
-        return
-    version = body.get("version") if isinstance(body, dict) else None
-    item.stash[reported_version_key] = version if isinstance(version, str) else ""
 
 
 class TimedTransport(httpx.BaseTransport):
@@ -450,7 +445,7 @@ def _make_probe(config: pytest.Config, target: Target) -> HttpProbe:
     """The probe the transports of a client on *target* share."""
     from pytest_deploysmoke.config.settings import get_redactor
 
-    return HttpProbe(config, target, get_redactor(config), get_guard(config))
+    return HttpProbe(config, target, get_redactor(config), get_guard(config), target.version_source)
 
 
 def make_client(

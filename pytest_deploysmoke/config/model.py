@@ -13,6 +13,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
+from pytest_deploysmoke.clients.version import VersionSource
 from pytest_deploysmoke.config.redaction import Redactor, Secret
 from pytest_deploysmoke.perf.budgets import Budget
 from pytest_deploysmoke.perf.rollback import RollbackRules
@@ -201,6 +202,10 @@ class Target:
     health_path: str = "/health"
     production: bool = False
     version: str = ""
+    #: Where the service publishes its version (``version_from``); None: the health answer's JSON ``version``.
+    version_from: VersionSource | None = None
+    #: The readiness wait (``wait_ready``, ``--deploy-wait``) also waits until ``version`` is the one answering.
+    wait_for_version: bool = False
     timeout: float = 10.0
     verify_tls: bool = True
     headers: Mapping[str, str] = field(default_factory=_empty)
@@ -226,6 +231,16 @@ class Target:
     #: ``"list"``: destructive checks held back on production are listed, by design; ``"warn"``: they also warn.
     held_back: Literal["list", "warn"] = "list"
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
+
+    @property
+    def version_source(self) -> VersionSource:
+        """Where the version is read: ``version_from``, else the health answer's JSON ``version``."""
+        return self.version_from or VersionSource.default(self.health_path)
+
+    @property
+    def checks_version(self) -> bool:
+        """Whether the built-in ``deploysmoke::version`` check runs: the target sets ``version`` or ``version_from``."""
+        return bool(self.version or self.version_from)
 
     def redactor(self) -> Redactor:
         """Return a Redactor that knows every secret of this target."""

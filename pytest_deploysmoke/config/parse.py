@@ -13,6 +13,7 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
+from pytest_deploysmoke.clients.version import VersionSource, VersionSourceError, parse_source
 from pytest_deploysmoke.config.model import (
     ADHOC_TARGET,
     CONFIG_FILENAME,
@@ -237,6 +238,7 @@ def build_target(
 
     health_path = table.get("health_path", "/health")
     _check_path(where, f"{label} health_path", health_path)
+    version, version_from = _version_settings(where, label, table, health_path)
     timeout = float(table.get("timeout", 10.0))
     if timeout <= 0:
         raise ConfigError(where, f"{label} timeout", f"is {timeout:g}", "expected seconds > 0")
@@ -304,7 +306,9 @@ def build_target(
         ws_url=ws_url.rstrip("/"),
         health_path=health_path,
         production=production,
-        version=table.get("version", ""),
+        version=version,
+        version_from=version_from,
+        wait_for_version=bool(table.get("wait_for_version", False)),
         timeout=timeout,
         verify_tls=bool(table.get("verify_tls", True)),
         headers=MappingProxyType(dict(table.get("headers", {}))),
@@ -328,6 +332,28 @@ def build_target(
         held_back="warn" if table.get("held_back") == "warn" else "list",
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
+
+
+def _version_settings(
+    where: str, label: str, table: Mapping[str, Any], health_path: str
+) -> tuple[str, VersionSource | None]:
+    """``version`` and ``version_from``, checked now; ``wait_for_version`` needs a version to wait for."""
+    version = table.get("version", "")
+    version_from = None
+    if "version_from" in table:
+        try:
+            version_from = parse_source(table["version_from"], health_path)
+        except VersionSourceError as exc:
+            raise ConfigError(where, f"{label} version_from", exc.problem, exc.expected) from None
+    if table.get("wait_for_version") and not version:
+        empty = "is empty" if "version" in table else "is not set"
+        raise ConfigError(
+            where,
+            f"{label} wait_for_version",
+            f"is true but version {empty}",
+            'set version = "..." to the release to wait for, or remove wait_for_version',
+        )
+    return version, version_from
 
 
 TOKEN_STORAGES: Final = ("localStorage", "sessionStorage", "cookie")
@@ -583,6 +609,8 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "health_path": _STR,
     "production": _BOOL,
     "version": _STR,
+    "version_from": _STR,
+    "wait_for_version": _BOOL,
     "timeout": _NUMBER,
     "verify_tls": _BOOL,
     "headers": _STR_TABLE,

@@ -13,6 +13,7 @@ from dataclasses import dataclass, replace
 
 import pytest
 
+from pytest_deploysmoke.clients.version import VERSION_NODEID
 from pytest_deploysmoke.config.model import ADHOC_TARGET, MAX_SAMPLES, DeployConfig, Target
 from pytest_deploysmoke.config.redaction import Redactor, redact_url
 from pytest_deploysmoke.errors import ConfigError
@@ -158,6 +159,11 @@ def header_lines(config: pytest.Config) -> list[str]:
         f"deploysmoke: config={settings.config.display_path}, "
         f"phases={','.join(settings.config.phases)}, gates={','.join(settings.config.gates) or '(none)'}",
     ]
+    if target.checks_version:
+        expected = f"version {target.version} expected" if target.version else "version"
+        waits = "; the readiness wait waits for it" if target.wait_for_version and target.wait_ready > 0 else ""
+        source = target.version_source.describe()
+        lines.append(f"deploysmoke: {expected}, read from {source} by {VERSION_NODEID}{waits}")
     rerun = [f"--deploy-target={target.name}"]
     if config.option.deploysmoke_config:
         rerun.append(f"--deploy-config={config.option.deploysmoke_config}")

@@ -106,7 +106,7 @@ class HtmlReport:
             host=socket.gethostname(),
         )
         rows = environment_rows(early)
-        for name in ("Reported version", "Started (UTC)", "Duration", "Git commit"):
+        for name in ("Reported version", "Version source", "Started (UTC)", "Duration", "Git commit"):
             rows[name] = PENDING
         self._put_rows(rows)
 
@@ -211,6 +211,7 @@ def environment_rows(run: RunInfo) -> dict[str, str]:
         "Production": "yes" if run.production else "no",
         "Expected version": run.expected_version or "(not set)",
         "Reported version": run.reported_version or "(not reported)",
+        "Version source": run.version_source or "(none)",
         "Started (UTC)": started,
         "Duration": f"{run.duration:.1f} s" if run.finished else "",
         "Runner host": run.host,
@@ -226,7 +227,7 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
         outcome: sum(1 for c in verdict.checks if c.outcome == outcome) for outcome in ("passed", "failed", "skipped")
     }
     facts = [f"target {run.target}" + (" (production)" if run.production else "")]
-    facts.append(_versions(run))
+    facts.append(run.version_line() or "no version expected or reported")
     facts.append(", ".join(f"{n} {outcome}" for outcome, n in counts.items() if n) or "no checks ran")
     facts.append(f"{run.duration:.1f} s")
     if verdict.ending_note():
@@ -253,15 +254,6 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
         f'<div class="deploysmoke-verdict__facts">{line}</div>'
         f"{listing}{_render_phases(verdict.phases)}</section>"
     )
-
-
-def _versions(run: RunInfo) -> str:
-    expected, reported = run.expected_version, run.reported_version
-    if expected and expected == reported:
-        return f"version {expected} (expected and reported)"
-    if expected:
-        return f"version {expected} expected, {reported or 'none'} reported"
-    return f"version {reported} reported" if reported else "no version expected or reported"
 
 
 def _render_phases(results: Sequence[PhaseResult]) -> str:

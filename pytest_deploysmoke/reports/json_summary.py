@@ -32,7 +32,11 @@ def summary_document(verdict: Verdict) -> dict[str, Any]:
         "schema": SCHEMA_VERSION,
         "tool": {"name": TOOL_NAME, "version": _tool_version()},
         "target": {"name": run.target, "base_url": run.base_url, "production": run.production},
-        "versions": {"expected": run.expected_version or None, "reported": run.reported_version or None},
+        "versions": {
+            "expected": run.expected_version or None,
+            "reported": run.reported_version or None,
+            "source": run.version_source or None,
+        },
         "started": _timestamp(run.started),
         "finished": _timestamp(run.finished),
         "duration_s": _seconds(run.duration),

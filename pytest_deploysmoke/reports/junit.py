@@ -33,6 +33,13 @@ def add_verdict(config: pytest.Config, verdict: Verdict) -> None:
         xml.add_global_property("deploysmoke.verdict.headline", verdict.headline())
         xml.add_global_property("deploysmoke.partial", "true" if verdict.partial else "false")
         xml.add_global_property("deploysmoke.selection", verdict.selection.describe())
+        for name, value in (
+            ("deploysmoke.expected_version", verdict.run.expected_version),
+            ("deploysmoke.reported_version", verdict.run.reported_version),
+            ("deploysmoke.version_source", verdict.run.version_source),
+        ):
+            if value:
+                xml.add_global_property(name, value)
         if verdict.ending.interrupted:
             xml.add_global_property("deploysmoke.interrupted", verdict.ending.interrupted)
         for check in verdict.held_back:

@@ -34,6 +34,8 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         gate = " (gate)" if phase.gate else ""
         line = f"  {phase.name:<{width}}  {_WORDS[phase.outcome]:<7}{gate}"
         tr.write_line(f"{line}  {detail}".rstrip() if detail else line.rstrip(), **_COLOURS.get(phase.outcome, {}))
+    if verdict.run.version_line():
+        tr.write_line(f"  {verdict.run.version_line()}", **({"red": True} if verdict.run.version_mismatch else {}))
     if verdict.partial:
         tr.write_line(f"  partial run: {verdict.selection.describe()}", yellow=True, bold=True)
     if verdict.held_back:

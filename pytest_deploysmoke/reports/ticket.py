@@ -206,6 +206,8 @@ def _environment(run: RunInfo) -> list[str]:
         ["Expected version", _text(run.expected_version) or "not set"],
         ["Reported version", _text(run.reported_version) or "not reported"],
     ]
+    if run.version_source:
+        rows.append(["Version source", _text(run.version_source)])
     if run.started:
         rows.append(["Started", _utc(run.started)])
     if run.started and run.finished:

@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from pytest_deploysmoke.clients.version import VERSION_NODEID
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
@@ -88,7 +89,8 @@ class RunSummary:
     settings: RunSettings
     started: float = field(default_factory=time.time)
     _checks: dict[str, _Check] = field(default_factory=dict)
-    _reported_version: str = ""
+    _reported_version: str = ""  # the last a check read
+    _checked_version: str = ""  # what the built-in version check read: it is the one compared
     _collection_errors: list[str] = field(default_factory=list)
     _interrupted: str = ""
     _running: dict[str, None] = field(default_factory=dict)  # the checks now running, in start order
@@ -137,7 +139,10 @@ class RunSummary:
         if report.when not in ("setup", "call"):  # teardown, or a crashed xdist worker's one report
             check.finished = True
         check.fold(report, facts)
-        self._reported_version = facts.reported_version or self._reported_version
+        if report.nodeid == VERSION_NODEID:
+            self._checked_version = facts.reported_version or self._checked_version
+        else:
+            self._reported_version = facts.reported_version or self._reported_version
 
     def ending(self, session: pytest.Session | None) -> Ending:
         """How the run ended, beside its checks: selection, interruption, readiness, cleanup."""
@@ -208,12 +213,14 @@ class RunSummary:
     def _run_info(self) -> RunInfo:
         """Where and when the run happened (finished: now)."""
         target = self.settings.target
+        reported = self._checked_version or self._reported_version
         return RunInfo(
             target=target.name,
             base_url=redact_url(target.base_url),
             production=target.production,
             expected_version=target.version,
-            reported_version=self._reported_version,
+            reported_version=reported,
+            version_source=get_redactor(self.config).redact(target.version_source.describe()) if reported else "",
             started=self.started,
             finished=time.time(),
             host=socket.gethostname(),

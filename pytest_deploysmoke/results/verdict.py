@@ -6,6 +6,8 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from pytest_deploysmoke.clients.version import VERSION_NODEID, mismatch
+
 if TYPE_CHECKING:
     from pytest_deploysmoke.results.records import CallRecord, Measurement
 
@@ -152,6 +154,8 @@ class RunInfo:
     production: bool
     expected_version: str = ""
     reported_version: str = ""
+    #: Where the reported version was read (``header X-App-Version of GET /health``); "" when none was.
+    version_source: str = ""
     started: float = 0.0
     finished: float = 0.0
     host: str = ""
@@ -162,6 +166,23 @@ class RunInfo:
     def duration(self) -> float:
         """Seconds from the start of the session (when the plugin configured it) to its end."""
         return max(self.finished - self.started, 0.0)
+
+    @property
+    def version_mismatch(self) -> bool:
+        """Whether the target reported a version other than the expected one."""
+        return bool(self.expected_version and self.reported_version not in ("", self.expected_version))
+
+    def version_line(self) -> str:
+        """``version 2.4.0 expected and reported (header X-App-Version of GET /health)``; "" when neither is known."""
+        expected, reported = self.expected_version, self.reported_version
+        source = f" ({self.version_source})" if self.version_source else ""
+        if self.version_mismatch:
+            return mismatch(expected, reported, self.version_source)
+        if expected and reported:
+            return f"version {expected} expected and reported{source}"
+        if expected:
+            return f"version {expected} expected, not reported"
+        return f"version {reported} reported{source}" if reported else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -405,6 +426,10 @@ def _reasons(
     for check in checks:
         if check.outcome == "failed":
             reasons.append(f"{check.title} failed ({check.nodeid}): {check.message}".rstrip(": "))
+    version_failed = any(check.nodeid == VERSION_NODEID and check.outcome == "failed" for check in checks)
+    if run.version_mismatch and not version_failed:
+        # The built-in check did not run (deselected): the version a check read still decides.
+        reasons.append(mismatch(run.expected_version, run.reported_version, run.version_source))
     if not reasons and not any(check.outcome == "passed" for check in checks):
         reasons.append(nothing_checked(ending.selection, checks))
     elif not reasons and len(checks) < ending.selection.selected:

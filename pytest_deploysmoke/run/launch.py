@@ -17,6 +17,7 @@ from typing import IO
 import pytest
 
 from pytest_deploysmoke.clients.network import describe_error
+from pytest_deploysmoke.clients.version import VersionTally, VersionWait, read_answer
 from pytest_deploysmoke.config.model import LaunchSettings, Target
 from pytest_deploysmoke.config.redaction import Redactor
 from pytest_deploysmoke.config.settings import get_redactor, get_settings
@@ -124,8 +125,13 @@ def wait_until_ready(
     process: LaunchedProcess | None = None,
     what: str = "target",
     clock: Callable[[], float] = time.monotonic,
+    version: VersionWait | None = None,
 ) -> int:
     """Poll GET *url* with backoff until it answers 2xx; return the number of attempts.
+
+    With *version*, a 2xx answer is not enough: the version read where its source says (the
+    same answer when that is *url*) must be the expected one, as a rolling deploy still has
+    instances of the old release answering.
 
     Raises:
         TargetNotReady: *within* seconds passed, or the launched *process* exited first.
@@ -137,6 +143,7 @@ def wait_until_ready(
     attempts = 0
     delay = 0.05
     last = "no answer yet"
+    tally = VersionTally()
     with httpx.Client(verify=verify_tls, timeout=request_timeout, follow_redirects=False) as client:
         while True:
             if process is not None and (code := process.exited()) is not None:
@@ -147,20 +154,30 @@ def wait_until_ready(
                     )
                 )
             attempts += 1
+            timeout = min(request_timeout, max(deadline - clock(), 0.1))
             try:
-                response = client.get(url, timeout=min(request_timeout, max(deadline - clock(), 0.1)))
+                response = client.get(url, timeout=timeout)
+                if 200 <= response.status_code < 300:
+                    if version is None:
+                        return attempts
+                    # The same answer when the version is published on the health path.
+                    answer = response if version.url == url else client.get(version.url, timeout=timeout)
+                    reading = read_answer(version.source, answer)
+                    tally.add(reading)
+                    if reading.version == version.expected:
+                        return attempts
+                else:
+                    last = f"status {response.status_code}"
             except httpx.HTTPError as exc:
                 last = describe_error(exc)
-            else:
-                if 200 <= response.status_code < 300:
-                    return attempts
-                last = f"status {response.status_code}"
             remaining = deadline - clock()
             if remaining <= 0:
                 break
             time.sleep(min(delay, remaining))
             delay = min(delay * 2, 2.0)
     elapsed = clock() - started
+    if version is not None and tally.answers:
+        raise TargetNotReady(redactor.redact(f"{what} not ready: {version.gave_up(within, tally)}"))
     message = (
         f"{what} not ready: GET {url} gave {last} (after {attempts} attempts in {elapsed:.1f} s); "
         "check that the service is up and that base_url and the ready/health path are right"
@@ -194,6 +211,14 @@ def launch_and_wait(target: Target, cwd: Path, redactor: Redactor) -> LaunchedPr
     return process
 
 
+def version_wait(target: Target) -> VersionWait | None:
+    """What the readiness wait also waits for: the target's version, with ``wait_for_version``."""
+    if not target.wait_for_version:
+        return None
+    source = target.version_source
+    return VersionWait(target.version, source, target.base_url + source.path)
+
+
 def prepare_target(session: pytest.Session) -> None:
     """Before the first check: launch the target if it has [launch], then wait for it if asked.
 
@@ -220,6 +245,7 @@ def prepare_target(session: pytest.Session) -> None:
                 verify_tls=target.verify_tls,
                 redactor=redactor,
                 what=f"target '{target.name}'",
+                version=version_wait(target),
             )
     except TargetNotReady as exc:
         first = str(exc).splitlines()[0]

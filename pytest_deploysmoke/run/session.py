@@ -45,10 +45,11 @@ class DeploySession:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
-        from pytest_deploysmoke.run import migrations, preflight
+        from pytest_deploysmoke.run import migrations, preflight, version_check
 
         migrations.add_migrations_check(session, self.settings, items)
         preflight.add_required_env_check(session, self.settings, items)
+        version_check.add_version_check(session, self.settings, items)
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:

@@ -57,11 +57,11 @@ def backtests(dsn: str) -> list[tuple[str, str, int, str | None]]:
 def test_good_deploy_passes_every_check(backtest: pytest.Pytester, fresh_db: str) -> None:
     """On the hotfix every checklist item passes, in the browser too, and the worker wrote both smoke results."""
     result = run_suite(backtest, fresh_db)
-    result.assert_outcomes(passed=12)
+    result.assert_outcomes(passed=13)  # with deploysmoke::version: the target sets version
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*1 passed*",
-            "*health*PASSED*(gate)*2 passed*",
+            "*health*PASSED*(gate)*3 passed*",
             "*hotfix*PASSED*(gate)*1 passed*",
             "*features*PASSED*5 passed*",
             "*ui*PASSED*3 passed*",
@@ -118,7 +118,7 @@ FAULTS = {
             f"GET /api/backtest/result/{KNOWN} answered 404 (Not Found): the result download still returns 404, "
             "the bug 2.0.2 fixes; check that 2.0.2 is deployed on every instance and mounts the result route",
         ),
-        {"passed": 3, "failed": 1, "skipped": 8},
+        {"passed": 4, "failed": 1, "skipped": 8},
         gate="hotfix",
     ),
     # The same regression seen from the page: the ui phase alone, since in a full run the hotfix gate skips it.
@@ -131,23 +131,26 @@ FAULTS = {
             "UI /: Download result of backtest bt_*: GET /api/backtest/result/bt_* answered 404 (Not Found) "
             f"instead of the file backtest-result-bt_*.json; {HOTFIX_404}",
         ),
-        {"passed": 1, "failed": 2, "deselected": 9},
+        {"passed": 1, "failed": 2, "deselected": 10},
         args=("--deploy-phase=ui",),
     ),
     "download_link_404": Fault(
         "download_link_404",
         (KNOWN_UI_CHECK, NEW_UI_CHECK),
         (link_404(f"/?backtest_id={KNOWN}", KNOWN), link_404("/", "bt_*")),
-        {"passed": 10, "failed": 2},
+        {"passed": 11, "failed": 2},
     ),
     "version_2_0_1": Fault(
         "version_2_0_1",
-        ("test_health.py::test_health_reports_the_hotfix_version",),
+        # The built-in version check sees it first; the example's own check says what the hotfix means.
+        ("deploysmoke::version", "test_health.py::test_health_reports_the_hotfix_version"),
         (
+            "version 2.0.1 answered, expected 2.0.2 (JSON $.version of GET /api/health); "
+            "check that the release reached target 'local', or correct version",
             "GET /api/health reports version 2.0.1, the release the hotfix replaces, not the hotfix 2.0.2: "
             "the hotfix is not deployed; roll out 2.0.2 (check the image tag the deploy used) and rerun",
         ),
-        {"passed": 2, "failed": 1, "skipped": 9},
+        {"passed": 2, "failed": 2, "skipped": 9},
         gate="health",
     ),
     "worker_stuck": Fault(
@@ -160,7 +163,7 @@ FAULTS = {
             "of backtest bt_* stands at 0% (queued); it did not complete within vars.progress_within (5s): "
             "the worker's logs say why",
         ),
-        {"passed": 9, "failed": 2, "errors": 1},
+        {"passed": 10, "failed": 2, "errors": 1},
     ),
     "no_performance": Fault(
         "no_performance",
@@ -170,7 +173,7 @@ FAULTS = {
             "UI /: the downloaded backtest-result-bt_*.json is incomplete: "
             "performance is missing (expected total_return, sharpe_ratio, max_drawdown, total_trades, win_rate)",
         ),
-        {"passed": 10, "failed": 2},
+        {"passed": 11, "failed": 2},
     ),
 }
 
@@ -233,7 +236,7 @@ browser_path = "${{DEPLOYSMOKE_BROWSER_PATH:-{CHROMIUM}}}"
     results = backtest.path / "data" / "results"
     before, files_before = backtests(fresh_db), sorted(results.iterdir())
     result = run_suite(backtest, fresh_db, "--deploy-target=prodcopy")
-    result.assert_outcomes(passed=7, skipped=4)
+    result.assert_outcomes(passed=8, skipped=4)
     result.stdout.fnmatch_lines(
         [
             "*ui*PASSED*2 passed, 1 skipped*",
@@ -261,7 +264,7 @@ def test_html_report_shows_the_ui_checks_screenshot_in_its_row(backtest: pytest.
     result = run_suite(
         backtest, fresh_db, "--deploy-phase=ui", "-k", "renders", f"--html={report}", "--self-contained-html"
     )
-    result.assert_outcomes(passed=1, deselected=11)
+    result.assert_outcomes(passed=1, deselected=12)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM)
         try:

@@ -14,5 +14,5 @@ def test_quickstart_passes_against_its_launched_stand_in(pytester: pytest.Pytest
     """The quickstart suite launches its app, passes every check, and lists the phases."""
     shutil.copytree(EXAMPLES / "quickstart", pytester.path, dirs_exist_ok=True)
     result = pytester.runpytest_subprocess("--deploy-target=local", "-m", "smoke")
-    result.assert_outcomes(passed=4)
-    result.stdout.fnmatch_lines(["*health*PASSED*(gate)*2 passed*", "*features*PASSED*2 passed*"])
+    result.assert_outcomes(passed=5)  # and deploysmoke::version: the target sets version
+    result.stdout.fnmatch_lines(["*health*PASSED*(gate)*3 passed*", "*features*PASSED*2 passed*"])

@@ -87,11 +87,11 @@ def assert_no_leak(result: pytest.RunResult) -> None:
 def test_good_deploy_passes_every_check_and_records_transfer_times(fileapi: pytest.Pytester, fresh_db: str) -> None:
     """On a good deploy every checklist item passes, phase by phase; uploads are timed, and deleted afterwards."""
     result, summary = run_fileapi(fileapi, "--deploy-target=local")
-    result.assert_outcomes(passed=13)
+    result.assert_outcomes(passed=14)  # with deploysmoke::version: the target sets version
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*1 passed*",
-            "*health*PASSED*(gate)*4 passed*",
+            "*health*PASSED*(gate)*5 passed*",
             "*settings*PASSED*3 passed*",
             "*files*PASSED*2 passed*",
             "*security*PASSED*3 passed*",

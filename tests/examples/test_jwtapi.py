@@ -64,11 +64,11 @@ def assert_readable(result: pytest.RunResult) -> None:
 def test_good_deploy_passes_every_check(jwtapi: pytest.Pytester, redis_url: str, rate_limit_prefix: str) -> None:
     """On a good deploy every checklist item passes, phase by phase, and the burst used the run's own key."""
     result = run_jwtapi(jwtapi)
-    result.assert_outcomes(passed=24)
+    result.assert_outcomes(passed=25)  # with deploysmoke::version: the target sets version
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*1 passed*",
-            "*health*PASSED*(gate)*3 passed*",
+            "*health*PASSED*(gate)*4 passed*",
             "*auth*PASSED*(gate)*7 passed*",
             "*docs*PASSED*4 passed*",
             "*security*PASSED*6 passed*",
@@ -134,10 +134,10 @@ def test_each_bad_deploy_is_caught_by_its_check(
     result.stdout.fnmatch_lines([message])  # the FAILURES section: the one line, nothing above it
     assert_readable(result)
     if gate is None:
-        result.assert_outcomes(passed=23, failed=1)
+        result.assert_outcomes(passed=24, failed=1)
         assert "later phases not run" not in result.stdout.str()
     else:
-        result.assert_outcomes(passed=24 - 1 - GATE_SKIPS, failed=1, skipped=GATE_SKIPS)
+        result.assert_outcomes(passed=25 - 1 - GATE_SKIPS, failed=1, skipped=GATE_SKIPS)
         result.stdout.fnmatch_lines([f"*gate '{gate}' failed ({check}); later phases not run*"])
 
 
@@ -210,7 +210,7 @@ username_field = "email"
     )
     before = row_counts(fresh_db, TABLES)
     result = jwtapi.runpytest_subprocess("--deploy-target=prodcopy", "-m", "smoke", "-rs", timeout=120)
-    result.assert_outcomes(passed=22, skipped=1)
+    result.assert_outcomes(passed=23, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "*auth*PASSED*(gate)*7 passed*",

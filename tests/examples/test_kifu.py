@@ -67,12 +67,12 @@ def test_good_deploy_passes_every_check(kifu: pytest.Pytester) -> None:
     """On a good deploy every checklist item passes, phase by phase, and the report shows each screen."""
     report = kifu.path / "report.html"
     result = run_kifu(kifu, f"--html={report}", "--self-contained-html")
-    result.assert_outcomes(passed=35)
+    result.assert_outcomes(passed=36)  # with deploysmoke::version: the target sets version
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*4 passed*",
             "*migrations*PASSED*(gate)*5 passed*",
-            "*health*PASSED*(gate)*3 passed*",
+            "*health*PASSED*(gate)*4 passed*",
             "*auth*PASSED*(gate)*4 passed*",
             "*features*PASSED*10 passed*",
             "*ui*PASSED*7 passed*",

@@ -22,7 +22,7 @@ SCREENER = Path(__file__).parents[2] / "conftest_examples" / "screener"
 SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 #: A short watch window: two intervals, the first of which is enough for a rule to trip.
 WATCH = ("--deploy-watch=5s", "--deploy-watch-every=2.5s")
-ALL_CHECKS = 21  # the built-in required_env check and the example's 20
+ALL_CHECKS = 22  # the built-in required_env and version checks, and the example's 20
 
 
 @pytest.fixture
@@ -78,7 +78,7 @@ def test_good_deploy_passes_every_check_and_stays_go_over_the_watch_window(scree
             "deploysmoke *[[]2/2]: * requests, 0 errors (0%), *",
             "deploysmoke watch window 5.0 s, 2 of 2 intervals: *; no rollback rule tripped",
             "*preflight*PASSED*(gate)*2 passed*",
-            "*health*PASSED*(gate)*3 passed*",
+            "*health*PASSED*(gate)*4 passed*",
             "*features*PASSED*10 passed*",
             "*performance*PASSED*6 passed*",
         ]
@@ -246,7 +246,7 @@ def test_deploy_degrading_after_the_checks_is_rolled_back_by_the_watch_window(
     toml.write_text(toml.read_text(encoding="utf-8").replace("min_samples = 20", "min_samples = 1"), encoding="utf-8")
     result, summary = run_screener(screener, "--deploy-phase=health", *WATCH)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
-    result.assert_outcomes(passed=3, deselected=ALL_CHECKS - 3)  # the checks pass; the deploy does not
+    result.assert_outcomes(passed=4, deselected=ALL_CHECKS - 4)  # the checks pass; the deploy does not
     result.stdout.fnmatch_lines(
         [
             "deploysmoke *[[]1/2]: *",

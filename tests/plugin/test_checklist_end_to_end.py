@@ -88,7 +88,7 @@ def test_checklist_passes_and_leaks_nothing(
     result = checklist.runpytest(
         "--deploy-target=staging", "-m", "smoke", "-rA", f"--junitxml={junit}", f"--html={html}", *xdist
     )
-    result.assert_outcomes(passed=5)
+    result.assert_outcomes(passed=6)  # with deploysmoke::version: the target sets version
     db_password = dsn_password(fresh_db)
     outputs = {
         "terminal": result.stdout.str() + result.stderr.str(),

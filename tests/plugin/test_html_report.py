@@ -256,7 +256,9 @@ def report_data(path: Path) -> dict[str, Any]:
 def _write_suite(pytester: pytest.Pytester, url: str, checks: str, health_path: str = "/health") -> None:
     pytester.makefile(
         ".toml",
-        deploysmoke=f'[targets.staging]\nbase_url = "{url}"\nversion = "1.2.3"\nhealth_path = "{health_path}"\n',
+        deploysmoke=f'[targets.staging]\nbase_url = "{url}"\nversion = "1.2.3"\nhealth_path = "{health_path}"\n'
+        # deploysmoke::version reads /health whatever health_path the suite is given
+        'version_from = "json:/health:$.version"\n',
     )
     pytester.makepyfile(test_checks=checks)
 
@@ -267,12 +269,12 @@ def test_failed_gate_banner_and_failed_row_are_visible_in_chromium(
     """A failed health gate shows as a red NO-GO banner naming the gate, above a visible failed row with its calls."""
     _write_suite(pytester, standin_url, FAILING_GATE, health_path="/status/503")
     result = pytester.runpytest("--deploy-target=staging", "--html=report.html", "--self-contained-html")
-    result.assert_outcomes(passed=1, failed=1, skipped=1)
+    result.assert_outcomes(passed=2, failed=1, skipped=1)
     report = pytester.path / "report.html"
     assert not (pytester.path / "assets").exists()  # self-contained: no files beside it
 
     session = devtools.open(report.as_uri())
-    devtools.wait_for(session, "document.querySelectorAll('#results-table tbody.results-table-row').length >= 3")
+    devtools.wait_for(session, "document.querySelectorAll('#results-table tbody.results-table-row').length >= 4")
     page = devtools.evaluate(session, PAGE_FACTS)
 
     banner = page["banner"]
@@ -308,18 +310,19 @@ def test_report_has_environment_columns_and_call_details(
         "environment_table_redact_list =\n    ^Runner host$\n    ^Pipeline$\n"
     )
     result = pytester.runpytest("--deploy-target=staging", "--html=report.html", "--self-contained-html", *xdist)
-    result.assert_outcomes(passed=2, failed=1)
+    result.assert_outcomes(passed=3, failed=1)
     report = pytester.path / "report.html"
     data = report_data(report)
 
     assert data["title"] == "Smoke: staging 1.2.3"
     environment = data["environment"]
-    assert list(environment)[:12] == [
+    assert list(environment)[:13] == [
         "Target",
         "Base URL",
         "Production",
         "Expected version",
         "Reported version",
+        "Version source",
         "Started (UTC)",
         "Duration",
         "Runner host",
@@ -331,6 +334,7 @@ def test_report_has_environment_columns_and_call_details(
     assert environment["Target"] == "staging"
     assert environment["Base URL"] == standin_url
     assert environment["Reported version"] == "1.2.3"
+    assert environment["Version source"] == "JSON $.version of GET /health"
     assert environment["Duration"].endswith(" s")
     assert "pending" not in json.dumps(environment) and "end of the run" not in json.dumps(environment)
     assert environment["Note"] == "&lt;i&gt;markup&lt;/i&gt; &amp; more"  # inserted as markup, so escaped
@@ -364,7 +368,7 @@ def test_plugin_runs_without_pytest_html(pytester: pytest.Pytester, standin_url:
         "    config.pluginmanager.register(HtmlReport(config, get_settings(config)), 'html-hooks-alone')\n"
     )
     result = pytester.runpytest("--deploy-target=staging", "-p", "no:html")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     result.stdout.fnmatch_lines(["deploysmoke verdict: GO"])
     result.stdout.no_fnmatch_line("*INTERNALERROR*")
     assert not list(pytester.path.glob("*.html"))
@@ -410,8 +414,13 @@ def test_latency_row_shows_its_measurement_not_its_slowest_call(pytester: pytest
     )
     _write_suite(pytester, standin_url, checks)
     result = pytester.runpytest("--deploy-target=staging", "--html=report.html", "--self-contained-html")
-    result.assert_outcomes(passed=1)
-    [row] = [test for tests in report_data(pytester.path / "report.html")["tests"].values() for test in tests]
+    result.assert_outcomes(passed=2)
+    [row] = [
+        test
+        for tests in report_data(pytester.path / "report.html")["tests"].values()
+        for test in tests
+        if test["testId"] == "test_checks.py::test_fast"
+    ]
     [cell] = [cell for cell in row["resultsTableRow"] if 'class="col-slowest"' in cell]
     shown = "".join(_parsed(cell).text)
     assert shown.startswith("GET /health: n 20, 0 errors, p50 "), shown

@@ -49,7 +49,9 @@ def run_with_json(
     """Run SUITE against the stand-in with --deploy-json; return the result and the validated file."""
     pytester.makefile(
         ".toml",
-        deploysmoke=f'[targets.stage]\nbase_url = "{standin_url}"\nversion = "1.2.3"\nhealth_path = "{health_path}"\n',
+        deploysmoke=f'[targets.stage]\nbase_url = "{standin_url}"\nversion = "1.2.3"\nhealth_path = "{health_path}"\n'
+        # deploysmoke::version reads /health whatever health_path the run is given
+        'version_from = "json:/health:$.version"\n',
     )
     pytester.makepyfile(test_checks=SUITE)
     result = pytester.runpytest("--deploy-target=stage", "--deploy-json=out/summary.json", *args)
@@ -77,10 +79,10 @@ XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "
 def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pytester, standin_url: str) -> None:
     """A passing run writes a schema-valid GO summary with the target, versions, phases and each check's calls."""
     result, document = run_with_json(pytester, standin_url)
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     assert document["verdict"] == {"decision": "GO", "reasons": [], "warnings": [], "rollback": []}
     assert document["target"] == {"name": "stage", "base_url": standin_url, "production": False}
-    assert document["versions"] == {"expected": "1.2.3", "reported": "1.2.3"}
+    assert document["versions"] == {"expected": "1.2.3", "reported": "1.2.3", "source": "JSON $.version of GET /health"}
     assert document["started"] <= document["finished"]
     phases = {phase["name"]: phase for phase in document["phases"]}
     assert list(phases) == ["preflight", "migrations", "health", "auth", "features", "performance", "monitoring"]
@@ -88,7 +90,7 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
         "name": "health",
         "gate": True,
         "outcome": "passed",
-        "passed": 1,
+        "passed": 2,
         "failed": 0,
         "skipped": 0,
     }
@@ -99,11 +101,12 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
         for c in document["checks"]
     ]
     assert checks == [
+        ("deploysmoke::version", "health", "The deployed version is 1.2.3", "passed", None, 0, False),
         ("test_checks.py::test_health", "health", "The service answers on its health path.", "passed", None, 0, False),
         ("test_checks.py::test_items", "features", "Items can be listed", "passed", None, 0, False),
         ("test_checks.py::test_teapot_path_answers", "features", "Teapot path answers", "passed", None, 0, False),
     ]
-    (health_call,) = document["checks"][0]["calls"]
+    (health_call,) = document["checks"][1]["calls"]
     assert {k: v for k, v in health_call.items() if k != "ms"} == {
         "kind": "http",
         "action": "GET /health",
@@ -115,14 +118,14 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
         "write": False,
         "warmup": False,
     }
-    assert [call["action"] for call in document["checks"][2]["calls"]] == ["GET /status/418"]
+    assert [call["action"] for call in document["checks"][3]["calls"]] == ["GET /status/418"]
 
 
 @XDIST
 def test_failed_gate_gives_no_go_naming_the_gate(pytester: pytest.Pytester, standin_url: str, xdist: list[str]) -> None:
     """A failed health gate gives NO-GO with the gate first among the reasons and the later checks skipped."""
     result, document = run_with_json(pytester, standin_url, *xdist, health_path="/status/503")
-    result.assert_outcomes(failed=1, skipped=2)
+    result.assert_outcomes(passed=1, failed=1, skipped=2)
     gate_reason = "gate 'health' failed (test_checks.py::test_health); later phases not run"
     assert document["verdict"]["decision"] == "NO-GO"
     assert document["verdict"]["reasons"][0] == gate_reason
@@ -139,14 +142,14 @@ def test_failed_gate_gives_no_go_naming_the_gate(pytester: pytest.Pytester, stan
         )
     phases = {phase["name"]: phase["outcome"] for phase in document["phases"]}
     assert (phases["health"], phases["features"]) == ("failed", "skipped")
-    assert document["versions"]["reported"] is None
+    assert document["versions"]["reported"] == "1.2.3"  # deploysmoke::version read it from /health
 
 
 def test_xdist_run_writes_the_same_summary(pytester: pytest.Pytester, standin_url: str) -> None:
     """Under -n 2 the controller writes the same document as an in-process run, up to timings and order."""
     _, in_process = run_with_json(pytester, standin_url)
     result, distributed = run_with_json(pytester, standin_url, "-n", "2")
-    result.assert_outcomes(passed=3)
+    result.assert_outcomes(passed=4)
     assert comparable(distributed) == comparable(in_process)
 
 

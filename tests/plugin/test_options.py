@@ -13,7 +13,9 @@ else:  # pragma: no cover - exercised on Python 3.10 only
 
 from tests.doc_pages import DOCS, fenced_blocks
 
-CONFIG = '[targets.local]\nbase_url = "{url}"\nversion = "1.2.3"\n'
+CONFIG = '[targets.local]\nbase_url = "{url}"\n'
+#: With an expected version, which adds the built-in deploysmoke::version check (the stand-in reports 1.2.3).
+VERSIONED = CONFIG + 'version = "1.2.3"\n'
 
 
 def test_help_lists_the_options_in_their_group(pytester: pytest.Pytester) -> None:
@@ -35,7 +37,7 @@ def test_help_lists_the_options_in_their_group(pytester: pytest.Pytester) -> Non
 
 def test_header_shows_target_and_rerun_flags(pytester: pytest.Pytester, standin_url: str) -> None:
     """The header names the target, base_url, production flag and expected version, and how to rerun."""
-    pytester.makefile(".toml", deploysmoke=CONFIG.format(url=standin_url))
+    pytester.makefile(".toml", deploysmoke=VERSIONED.format(url=standin_url))
     pytester.makepyfile(test_x="def test_x():\n    pass\n")
     result = pytester.runpytest("--deploy-target=local", "--deploy-phase=features", "--deploy-wait=2")
     result.stdout.fnmatch_lines(
@@ -85,14 +87,14 @@ def test_base_url_without_config_defines_adhoc_target(pytester: pytest.Pytester,
 
 def test_base_url_overrides_the_configured_one(pytester: pytest.Pytester, standin_url: str) -> None:
     """--deploy-base-url replaces the selected target's base_url and keeps the rest."""
-    pytester.makefile(".toml", deploysmoke=CONFIG.format(url="https://unreachable.invalid"))
+    pytester.makefile(".toml", deploysmoke=VERSIONED.format(url="https://unreachable.invalid"))
     pytester.makepyfile(
         test_x="def test_x(deploy_target):\n"
         f"    assert deploy_target.base_url == {standin_url!r}\n"
         "    assert deploy_target.version == '1.2.3'\n"
     )
     result = pytester.runpytest("--deploy-target=local", f"--deploy-base-url={standin_url}")
-    result.assert_outcomes(passed=1)
+    result.assert_outcomes(passed=2)  # and deploysmoke::version, on the stand-in
 
 
 def test_required_env_is_a_preflight_check(

@@ -86,7 +86,7 @@ def test_deploy_ticket_is_written_from_the_run(pytester: pytest.Pytester, standi
     )
     pytester.makepyfile(test_checks=CHECKS)
     result = pytester.runpytest("--deploy-target=prod", "--deploy-ticket=out/ticket.md", *xdist)
-    result.assert_outcomes(passed=2, failed=1, skipped=1)
+    result.assert_outcomes(passed=3, failed=1, skipped=1)  # deploysmoke::version too
     ticket = parse_ticket(pytester.path / "out" / "ticket.md")
     assert ticket.decision == "NO-GO"
     assert ticket.about.startswith("prod (production), version 1.2.3 (reported 1.2.3), ")
@@ -95,6 +95,7 @@ def test_deploy_ticket_is_written_from_the_run(pytester: pytest.Pytester, standi
     ]
     assert ticket.phases == {"health": "passed (gate)", "features": "FAILED"}
     assert {title: (phase, checked) for title, (phase, checked, _) in ticket.items.items()} == {
+        "The deployed version is 1.2.3": ("health", True),
         "GET /health answers 200.": ("health", True),
         "Items can be listed": ("features", True),
         "The teapot answers 200.": ("features", False),
@@ -109,6 +110,7 @@ def test_deploy_ticket_is_written_from_the_run(pytester: pytest.Pytester, standi
     assert ticket.environment["Base URL"] == f"`{standin_url}`"
     assert ticket.environment["Production"] == "yes"
     assert ticket.environment["Reported version"] == "1.2.3"
+    assert ticket.environment["Version source"] == "JSON $.version of GET /health"
 
 
 def test_failing_health_gate_gives_a_no_go_ticket_naming_the_gate(pytester: pytest.Pytester, standin_url: str) -> None:

@@ -83,7 +83,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
         "schema": 1,
         "tool": {"name": "pytest-deploysmoke", "version": installed_version("pytest-deploysmoke")},
         "target": {"name": "prod", "base_url": "https://***@example.com", "production": True},
-        "versions": {"expected": "2.0.1", "reported": None},
+        "versions": {"expected": "2.0.1", "reported": None, "source": None},
         "started": "2025-06-15T15:06:40.250Z",
         "finished": "2025-06-15T15:06:43.750Z",
         "duration_s": 3.5,

@@ -159,12 +159,13 @@ def test_no_go_names_the_failed_gate_and_skips_later_phases_once() -> None:
     lines = render_ticket(verdict).splitlines()
     assert lines[0] == "## ❌ NO-GO: staging, version 1.8.0 (reported 1.7.9), 2025-01-14 10:32:05 UTC"
     assert lines[2] == "**NO-GO**: 1 passed, 1 failed, 2 skipped in 4.50 s."
-    assert lines[4:9] == [
+    assert lines[4:10] == [
         "**Why NO-GO:**",
         "",
         "- gate 'health' failed (test_smoke.py::test_health_answers_200); later phases not run",
         "- Health answers 200 failed (test_smoke.py::test_health_answers_200): "
         "GET /health answered 503 after 12 ms; expected 200 body: degraded",
+        "- version 1.7.9 answered, expected 1.8.0",  # no version check ran: the version read still decides
         "",
     ]
     health = lines.index("### health (gate): FAILED")

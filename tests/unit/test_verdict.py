@@ -161,3 +161,21 @@ def test_a_check_that_skipped_itself_is_a_warning_but_a_gate_skip_is_not() -> No
         check("f", "features", "skipped", message="gate 'health' failed (t.py::h); later phases not run"),
     )
     assert gated.decision == "NO-GO" and gated.warnings == ()
+
+
+def test_a_reported_version_other_than_the_expected_one_is_never_go() -> None:
+    """A mismatch read by any check is a reason; the built-in version check's own failure already says it."""
+    run = RunInfo("prod", "https://x", False, "2.4.0", "2.3.9", "header X-App-Version of GET /health")
+    checks = (check("a", "health"),)
+    verdict = decide(run, phase_results(PHASES, GATES, checks), checks)
+    assert verdict.decision == "NO-GO"
+    assert verdict.reasons == ("version 2.3.9 answered, expected 2.4.0 (header X-App-Version of GET /health)",)
+    failed = CheckResult("deploysmoke::version", "health", "Version", "failed", 0.1, message="version 2.3.9 answered")
+    verdict = decide(run, phase_results(PHASES, GATES, (failed,)), (failed,))
+    assert verdict.reasons == (
+        "gate 'health' failed (deploysmoke::version); later phases not run",
+        "Version failed (deploysmoke::version): version 2.3.9 answered",
+    )
+    agreed = RunInfo("prod", "https://x", False, "2.4.0", "2.4.0", "header X-App-Version of GET /health")
+    assert decide(agreed, phase_results(PHASES, GATES, checks), checks).decision == "GO"
+    assert agreed.version_line() == "version 2.4.0 expected and reported (header X-App-Version of GET /health)"

@@ -1,0 +1,81 @@
+"""Built-in health check: the version the target publishes (``version_from``) is the one expected."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from pytest_deploysmoke.clients.version import VERSION_NODEID, mismatch, read_answer
+from pytest_deploysmoke.config.model import Target
+from pytest_deploysmoke.config.settings import RunSettings, get_redactor
+from pytest_deploysmoke.errors import unchecked
+from pytest_deploysmoke.results.records import reported_version_key
+
+#: The phase the check joins when the config has it; else the first phase.
+VERSION_PHASE = "health"
+
+
+class VersionCheck(pytest.Item):
+    """Reads the version where the target publishes it; fails when it is not the expected ``version``."""
+
+    def __init__(self, *, target: Target, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.target = target
+
+    def runtest(self) -> None:
+        from pytest_deploysmoke.clients.http import make_client
+
+        target, source = self.target, self.target.version_source
+        with make_client(self.config, target) as client:
+            response = client.get(source.path)
+        reading = read_answer(source, response)
+        self.stash[reported_version_key] = reading.version
+        redact = get_redactor(self.config).redact
+        if not reading.version:
+            came = f"{source.request} answered {reading.instead}"
+            if not target.version:
+                pytest.skip(redact(f"no version found in {source.describe()}: {came}; check version_from"))
+            raise unchecked(
+                redact(
+                    f"no version found, expected {target.version}: looked in {source.describe()}, {came}; "
+                    "set version_from to where the service publishes its version"
+                )
+            )
+        if target.version and reading.version != target.version:
+            raise pytest.fail.Exception(
+                redact(
+                    f"{mismatch(target.version, reading.version, source.describe())}; "
+                    f"check that the release reached target '{target.name}', or correct version"
+                ),
+                pytrace=False,
+            )
+
+    def reportinfo(self) -> tuple[Path, int | None, str]:
+        # A line, not None: pytest places a skip (behind a failed gate) at the item's location.
+        return self.path, 0, f"version of target '{self.target.name}' ({self.target.version_source.describe()})"
+
+
+def add_version_check(session: pytest.Session, settings: RunSettings, items: list[pytest.Item]) -> None:
+    """Put the version check among the health checks when the target sets ``version`` or ``version_from``.
+
+    It goes in before the items are ordered by phase (a stable sort), so it runs first in its
+    phase; ``-m``, ``-k`` and ``--deploy-phase`` select it like any check marked ``smoke``.
+    """
+    target = settings.target
+    if not target.checks_version:
+        return
+    check = VersionCheck.from_parent(
+        session,
+        name="version",
+        nodeid=VERSION_NODEID,
+        path=settings.config.path or session.config.rootpath,
+        target=target,
+    )
+    phases = settings.config.phases
+    phase = VERSION_PHASE if VERSION_PHASE in phases else phases[0]
+    title = f"The deployed version is {target.version}" if target.version else "The deployed version is reported"
+    check.add_marker(pytest.mark.phase(phase, checklist=title))
+    check.add_marker("smoke")
+    items.insert(0, check)
