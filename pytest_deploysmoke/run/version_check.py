@@ -2,27 +2,22 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
-
 import pytest
 
-from pytest_deploysmoke.clients.version import VERSION_NODEID, mismatch, read_answer
-from pytest_deploysmoke.config.model import Target
+from pytest_deploysmoke.clients.version import mismatch, read_answer
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.results.records import reported_version_key
+from pytest_deploysmoke.run import builtin
 
 #: The phase the check joins when the config has it; else the first phase.
 VERSION_PHASE = "health"
 
 
-class VersionCheck(pytest.Item):
+class VersionCheck(builtin.BuiltinCheck):
     """Reads the version where the target publishes it; fails when it is not the expected ``version``."""
 
-    def __init__(self, *, target: Target, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.target = target
+    about = "version of target '{target}'"
 
     def runtest(self) -> None:
         from pytest_deploysmoke.clients.http import make_client
@@ -52,10 +47,6 @@ class VersionCheck(pytest.Item):
                 pytrace=False,
             )
 
-    def reportinfo(self) -> tuple[Path, int | None, str]:
-        # A line, not None: pytest places a skip (behind a failed gate) at the item's location.
-        return self.path, 0, f"version of target '{self.target.name}' ({self.target.version_source.describe()})"
-
 
 def add_version_check(session: pytest.Session, settings: RunSettings, items: list[pytest.Item]) -> None:
     """Put the version check among the health checks when the target sets ``version`` or ``version_from``.
@@ -66,16 +57,5 @@ def add_version_check(session: pytest.Session, settings: RunSettings, items: lis
     target = settings.target
     if not target.checks_version:
         return
-    check = VersionCheck.from_parent(
-        session,
-        name="version",
-        nodeid=VERSION_NODEID,
-        path=settings.config.path or session.config.rootpath,
-        target=target,
-    )
-    phases = settings.config.phases
-    phase = VERSION_PHASE if VERSION_PHASE in phases else phases[0]
     title = f"The deployed version is {target.version}" if target.version else "The deployed version is reported"
-    check.add_marker(pytest.mark.phase(phase, checklist=title))
-    check.add_marker("smoke")
-    items.insert(0, check)
+    builtin.add(session, settings, items, VersionCheck, name="version", phase=VERSION_PHASE, checklist=title)

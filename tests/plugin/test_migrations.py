@@ -544,6 +544,26 @@ def test_failed_migrations_gate_the_later_phases(project: pytest.Pytester, dsn: 
     result.stdout.fnmatch_lines(["*gate 'migrations' failed (deploysmoke::migrations); later phases not run*"])
 
 
+def test_built_in_checks_behind_a_failed_preflight_are_skipped_with_their_reason(
+    project: pytest.Pytester, dsn: str
+) -> None:
+    """A failed required_env gate skips the migrations and version checks; -rs reports each at its location."""
+    configure(project, 'tool = "dbmate"\nversion = "1"\n')
+    toml = project.path / "deploysmoke.toml"
+    toml.write_text(
+        toml.read_text().replace("timeout = 3.0\n", 'timeout = 3.0\nversion = "1.0"\nrequired_env = ["NOT_SET_X"]\n')
+    )
+    result = project.runpytest("--deploy-target=t", "-m", "smoke", "-rs")
+    assert result.ret == 1
+    result.assert_outcomes(failed=1, skipped=2)
+    result.stdout.fnmatch_lines(
+        [
+            "SKIPPED [[]2[]] deploysmoke.toml:1: gate 'preflight' failed (deploysmoke::required_env); later phases not run"
+        ]
+    )
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
 def test_check_goes_to_the_first_phase_without_a_migrations_phase(project: pytest.Pytester, dsn: str) -> None:
     """With phases that have no migrations phase, the check runs in the first one."""
     run_sql(dsn, DBMATE, "INSERT INTO schema_migrations VALUES ('1')")
