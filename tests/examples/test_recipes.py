@@ -82,6 +82,10 @@ class Run:
     summary: dict[str, Any]
 
     @property
+    def verdict(self) -> str:
+        return str(self.summary["verdict"]["decision"])
+
+    @property
     def outcomes(self) -> dict[str, str]:
         return {check["nodeid"]: check["outcome"] for check in self.summary["checks"]}
 
@@ -109,7 +113,7 @@ def test_fastapi_recipe_is_green_on_a_good_deploy(fastapi_notes: Recipe, target:
     """Migrated to head and serving the release: every check passes, version and migrations by built-in checks."""
     fastapi_notes.manage("-m", "alembic", "upgrade", "head")
     run = fastapi_notes.run(serving="1.4.0", release="1.4.0", target=target)
-    assert run.summary["verdict"] == "GO", run.result.stdout.str()
+    assert run.verdict == "GO", run.result.stdout.str()
     assert run.outcomes == {
         "deploysmoke::migrations": "passed",
         "deploysmoke::version": "passed",
@@ -125,7 +129,7 @@ def test_fastapi_recipe_says_no_go_while_the_old_version_serves(fastapi_notes: R
     """The old release still answering: the version check fails the health gate, naming both versions."""
     fastapi_notes.manage("-m", "alembic", "upgrade", "head")
     run = fastapi_notes.run(serving="1.3.9", release="1.4.0", target="staging", args=("--deploy-wait=0",))
-    assert run.summary["verdict"] == "NO-GO"
+    assert run.verdict == "NO-GO"
     assert run.outcomes["deploysmoke::version"] == "failed"
     run.result.stdout.fnmatch_lines(["*1.4.0*1.3.9*openapi*"])
     assert run.result.ret == 1
@@ -135,7 +139,7 @@ def test_fastapi_recipe_waits_for_the_new_version_and_says_what_it_saw(fastapi_n
     """wait_for_version with only the old release answering: not ready, with the last version seen."""
     fastapi_notes.manage("-m", "alembic", "upgrade", "head")
     run = fastapi_notes.run(serving="1.3.9", release="1.4.0", target="staging", args=("--deploy-wait=1",))
-    assert run.summary["verdict"] != "GO"
+    assert run.verdict != "GO"
     run.result.stdout.fnmatch_lines(["*not ready*1.4.0*1.3.9*"])
     assert run.result.ret == 1
 
@@ -144,9 +148,24 @@ def test_fastapi_recipe_names_the_migration_that_did_not_run(fastapi_notes: Reci
     """The database one revision behind the scripts: the migrations check names the head and the revision found."""
     fastapi_notes.manage("-m", "alembic", "upgrade", FASTAPI_FIRST)
     run = fastapi_notes.run(serving="1.4.0", release="1.4.0", target="staging")
-    assert run.summary["verdict"] == "NO-GO"
+    assert run.verdict == "NO-GO"
     assert run.outcomes["deploysmoke::migrations"] == "failed"
-    run.result.stdout.fnmatch_lines([f"*{FASTAPI_HEAD}*{FASTAPI_FIRST}*"])
+    run.result.stdout.fnmatch_lines(
+        [f"*alembic_version is at '{FASTAPI_FIRST}' but the head of alembic is '{FASTAPI_HEAD}'*"]
+    )
+
+
+def test_fastapi_recipe_with_a_json_login_names_the_form_body(fastapi_notes: Recipe) -> None:
+    """The issue's first workaround: a JSON login to OAuth2PasswordRequestForm gets 422, and the hint names the fix."""
+    fastapi_notes.manage("-m", "alembic", "upgrade", "head")
+    toml = fastapi_notes.pytester.path / "deploysmoke.toml"
+    written = 'body = "form"'
+    assert written in toml.read_text(encoding="utf-8")
+    toml.write_text(toml.read_text(encoding="utf-8").replace(written, 'body = "json"'), encoding="utf-8")
+    run = fastapi_notes.run(serving="1.4.0", release="1.4.0", target="staging")
+    assert run.verdict == "NO-GO"
+    assert run.outcomes["test_notes.py::test_users_me"] == "failed"
+    run.result.stdout.fnmatch_lines(["*POST /token*422*body = ?form?*"])
 
 
 # --------------------------------------------------------------------------- Django
@@ -175,7 +194,7 @@ def test_django_recipe_is_green_on_staging(django_notes: Recipe) -> None:
     """Session login with CSRF, a note written with the CSRF header, version and migrations by built-in checks."""
     deploy_django(django_notes)
     run = django_notes.run(serving="3.2.0", release="3.2.0", target="staging")
-    assert run.summary["verdict"] == "GO", run.result.stdout.str()
+    assert run.verdict == "GO", run.result.stdout.str()
     assert list(run.outcomes.values()) == ["passed"] * 7
     assert run.summary["versions"]["reported"] == "3.2.0"
 
@@ -184,9 +203,10 @@ def test_django_recipe_on_production_holds_the_write_back(django_notes: Recipe) 
     """On prod the login passes the guard as the configured login; the destructive write is held back."""
     deploy_django(django_notes)
     run = django_notes.run(serving="3.2.0", release="3.2.0", target="prod")
-    assert run.summary["verdict"] == "GO", run.result.stdout.str()
-    assert run.outcomes.pop("test_notes.py::test_a_note_can_be_written") == "skipped"
-    assert list(run.outcomes.values()) == ["passed"] * 6
+    assert run.verdict == "GO", run.result.stdout.str()
+    outcomes = run.outcomes
+    assert outcomes.pop("test_notes.py::test_a_note_can_be_written") == "skipped"
+    assert list(outcomes.values()) == ["passed"] * 6
     with psycopg.connect(django_notes.env["DATABASE_URL"]) as conn:
         assert conn.execute("SELECT count(*) FROM notes_note").fetchone() == (0,)
 
@@ -195,7 +215,7 @@ def test_django_recipe_names_the_unapplied_migration(django_notes: Recipe) -> No
     """One migration of the app not applied: the migrations check fails the run, naming it."""
     deploy_django(django_notes, "notes", "0001")
     run = django_notes.run(serving="3.2.0", release="3.2.0", target="staging")
-    assert run.summary["verdict"] == "NO-GO"
+    assert run.verdict == "NO-GO"
     assert run.outcomes["deploysmoke::migrations"] == "failed"
     run.result.stdout.fnmatch_lines(["*notes.0002_note_pinned*"])
 
@@ -204,6 +224,6 @@ def test_django_recipe_says_no_go_while_the_old_release_serves(django_notes: Rec
     """The old release's X-App-Version: the version check fails the health gate, naming both and the header."""
     deploy_django(django_notes)
     run = django_notes.run(serving="3.1.0", release="3.2.0", target="staging")
-    assert run.summary["verdict"] == "NO-GO"
+    assert run.verdict == "NO-GO"
     assert run.outcomes["deploysmoke::version"] == "failed"
     run.result.stdout.fnmatch_lines(["*3.2.0*3.1.0*X-App-Version*"])
