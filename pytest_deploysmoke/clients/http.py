@@ -18,7 +18,8 @@ import httpx
 import pytest
 
 from pytest_deploysmoke.clients.network import KEPT_ALIVE_CLOSED_EXTENSION, describe_error
-from pytest_deploysmoke.clients.version import VersionSource, read_answer
+from pytest_deploysmoke.clients.version import read_answer
+from pytest_deploysmoke.config.version_source import VersionSource
 from pytest_deploysmoke.errors import BudgetExceeded
 from pytest_deploysmoke.guard import ProductionGuard, get_guard
 from pytest_deploysmoke.perf.budgets import Budget, Duration

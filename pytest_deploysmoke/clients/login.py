@@ -21,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from pytest_deploysmoke.clients.http import LOGIN_EXTENSION
+from pytest_deploysmoke.clients.json_path import dig
 from pytest_deploysmoke.clients.network import excerpt
 from pytest_deploysmoke.config.model import AuthKind, AuthSettings, Target
 from pytest_deploysmoke.guard import SAFE_METHODS
@@ -481,19 +482,6 @@ def _shown_path(target: Target, path: str) -> str:
 
 def _basic(username: str, password: str) -> str:
     return base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-
-
-def dig(document: Any, dotted: str) -> Any:
-    """Follow a dotted path (``data.token``, ``items.0.id``) into parsed JSON; None when absent."""
-    current = document
-    for part in dotted.split("."):
-        if isinstance(current, dict):
-            current = current.get(part)
-        elif isinstance(current, list) and part.isdigit() and int(part) < len(current):
-            current = current[int(part)]
-        else:
-            return None
-    return current
 
 
 class CredentialsAuth(httpx.Auth):

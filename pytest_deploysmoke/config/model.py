@@ -13,8 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, Final, Literal
 
-from pytest_deploysmoke.clients.version import VersionSource
 from pytest_deploysmoke.config.redaction import Redactor, Secret
+from pytest_deploysmoke.config.version_source import VersionSource
 from pytest_deploysmoke.perf.budgets import Budget
 from pytest_deploysmoke.perf.rollback import RollbackRules
 

@@ -13,7 +13,6 @@ from types import MappingProxyType
 from typing import Any, Final
 from urllib.parse import urlsplit, urlunsplit
 
-from pytest_deploysmoke.clients.version import VersionSource, VersionSourceError, parse_source
 from pytest_deploysmoke.config.model import (
     ADHOC_TARGET,
     CONFIG_FILENAME,
@@ -37,6 +36,7 @@ from pytest_deploysmoke.config.model import (
     display_path,
 )
 from pytest_deploysmoke.config.redaction import Secret, is_secret_name, redact_url
+from pytest_deploysmoke.config.version_source import VersionSource, VersionSourceError, parse_source
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.perf.budgets import Budget, parse_duration
 from pytest_deploysmoke.perf.rollback import RollbackRules, parse_percent

@@ -13,9 +13,9 @@ from dataclasses import dataclass, replace
 
 import pytest
 
-from pytest_deploysmoke.clients.version import VERSION_NODEID
 from pytest_deploysmoke.config.model import ADHOC_TARGET, MAX_SAMPLES, DeployConfig, Target
 from pytest_deploysmoke.config.redaction import Redactor, redact_url
+from pytest_deploysmoke.config.version_source import VERSION_NODEID
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.options import TARGET_ENV
 

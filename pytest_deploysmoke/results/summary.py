@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from pytest_deploysmoke.clients.version import VERSION_NODEID
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
+from pytest_deploysmoke.config.version_source import VERSION_NODEID
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
 from pytest_deploysmoke.results import records, wire
 from pytest_deploysmoke.results.records import CallRecord

@@ -6,7 +6,7 @@ from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
-from pytest_deploysmoke.clients.version import VERSION_NODEID, mismatch
+from pytest_deploysmoke.config.version_source import VERSION_NODEID, mismatch
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.results.records import CallRecord, Measurement

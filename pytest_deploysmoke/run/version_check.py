@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from pytest_deploysmoke.clients.version import mismatch, read_answer
+from pytest_deploysmoke.clients.version import read_answer
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
+from pytest_deploysmoke.config.version_source import mismatch
 from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.results.records import reported_version_key
 from pytest_deploysmoke.run import builtin

@@ -13,7 +13,7 @@ from typing import Any
 import jsonschema
 import pytest
 
-from pytest_deploysmoke.clients.version import VersionSource, parse_source
+from pytest_deploysmoke.config.version_source import VersionSource, parse_source
 from tests.apps.versioned import Rollout, versioned_app
 from tests.fix_servers import serve_in_thread
 

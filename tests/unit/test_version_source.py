@@ -7,16 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from pytest_deploysmoke.clients.version import (
-    VersionReading,
-    VersionSource,
-    VersionSourceError,
-    VersionTally,
-    parse_source,
-    read,
-)
+from pytest_deploysmoke.clients.version import VersionReading, VersionTally, read
 from pytest_deploysmoke.config.model import Target
 from pytest_deploysmoke.config.parse import build_target, load_config
+from pytest_deploysmoke.config.version_source import VersionSource, VersionSourceError, parse_source
 from pytest_deploysmoke.errors import ConfigError
 
 
