@@ -116,7 +116,7 @@ FAULTS = {
             "test_auth.py::test_users_me_answers_for_the_smoke_account",
         ),
         (
-            "login POST /api/v1/auth/login as smoke-*@kifu.example answered 500: *; "
+            "login POST /api/v1/auth/login (JSON body: email, password) as smoke-*@kifu.example answered 500: *; "
             "the login endpoint itself failed; the service's logs say why",
         ),
         gate="auth",

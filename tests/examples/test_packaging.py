@@ -156,8 +156,8 @@ def read_quick_start() -> QuickStart:
 
 @contextmanager
 def serve_health(version: str) -> Iterator[str]:
-    """A loopback service whose ``GET /health`` answers ``{"version": version}``; yields its base URL."""
-    body = json.dumps({"version": version}).encode()
+    """A loopback service whose ``GET /health`` answers ``{"status": "ok", "version": version}``; yields its base URL."""
+    body = json.dumps({"status": "ok", "version": version}).encode()
 
     class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -181,7 +181,8 @@ def test_wheel_in_a_fresh_venv_runs_the_readme_quick_start(dist: Dist, fresh_db:
     """The wheel alone, pip-installed into an empty venv, runs the README's quick start to GO with every check passed."""
     quick_start = read_quick_start()
     assert set(quick_start.files) == {"deploysmoke.toml", "test_smoke.py"}
-    checks = len(re.findall(r"^def test_", quick_start.files["test_smoke.py"], re.M))
+    # The user's checks, and the built-in deploysmoke::migrations and deploysmoke::version the target adds.
+    checks = len(re.findall(r"^def test_", quick_start.files["test_smoke.py"], re.M)) + 2
     # The environment of a user's shell: nothing of this test run, its venv or its plugin settings.
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "PYTEST", "DEPLOYSMOKE", "VIRTUAL_ENV"))}
 
@@ -229,8 +230,9 @@ def test_wheel_in_a_fresh_venv_runs_the_readme_quick_start(dist: Dist, fresh_db:
     assert summary["verdict"]["decision"] == "GO"
     assert summary["selection"]["partial"] is False
     assert summary["versions"]["reported"] == release
-    assert [(check["phase"], check["outcome"]) for check in summary["checks"]] == [
-        ("migrations", "passed"),
-        ("health", "passed"),
+    assert [(check["nodeid"], check["outcome"]) for check in summary["checks"]] == [
+        ("deploysmoke::migrations", "passed"),
+        ("deploysmoke::version", "passed"),
+        ("test_smoke.py::test_health_answers_quickly", "passed"),
     ]
     assert len(summary["checks"]) == checks
