@@ -21,6 +21,11 @@ VENV = ROOT / ".venv"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / "python"
 REPORTS = ROOT / "reports"
+#: mitmproxy, for the fault-injection tests, in an environment of its own: its pinned dependencies
+#: stay out of the project's, and it runs as its own process anyway (tests/fix_proxy.py).
+MITM_VENV = ROOT / ".venv-mitmproxy"
+MITMDUMP = MITM_VENV / ("Scripts" if os.name == "nt" else "bin") / "mitmdump"
+MITMPROXY_REQUIREMENT = "mitmproxy>=11,<13"  # pip picks 11.x on Python 3.10-3.11, 12.x on 3.12+
 
 
 def ensure_env(extras: str) -> None:
@@ -36,6 +41,19 @@ def ensure_env(extras: str) -> None:
     run([str(PYTHON), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
     run([str(PYTHON), "-m", "pip", "install", "--quiet", "-e", f".[{extras}]"])
     stamp.write_text(fingerprint)
+
+
+def ensure_mitmproxy() -> None:
+    """Create .venv-mitmproxy with mitmproxy in it, unless already done for this requirement."""
+    stamp = MITM_VENV / ".installed"
+    if MITMDUMP.exists() and stamp.exists() and stamp.read_text() == MITMPROXY_REQUIREMENT:
+        return
+    print(f"tasks: installing {MITMPROXY_REQUIREMENT} into {MITM_VENV.relative_to(ROOT)}", flush=True)
+    venv.EnvBuilder(with_pip=True, clear=True).create(MITM_VENV)
+    python = MITMDUMP.parent / "python"
+    run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"])
+    run([str(python), "-m", "pip", "install", "--quiet", MITMPROXY_REQUIREMENT])
+    stamp.write_text(MITMPROXY_REQUIREMENT)
 
 
 def run(argv: list[str]) -> None:
@@ -118,11 +136,17 @@ def test(args: list[str]) -> int:
 
     The servers, and Chromium for the HTML report tests, are installed with apt when missing
     (as root); the servers are started for this run only and stopped afterwards (see
-    tools/devservices.py).  pytest's exit code 5 (no tests ran) is a failure too.
+    tools/devservices.py).  mitmproxy, the fault-injecting proxy, goes into .venv-mitmproxy.
+    pytest's exit code 5 (no tests ran) is a failure too.
     """
 
     ensure_env("dev")
-    code = run_with_services([str(PYTHON), "-m", "pytest", *args], lambda services: services, browser=True)
+    ensure_mitmproxy()
+    code = run_with_services(
+        [str(PYTHON), "-m", "pytest", *args],
+        lambda services: {**services, "DEPLOYSMOKE_MITMDUMP": str(MITMDUMP)},
+        browser=True,
+    )
     if code == 5:
         print("tasks: pytest collected no tests; that is a failure", file=sys.stderr)
     return code

@@ -3,7 +3,7 @@
 The fixtures live in ``fix_*.py`` modules (as psycopg's tests keep theirs), loaded here through
 ``pytest_plugins``: the loopback servers (fix_servers), the real PostgreSQL and Redis (fix_services),
 the JWT API stand-in (fix_api), the logins stand-in (fix_logins), pytester projects (fix_pytester)
-and the example suites (fix_examples).
+the example suites (fix_examples) and the fault-injecting proxy (fix_proxy).
 No test module imports another test module or a conftest.
 """
 
@@ -25,7 +25,8 @@ import pytest_deploysmoke
 # module loaded again in a later run would hold new StashKeys (or new exception classes)
 # while the objects already handed out still point at the old module.
 for _module in pkgutil.walk_packages(pytest_deploysmoke.__path__, "pytest_deploysmoke."):
-    importlib.import_module(_module.name)
+    if not _module.name.endswith(".__main__"):  # a command line, run only as one
+        importlib.import_module(_module.name)
 
 pytest_plugins = [
     "tests.fix_servers",
@@ -34,4 +35,5 @@ pytest_plugins = [
     "tests.fix_logins",
     "tests.fix_pytester",
     "tests.fix_examples",
+    "tests.fix_proxy",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 import psycopg
@@ -122,15 +123,24 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
 @pytest.fixture
 def fresh_db(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
     """DSN of a new, empty database owned by the test role, dropped afterwards (one stand-in run each)."""
+    with created_database(pg_dsn, pg_admin_dsn) as dsn:
+        yield dsn
+
+
+@contextmanager
+def created_database(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
+    """Create a new, empty database owned by the test role; yield its DSN; drop it afterwards."""
     from psycopg import sql
 
     name = f"smoke_{uuid.uuid4().hex[:10]}"
     owner = psycopg.conninfo.conninfo_to_dict(pg_dsn)["user"]
     with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(name), sql.Identifier(str(owner))))
-    yield psycopg.conninfo.make_conninfo(pg_dsn, dbname=name)
-    with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
-        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+    try:
+        yield psycopg.conninfo.make_conninfo(pg_dsn, dbname=name)
+    finally:
+        with psycopg.connect(pg_admin_dsn, autocommit=True, connect_timeout=5) as admin:
+            admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def row_counts(dsn: str, tables: Iterable[str]) -> dict[str, int]:
