@@ -1,0 +1,181 @@
+"""The file API suite, proven from outside: each fault a real proxy injects between it and its stand-in is caught.
+
+One stand-in and one proxy serve the module; each case swaps the proxy's rules and runs the whole
+suite through it (tests/fix_proxy.py).  The cases are the table in docs/examples/fileapi.md.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fix_examples import replace_budgets
+from tests.fix_proxy import Rehearsal, rehearsal
+from tests.fix_servers import free_port
+from tests.fix_services import created_database
+
+#: The checklist's budgets, for the one target whose runs are about speed.
+STRICT = {"budgets": {"GET /health": ["100ms", "1s"], "GET /files": "500ms"}}
+
+
+def loosen(project: Path) -> None:
+    """Budgets of seconds for the runs not about speed: the proxy adds its own milliseconds."""
+    replace_budgets(
+        project / "deploysmoke.toml",
+        ('"GET /health" = ["100ms", "1s"]', '"GET /health" = ["10s", "20s"]'),
+        ('"GET /files" = "500ms"', '"GET /files" = "20s"'),
+    )
+    replace_budgets(project / "test_health.py", ('HEALTH_BUDGET = "100ms"', 'HEALTH_BUDGET = "10s"'))
+
+
+@pytest.fixture(scope="module")
+def fileapi(
+    tmp_path_factory: pytest.TempPathFactory, pg_dsn: str, pg_admin_dsn: str, mitm_confdir: Path
+) -> Iterator[Rehearsal]:
+    workdir = tmp_path_factory.mktemp("fileapi-faults")
+    with created_database(pg_dsn, pg_admin_dsn) as dsn:
+        env = {
+            "DATABASE_URL": dsn,
+            "FILEAPI_DATA_DIR": str(workdir / "data"),
+            "FILEAPI_ADMIN_PORT": str(free_port()),
+            "SECRET_KEY": f"fileapi-faults-{uuid.uuid4().hex}",
+            "FILEAPI_FAULTS": "",
+            "APP_VERSION": "",
+        }
+        targets = {"strict": STRICT, "retrying": {"retries": 2}}
+        with rehearsal("fileapi", workdir, env, mitm_confdir, prepare=loosen, targets=targets) as fileapi:
+            yield fileapi
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad deploy: the faults, the verdict it must get, the check that must name it, and what it says."""
+
+    faults: tuple[dict[str, Any], ...]
+    check: str | None  # None: no check fails, the verdict's rules name it (a rollback rule)
+    says: tuple[str, ...]
+    decision: str = "NO-GO"
+    target: str = "proxied"
+    args: tuple[str, ...] = field(default=())
+
+
+CASES = [
+    pytest.param(
+        Case(({"match": "GET /health", "kind": "status", "status": 503},), "test_health_answers_200", ("503",)),
+        id="health-503",
+    ),
+    pytest.param(
+        Case(
+            ({"match": "GET /health", "kind": "json", "set": {"status": "degraded"}},),
+            "test_health_answers_200",
+            ("degraded",),
+        ),
+        id="health-degraded-at-200",
+    ),
+    pytest.param(
+        Case(
+            ({"match": "GET /health", "kind": "json", "set": {"version": "2.3.9"}},), "deploysmoke::version", ("2.3.9",)
+        ),
+        id="health-old-version",
+    ),
+    pytest.param(
+        # The latency samples lose their connections: 18 of the run's 43 requests, over error_rate's 5%.
+        Case(
+            ({"match": "GET /health", "kind": "reset", "after": 5},),
+            "test_health_answers_200",
+            ("GET /health", "closed the connection"),
+            decision="ROLLBACK",
+        ),
+        id="health-reset-after-5",
+    ),
+    pytest.param(
+        Case(({"match": "GET /files", "kind": "truncate"},), "test_files_list_answers", ("/files",)),
+        id="files-truncated",
+    ),
+    pytest.param(
+        Case(({"match": "GET /files", "kind": "invalid_json"},), "test_files_list_answers", ("/files",)),
+        id="files-invalid-json",
+    ),
+    pytest.param(
+        Case(
+            ({"match": "GET /files", "kind": "delay", "seconds": 2},),
+            "test_files_list_answers",
+            ("GET /files", "500"),
+            target="strict",
+        ),
+        id="files-slow",
+    ),
+    pytest.param(
+        Case(
+            ({"match": "GET /files", "kind": "status", "status": 503, "rate": 0.5},),
+            None,  # every check passes on a retry; the attempts that failed are over error_rate's 5%
+            ("error_rate",),
+            decision="ROLLBACK",
+            target="retrying",
+        ),
+        id="files-half-503-with-retries",
+    ),
+    pytest.param(
+        Case(
+            ({"match": "GET /info", "kind": "json", "set": {"debug": True}},),
+            "test_service_reports_production_settings",
+            ("debug",),
+        ),
+        id="info-debug-on",
+    ),
+    pytest.param(
+        Case(
+            ({"match": "GET /files/smoke/*", "kind": "headers", "remove": ["X-Checksum-SHA256"]},),
+            "test_file_round_trip",
+            ("X-Checksum-SHA256",),
+        ),
+        id="download-checksum-header-removed",
+    ),
+    pytest.param(
+        # 10 of the run's ~46 requests fail: over the example's error_rate rule (5%), so ROLLBACK.
+        Case(
+            ({"match": "PUT /files/*", "kind": "status", "status": 500},),
+            "test_file_round_trip",
+            ("500",),
+            decision="ROLLBACK",
+        ),
+        id="upload-500",
+    ),
+    pytest.param(
+        Case(({"match": "GET /docs", "kind": "status", "status": 404},), "test_docs_page_loads", ("404",)),
+        id="docs-404",
+    ),
+    pytest.param(
+        Case(
+            ({"match": "*", "kind": "headers", "set": {"Server": "nginx/1.18.0"}},),
+            "test_no_secrets_in_responses_or_headers",
+            ("server header",),
+        ),
+        id="server-version-header-added",
+    ),
+]
+
+
+def test_a_good_deploy_through_the_proxy_is_go(fileapi: Rehearsal) -> None:
+    """The proxy itself changes nothing: with no fault, the suite's verdict is GO."""
+    outcome = fileapi.run()
+    assert outcome.decision == "GO", outcome.explain()
+    assert not outcome.fired
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_each_fault_is_caught(fileapi: Rehearsal, case: Case) -> None:
+    outcome = fileapi.run(*case.faults, target=case.target, args=case.args)
+    assert outcome.decision == case.decision, outcome.explain()
+    if case.check is None:
+        verdict = outcome.summary["verdict"]
+        message = " ".join([*verdict["rollback"], *verdict["reasons"]])
+    else:
+        message = outcome.failed_check(case.check)["message"] or ""
+    missing = [text for text in case.says if text not in message]
+    assert not missing, f"{case.check or 'the verdict'} does not name {missing}: {message}\n{outcome.explain()}"
