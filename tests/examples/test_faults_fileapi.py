@@ -20,7 +20,7 @@ from tests.fix_servers import free_port
 from tests.fix_services import created_database
 
 #: The checklist's budgets, for the one target whose runs are about speed.
-STRICT = {"budgets": {"GET /health": ["100ms", "1s"], "GET /files": "500ms"}}
+STRICT: dict[str, Any] = {"budgets": {"GET /health": ["100ms", "1s"], "GET /files": "500ms"}}
 
 
 def loosen(project: Path) -> None:
@@ -47,7 +47,7 @@ def fileapi(
             "FILEAPI_FAULTS": "",
             "APP_VERSION": "",
         }
-        targets = {"strict": STRICT, "retrying": {"retries": 2}}
+        targets: dict[str, dict[str, Any]] = {"strict": STRICT, "retrying": {"retries": 2}}
         with rehearsal("fileapi", workdir, env, mitm_confdir, prepare=loosen, targets=targets) as fileapi:
             yield fileapi
 
