@@ -25,8 +25,14 @@ from starlette.websockets import WebSocket
 from websockets.exceptions import ConnectionClosedError
 from websockets.sync.client import connect
 
+from tests.doc_pages import DOCS, fenced_blocks
 from tests.fix_proxy import FaultProxy, mitmdump_path
 from tests.fix_servers import serve_in_thread
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
 
 HEALTH = {"status": "ok", "version": "2.4.0", "deps": {"db": "ok"}}
 STREAM_MESSAGES = 20
@@ -155,6 +161,15 @@ def test_ws_close_sends_the_code_after_n_messages(proxy: FaultProxy) -> None:
     assert isinstance(ended, ConnectionClosedError) and ended.rcvd is not None
     assert (ended.rcvd.code, ended.rcvd.reason) == (1011, "boom")
     assert proxy.fired()[0]["call"] == "WS /stream"
+
+
+def test_the_rehearse_pages_stream_rules_close_after_one_message(proxy: FaultProxy) -> None:
+    """docs/rehearse.md's stream rules file, as the page shows it."""
+    (block,) = [block for block in fenced_blocks(DOCS / "rehearse.md", "toml") if "WS /stream" in block]
+    proxy.set_faults(tomllib.loads(block)["fault"])
+    first, ended = read(proxy, 5)
+    assert first == {"n": 0} and isinstance(ended, ConnectionClosedError)
+    assert ended.rcvd is not None and ended.rcvd.code == 1011
 
 
 def test_ws_silence_keeps_the_connection_open_and_quiet(proxy: FaultProxy) -> None:

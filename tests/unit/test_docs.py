@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from pytest_deploysmoke.config.parse import parse_config
+from pytest_deploysmoke.faults.rules import parse_rules
 from tests.doc_pages import DOCS, PAGES, README, read_page
 
 if sys.version_info >= (3, 11):
@@ -24,9 +25,12 @@ def test_every_capability_page_exists() -> None:
 
 @pytest.mark.parametrize("path", [*PAGES, README], ids=[p.name for p in [*PAGES, README]])
 def test_toml_examples_are_valid_config(path: Path) -> None:
-    """Every TOML example is a configuration the plugin accepts."""
+    """Every TOML example is a configuration the plugin accepts, or a rules file the rehearsal proxy takes."""
     for block in read_page(path).toml:
         data = tomllib.loads(block)
+        if "fault" in data:  # docs/rehearse.md's rules files
+            assert parse_rules(data, path.name)
+            continue
         if "tool" in data:  # a pyproject.toml example
             data = data["tool"].get("deploysmoke", {})
             if not data:
