@@ -147,6 +147,16 @@ CASES = [
         id="upload-500",
     ),
     pytest.param(
+        # The round trip's own delete, and every cleanup delete: over error_rate's 5%, so ROLLBACK.
+        Case(
+            ({"match": "DELETE /files/*", "kind": "status", "status": 500},),
+            "test_file_round_trip",
+            ("DELETE", "500"),
+            decision="ROLLBACK",
+        ),
+        id="delete-500",
+    ),
+    pytest.param(
         Case(({"match": "GET /docs", "kind": "status", "status": 404},), "test_docs_page_loads", ("404",)),
         id="docs-404",
     ),
