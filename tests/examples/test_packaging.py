@@ -36,7 +36,7 @@ INSTALL_TIMEOUT = 900  # seconds: pip fetches every dependency by name into an e
 RUN_TIMEOUT = 300  # seconds: any other command
 
 #: Local state that must never reach the sdist: at its top level, and anywhere in it.
-LOCAL_TOP = {".venv", "reports", ".services", "build", "dist", ".git"}
+LOCAL_TOP = {".venv", ".venv-mitmproxy", "reports", ".services", "build", "dist", ".git"}
 LOCAL_ANYWHERE = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".fileapi-data"}
 
 
