@@ -66,6 +66,16 @@ class Case:
 
 CASES = [
     pytest.param(
+        # The deploy never gets ready: every call answers 503 while the run waits for it.
+        Case(
+            ({"match": "*", "kind": "status", "status": 503},),
+            None,
+            ("not ready", "503"),
+            args=("--deploy-wait=2",),
+        ),
+        id="never-ready",
+    ),
+    pytest.param(
         Case(({"match": "GET /health", "kind": "status", "status": 503},), "test_health_answers_200", ("503",)),
         id="health-503",
     ),
