@@ -193,9 +193,13 @@ class FaultInjector:
 
 
 def _call(flow: Any) -> str:
-    """``GET /health``, ``WS /stream``: the call as the plugin's reports name it."""
+    """``GET /health``, ``WS /stream``: the call as the plugin's reports name it, without its query.
+
+    A query can carry a token (``?access_token=...``); the log has no business keeping it.
+    """
     websocket = flow.websocket is not None or flow.request.headers.get("upgrade", "").lower() == "websocket"
-    return f"{'WS' if websocket else flow.request.method} {flow.request.path}"
+    path, query = flow.request.path.partition("?")[::2]
+    return f"{'WS' if websocket else flow.request.method} {path}" + ("?..." if query else "")
 
 
 def _teach_close() -> None:
