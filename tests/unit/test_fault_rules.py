@@ -144,3 +144,22 @@ def test_an_empty_file_injects_nothing(tmp_path: Path) -> None:
     path = tmp_path / "faults.toml"
     path.write_text("", encoding="utf-8")
     assert load_rules(path) == ()
+
+
+@pytest.mark.parametrize("module", ["rules.py", "addon.py"])
+def test_the_addon_and_its_rules_need_nothing_but_mitmproxy(module: str) -> None:
+    """mitmdump loads them in its own Python, where the plugin (and tomli-w, httpx, ...) may not be installed."""
+    import ast
+    import sys
+
+    import pytest_deploysmoke.faults
+
+    tree = ast.parse((Path(pytest_deploysmoke.faults.__file__).parent / module).read_text(encoding="utf-8"))
+    allowed = set(sys.stdlib_module_names) | {"__future__", "mitmproxy", "wsproto", "tomli", "rules"}
+    imported = {
+        (alias.name if isinstance(node, ast.Import) else node.module or "").split(".")[0]
+        for node in ast.walk(tree)
+        if isinstance(node, (ast.Import, ast.ImportFrom)) and not (isinstance(node, ast.ImportFrom) and node.level)
+        for alias in node.names
+    }
+    assert imported and imported <= allowed, imported - allowed
