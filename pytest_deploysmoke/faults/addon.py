@@ -45,13 +45,14 @@ class FaultInjector:
         self.counters: dict[str, rules.Counter] = {}
         self.streams: dict[str, dict[str, rules.Counter]] = {}  # flow id -> fault name -> its messages
         self.closed: set[str] = set()  # WebSocket flows a ws_close fault closed
+        self.can_close = False  # whether this mitmproxy was taught to send a close code (_teach_close)
 
     # mitmproxy hooks ----------------------------------------------------------------------------
 
     def load(self, loader: Any) -> None:
         loader.add_option("deploysmoke_faults", str, "", "The fault rules file ([[fault]] tables in TOML).")
         loader.add_option("deploysmoke_faults_log", str, "", "Append one JSON line per fault fired to this file.")
-        _teach_close()
+        self.can_close = _teach_close()
 
     def configure(self, updated: set[str]) -> None:
         from mitmproxy import ctx
@@ -139,10 +140,15 @@ class FaultInjector:
                     self._fired(fault, flow, f"dropped the service's messages from message {counter.seen} on")
                 message.drop()
                 return
-            else:  # ws_close
+            elif self.can_close:  # ws_close
                 self._fired(fault, flow, f"closed with code {fault.code} instead of message {counter.seen}")
                 message.content = CLOSE_MARK + f"{fault.code}\x00{fault.reason}".encode()
                 self.closed.add(flow.id)
+                return
+            else:
+                detail = f"dropped the connection instead of message {counter.seen} (no close code: see the log)"
+                self._fired(fault, flow, detail)
+                flow.kill()
                 return
 
     def websocket_end(self, flow: Any) -> None:
@@ -202,19 +208,24 @@ def _call(flow: Any) -> str:
     return f"{'WS' if websocket else flow.request.method} {path}" + ("?..." if query else "")
 
 
-def _teach_close() -> None:
+def _teach_close() -> bool:
     """Let a marked message leave the proxy as a close frame with a code (mitmproxy has no API for it).
 
     mitmproxy cuts each message into frames with its Fragmentizer, and sends whatever events that
     yields; a marked message yields a CloseConnection instead.  The client answers the close, and
     mitmproxy passes that on to the service and ends both connections, as on any close.
+    Returns False, and ws_close drops the connection instead, on a mitmproxy without that class.
     """
     from mitmproxy.proxy.layers import websocket as layer
     from wsproto.events import CloseConnection
 
-    original = layer.Fragmentizer.__call__
+    fragmentizer = getattr(layer, "Fragmentizer", None)
+    if fragmentizer is None:
+        log.error("deploysmoke faults: this mitmproxy cannot send a close code; ws_close drops the connection instead")
+        return False
+    original = fragmentizer.__call__
     if getattr(original, "deploysmoke", False):
-        return
+        return True
 
     def fragments(self: Any, content: bytes) -> Iterator[Any]:
         if content.startswith(CLOSE_MARK):
@@ -224,7 +235,8 @@ def _teach_close() -> None:
         yield from original(self, content)
 
     fragments.deploysmoke = True  # type: ignore[attr-defined]
-    layer.Fragmentizer.__call__ = fragments
+    fragmentizer.__call__ = fragments
+    return True
 
 
 addons = [FaultInjector()]
