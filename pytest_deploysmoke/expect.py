@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_deploysmoke.clients.network import answered, excerpt
+from pytest_deploysmoke.clients.network import answered, excerpt, request_name
 from pytest_deploysmoke.errors import DeploySmokeError, unchecked
 from pytest_deploysmoke.perf.budgets import Duration, parse_duration
 
@@ -51,8 +51,7 @@ def expect_json(response: httpx.Response, expected: Any = None) -> Any:
             f"{answered(response)} with a body that is not valid JSON ({problem}): {excerpt(response.text)}"
         )
     if expected is not None:
-        request = response.request
-        expect_data(body, expected, what=f"{request.method} {request.url} JSON")
+        expect_data(body, expected, what=f"{request_name(response.request)} JSON")
     return body
 
 

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 import httpx
 import pytest
 
-from pytest_deploysmoke.clients.network import KEPT_ALIVE_CLOSED_EXTENSION, describe_error
+from pytest_deploysmoke.clients.network import ACTION_EXTENSION, KEPT_ALIVE_CLOSED_EXTENSION, describe_error
 from pytest_deploysmoke.clients.version import read_answer
 from pytest_deploysmoke.config.version_source import VersionSource
 from pytest_deploysmoke.errors import BudgetExceeded
@@ -26,6 +26,7 @@ from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.results.records import (
     CallRecord,
+    call_action,
     current_item,
     keep,
     last_response_key,
@@ -83,20 +84,20 @@ class HttpProbe:
     _answered: set[tuple[bytes, bytes, int | None]] = field(default_factory=set, repr=False)
 
     def action(self, request: httpx.Request) -> str:
-        """``GET /health?x=1`` for the target's own URLs, the full URL for others (redacted)."""
+        """``GET /health?x=1`` for the target's own URLs, the full URL for others (redacted; see call_action)."""
         url = str(request.url)
         key = (request.method, url, self.redactor.secret_count)
         action = self._actions.get(key)
         if action is None:
-            if url.startswith(self.target.base_url):
-                url = url[len(self.target.base_url) :] or "/"
             if len(self._actions) >= ACTION_CACHE_SIZE:
                 self._actions.clear()
-            action = self._actions[key] = self.redactor.redact(f"{request.method} {url}")
+            action = self._actions[key] = self.redactor.redact(call_action(request.method, url, self.target.base_url))
         return action
 
     def check_write(self, request: httpx.Request) -> None:
-        """Refuse a write on production unless the running check may write; nothing is sent."""
+        """Name the request for every failure about it, then refuse a write on production unless the
+        running check may write; nothing is sent."""
+        request.extensions[ACTION_EXTENSION] = self.action(request)
         if self.writes(request):
             self.guard.check_write("http", self.action(request))
 

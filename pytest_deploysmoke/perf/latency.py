@@ -203,11 +203,10 @@ class Latency:
 
     def _action(self, client: httpx.Client, method: str, url: str, params: Any) -> str:
         """``GET /slow?s=0.05`` for the target's own URLs, the full URL for others (redacted)."""
-        shown = str(client.build_request(method, url, params=params).url)
-        base = self._target.base_url
-        if shown.startswith(base):
-            shown = shown[len(base) :] or "/"
-        return self._redactor.redact(f"{method} {shown}")
+        from pytest_deploysmoke.results.records import call_action
+
+        sent = str(client.build_request(method, url, params=params).url)
+        return self._redactor.redact(call_action(method, sent, self._target.base_url))
 
 
 def check_p95(stats: LatencyStats, budget: Budget) -> None:

@@ -48,14 +48,14 @@ def test_helpers_against_the_stand_in(pytester: pytest.Pytester, api_url: str) -
     pytester.makepyfile(test_helpers=CHECKS)
     result = pytester.runpytest("--deploy-target=t")
     result.assert_outcomes(passed=3, failed=5)
-    result.stdout.fnmatch_lines([f"GET {api_url}/status/503 answered 503 in * ms, expected 2xx: *"])
+    result.stdout.fnmatch_lines(["GET /status/503 answered 503 in * ms, expected 2xx: *"])
     result.stdout.fnmatch_lines(
         [
-            f"GET {api_url}/health JSON differs from what was expected: "
+            "GET /health JSON differs from what was expected: "
             "$.status: expected 'healthy', got 'ok'; $.version: expected '2.0.2', got '2.0.1'"
         ]
     )
-    result.stdout.fnmatch_lines([f"GET {api_url}/malformed answered 200 in * ms with a body that is not valid JSON (*"])
+    result.stdout.fnmatch_lines(["GET /malformed answered 200 in * ms with a body that is not valid JSON (*"])
     result.stdout.fnmatch_lines(
         [
             "poll_until(progress): condition not met after * attempts in 0.* s "
@@ -89,5 +89,33 @@ def test_expect_json_matches_by_type(pytester: pytest.Pytester, api_url: str) ->
     result = pytester.runpytest("--deploy-target=t")
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
-        [f"GET {api_url}/health JSON differs from what was expected: $.version: expected int, got str '2.0.1'"]
+        ["GET /health JSON differs from what was expected: $.version: expected int, got str '2.0.1'"]
     )
+
+
+ORIGINS = """
+from pytest_deploysmoke import expect_json, expect_status
+
+def test_prefixed_base_url(http):
+    expect_status(http.get("/503"))
+
+def test_other_origin(http, api_url_port):
+    expect_status(http.get(f"http://localhost:{api_url_port}/status/503"))
+
+def test_other_origin_json(http, api_url_port):
+    expect_json(http.get(f"http://localhost:{api_url_port}/health"), {"status": "down"})
+"""
+
+
+def test_a_call_is_named_by_its_path_and_by_its_url_elsewhere(pytester: pytest.Pytester, api_url: str) -> None:
+    """Failures name a call by the path after base_url, and a call to another origin by its full URL."""
+    port = api_url.rsplit(":", 1)[1]
+    pytester.makefile(".toml", deploysmoke=f'[targets.t]\nbase_url = "{api_url}/status"\ntimeout = 2.0\n')
+    pytester.makeconftest(f"import pytest\n\n@pytest.fixture\ndef api_url_port():\n    return {port}\n")
+    pytester.makepyfile(test_origins=ORIGINS)
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(["GET /503 answered 503 in * ms, expected 2xx: *"])
+    result.stdout.fnmatch_lines([f"GET http://localhost:{port}/status/503 answered 503 in * ms, expected 2xx: *"])
+    result.stdout.fnmatch_lines([f"GET http://localhost:{port}/health JSON differs from what was expected: *"])
+    result.stdout.no_fnmatch_line(f"*GET http://127.0.0.1:{port}*")
