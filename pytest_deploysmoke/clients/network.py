@@ -227,6 +227,31 @@ def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | No
     )
 
 
+def attempt_failure(exc: BaseException) -> str:
+    """What an attempt got instead of a value, as the plugin's failure lines say it.
+
+    An httpx error names its call and what came back (``GET /health: connection refused``,
+    ``GET /health answered 503 in 4 ms``); another client library's network error says what
+    came back (``connection refused``); any other exception is ``Type: message``.
+    """
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
+        return answered(exc.response)
+    if httpx is not None and isinstance(exc, httpx.HTTPError):
+        try:
+            return f"{request_name(exc.request)}: {describe_error(exc)}"
+        except RuntimeError:  # an HTTPError raised without a request
+            return describe_error(exc)
+    if _from_client_library(exc):
+        return describe_error(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _from_client_library(exc: BaseException) -> bool:
+    """Whether *exc* is an error of a client library the plugin drives (psycopg, redis, websockets)."""
+    return type(exc).__module__.split(".")[0] in ("psycopg", "redis", "websockets")
+
+
 def request_name(request: Any) -> str:
     """``GET /health``: how failures name an httpx *request*, as its call record does.
 
