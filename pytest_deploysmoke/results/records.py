@@ -131,7 +131,7 @@ class Measurement:
         return cls(
             action=stats.action,
             n=stats.count,
-            errors=stats.errors,
+            errors=int(stats.errors),
             p50_ms=float(stats.p50) if answered else None,
             p95_ms=float(stats.p95) if answered else None,
             p99_ms=float(stats.p99) if answered else None,
