@@ -155,8 +155,8 @@ class HttpProbe:
         """Seconds to wait before attempt ``attempt + 1``: 0.1, 0.2, 0.4, ... at most 2 s."""
         return float(min(0.1 * 2 ** (attempt - 1), 2.0))
 
-    def failed(self, request: httpx.Request, exc: Exception, elapsed: float, attempt: int) -> None:
-        """Record a call that got no response."""
+    def failed(self, request: httpx.Request, exc: Exception, elapsed: float, attempt: int, attempts: int) -> None:
+        """Record a call that got no response (*attempts*: how many times it may be sent)."""
         budget = self.budget(request)
         record(
             self.config,
@@ -170,15 +170,21 @@ class HttpProbe:
                 attempt=attempt,
                 write=self.writes(request),
                 warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
+                retried=attempt < attempts,
             ),
         )
 
-    def responded(self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int) -> None:
-        """Record a response; raise BudgetExceeded when it came back over budget."""
+    def responded(
+        self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int, attempts: int
+    ) -> bool:
+        """Record a response and return whether to send the request again; raise BudgetExceeded when it
+        came back over budget (it is not sent again then)."""
         item = current_item(self.config)  # looked up once: this runs on every call
         self._answered.add(_origin(request))
         budget = self.budget(request, item)
         action = self.action(request)
+        overrun = budget.overrun(action, elapsed, f"status {response.status_code}") if budget is not None else None
+        again = not overrun and attempt < attempts and response.status_code in RETRY_STATUSES
         # Calls outside a check and a fixture are not kept, but their budget still counts.
         call = CallRecord.budgeted(
             "http",
@@ -190,6 +196,7 @@ class HttpProbe:
             attempt=attempt,
             write=self.writes(request),
             warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
+            retried=again,
         )
         keep(self.config, item, call)
         if item is not None:
@@ -200,12 +207,9 @@ class HttpProbe:
             if reported_version_key not in item.stash and request.url.path == source.path.partition("?")[0]:
                 if request.method == "GET":
                     item.stash[reported_version_key] = read_answer(source, response).version
-        if budget is not None and (overrun := budget.overrun(action, elapsed, f"status {response.status_code}")):
+        if overrun:
             raise BudgetExceeded(overrun)
-
-    def retry_status(self, response: httpx.Response, attempt: int, attempts: int) -> bool:
-        """Whether to send again after *response*."""
-        return attempt < attempts and response.status_code in RETRY_STATUSES
+        return again
 
 
 def _origin(request: httpx.Request) -> tuple[bytes, bytes, int | None]:
@@ -229,7 +233,7 @@ class TimedTransport(httpx.BaseTransport):
             try:
                 response = self._inner.handle_request(request)
             except httpx.TransportError as exc:
-                probe.failed(request, exc, time.perf_counter() - started, attempt)
+                probe.failed(request, exc, time.perf_counter() - started, attempt, attempts)
                 if probe.resend_on_new_connection(request, exc, attempt, attempts):
                     attempts += 1
                     continue  # at once: the pool dropped the closed connection, a new one opens
@@ -240,8 +244,7 @@ class TimedTransport(httpx.BaseTransport):
                 elapsed = time.perf_counter() - started
                 # Read here, the body never streams through the client, which would set elapsed.
                 response.elapsed = timedelta(seconds=elapsed)
-                probe.responded(request, response, elapsed, attempt)
-                if not probe.retry_status(response, attempt, attempts):
+                if not probe.responded(request, response, elapsed, attempt, attempts):
                     return response
                 response.close()
             time.sleep(probe.backoff(attempt))
@@ -267,7 +270,7 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
             try:
                 response = await self._inner.handle_async_request(request)
             except httpx.TransportError as exc:
-                probe.failed(request, exc, time.perf_counter() - started, attempt)
+                probe.failed(request, exc, time.perf_counter() - started, attempt, attempts)
                 if probe.resend_on_new_connection(request, exc, attempt, attempts):
                     attempts += 1
                     continue  # as in the sync twin
@@ -277,8 +280,7 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
                 await response.aread()
                 elapsed = time.perf_counter() - started
                 response.elapsed = timedelta(seconds=elapsed)  # as in the sync twin
-                probe.responded(request, response, elapsed, attempt)
-                if not probe.retry_status(response, attempt, attempts):
+                if not probe.responded(request, response, elapsed, attempt, attempts):
                     return response
                 await response.aclose()
             await asyncio.sleep(probe.backoff(attempt))

@@ -62,6 +62,8 @@ class CallRecord:
     target_ms: float | None = None  # a two-level budget's target: over it only warns
     write: bool = False  # it wrote to the target (a POST, a Redis SET, a page's form post)
     warmup: bool = False  # a warm-up request of a measurement: no rule and no "slowest call" counts it
+    #: This attempt failed and the call was sent again under the target's ``retries`` (what it got is ``outcome``).
+    retried: bool = False
 
     @classmethod
     def budgeted(
@@ -76,6 +78,7 @@ class CallRecord:
         attempt: int = 1,
         write: bool = False,
         warmup: bool = False,
+        retried: bool = False,
     ) -> CallRecord:
         """A record that carries *budget*'s limit and target (None: the call had no budget)."""
         return cls(
@@ -89,6 +92,7 @@ class CallRecord:
             target_ms=budget.target_ms if budget else None,
             write=write,
             warmup=warmup,
+            retried=retried,
         )
 
     @property

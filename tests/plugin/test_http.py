@@ -143,6 +143,7 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
             "target_ms": None,
             "write": False,
             "warmup": False,
+            "retried": False,
         }
     ]
 
@@ -228,7 +229,11 @@ def test_retries_record_every_attempt(pytester: pytest.Pytester, api_url: str) -
     reprec = pytester.inline_run("--deploy-target=t")
     reprec.assertoutcome(passed=1)
     calls = recorded_calls(reprec, "test_flaky")
-    assert [(c["outcome"], c["attempt"]) for c in calls] == [("503", 1), ("503", 2), ("200", 3)]
+    assert [(c["outcome"], c["attempt"], c["retried"]) for c in calls] == [
+        ("503", 1, True),
+        ("503", 2, True),
+        ("200", 3, False),
+    ]
 
 
 def test_no_retries_by_default(pytester: pytest.Pytester, api_url: str) -> None:
