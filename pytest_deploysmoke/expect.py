@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import pytest
 
-from pytest_deploysmoke.clients.network import answered, excerpt
+from pytest_deploysmoke.clients.network import answered, attempt_failure, excerpt, request_name
 from pytest_deploysmoke.errors import DeploySmokeError, unchecked
 from pytest_deploysmoke.perf.budgets import Duration, parse_duration
 
@@ -51,8 +51,7 @@ def expect_json(response: httpx.Response, expected: Any = None) -> Any:
             f"{answered(response)} with a body that is not valid JSON ({problem}): {excerpt(response.text)}"
         )
     if expected is not None:
-        request = response.request
-        expect_data(body, expected, what=f"{request.method} {request.url} JSON")
+        expect_data(body, expected, what=f"{request_name(response.request)} JSON")
     return body
 
 
@@ -129,7 +128,8 @@ def poll_until(
 
     Exceptions from *fn* count as "not yet" (a service still restarting refuses connections).
     When *timeout* passes, the check fails with the number of attempts, the elapsed time and
-    the last value or exception.
+    the last value or exception, an HTTP client's error named as every failure names it
+    (``GET /health: connection refused``).
     """
     __tracebackhide__ = True
     limit, pause = parse_duration(timeout), parse_duration(every)
@@ -143,7 +143,7 @@ def poll_until(
         except DeploySmokeError:
             raise  # a blocked write or a blown budget is a failure, not "not yet"
         except Exception as exc:
-            last = f"{type(exc).__name__}: {exc}"
+            last = attempt_failure(exc)
         else:
             try:
                 done = until(value) if until is not None else bool(value)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 import httpx
 import pytest
 
-from pytest_deploysmoke.clients.network import KEPT_ALIVE_CLOSED_EXTENSION, describe_error
+from pytest_deploysmoke.clients.network import ACTION_EXTENSION, KEPT_ALIVE_CLOSED_EXTENSION, describe_error
 from pytest_deploysmoke.clients.version import read_answer
 from pytest_deploysmoke.config.version_source import VersionSource
 from pytest_deploysmoke.errors import BudgetExceeded
@@ -26,6 +26,7 @@ from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
 from pytest_deploysmoke.results.records import (
     CallRecord,
+    call_action,
     current_item,
     keep,
     last_response_key,
@@ -83,20 +84,20 @@ class HttpProbe:
     _answered: set[tuple[bytes, bytes, int | None]] = field(default_factory=set, repr=False)
 
     def action(self, request: httpx.Request) -> str:
-        """``GET /health?x=1`` for the target's own URLs, the full URL for others (redacted)."""
+        """``GET /health?x=1`` for the target's own URLs, the full URL for others (redacted; see call_action)."""
         url = str(request.url)
         key = (request.method, url, self.redactor.secret_count)
         action = self._actions.get(key)
         if action is None:
-            if url.startswith(self.target.base_url):
-                url = url[len(self.target.base_url) :] or "/"
             if len(self._actions) >= ACTION_CACHE_SIZE:
                 self._actions.clear()
-            action = self._actions[key] = self.redactor.redact(f"{request.method} {url}")
+            action = self._actions[key] = self.redactor.redact(call_action(request.method, url, self.target.base_url))
         return action
 
     def check_write(self, request: httpx.Request) -> None:
-        """Refuse a write on production unless the running check may write; nothing is sent."""
+        """Name the request for every failure about it, then refuse a write on production unless the
+        running check may write; nothing is sent."""
+        request.extensions[ACTION_EXTENSION] = self.action(request)
         if self.writes(request):
             self.guard.check_write("http", self.action(request))
 
@@ -154,8 +155,8 @@ class HttpProbe:
         """Seconds to wait before attempt ``attempt + 1``: 0.1, 0.2, 0.4, ... at most 2 s."""
         return float(min(0.1 * 2 ** (attempt - 1), 2.0))
 
-    def failed(self, request: httpx.Request, exc: Exception, elapsed: float, attempt: int) -> None:
-        """Record a call that got no response."""
+    def failed(self, request: httpx.Request, exc: Exception, elapsed: float, attempt: int, attempts: int) -> None:
+        """Record a call that got no response (*attempts*: how many times it may be sent)."""
         budget = self.budget(request)
         record(
             self.config,
@@ -169,15 +170,21 @@ class HttpProbe:
                 attempt=attempt,
                 write=self.writes(request),
                 warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
+                retried=attempt < attempts,
             ),
         )
 
-    def responded(self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int) -> None:
-        """Record a response; raise BudgetExceeded when it came back over budget."""
+    def responded(
+        self, request: httpx.Request, response: httpx.Response, elapsed: float, attempt: int, attempts: int
+    ) -> bool:
+        """Record a response and return whether to send the request again; raise BudgetExceeded when it
+        came back over budget (it is not sent again then)."""
         item = current_item(self.config)  # looked up once: this runs on every call
         self._answered.add(_origin(request))
         budget = self.budget(request, item)
         action = self.action(request)
+        overrun = budget.overrun(action, elapsed, f"status {response.status_code}") if budget is not None else None
+        again = not overrun and attempt < attempts and response.status_code in RETRY_STATUSES
         # Calls outside a check and a fixture are not kept, but their budget still counts.
         call = CallRecord.budgeted(
             "http",
@@ -189,6 +196,7 @@ class HttpProbe:
             attempt=attempt,
             write=self.writes(request),
             warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
+            retried=again,
         )
         keep(self.config, item, call)
         if item is not None:
@@ -199,12 +207,9 @@ class HttpProbe:
             if reported_version_key not in item.stash and request.url.path == source.path.partition("?")[0]:
                 if request.method == "GET":
                     item.stash[reported_version_key] = read_answer(source, response).version
-        if budget is not None and (overrun := budget.overrun(action, elapsed, f"status {response.status_code}")):
+        if overrun:
             raise BudgetExceeded(overrun)
-
-    def retry_status(self, response: httpx.Response, attempt: int, attempts: int) -> bool:
-        """Whether to send again after *response*."""
-        return attempt < attempts and response.status_code in RETRY_STATUSES
+        return again
 
 
 def _origin(request: httpx.Request) -> tuple[bytes, bytes, int | None]:
@@ -228,7 +233,7 @@ class TimedTransport(httpx.BaseTransport):
             try:
                 response = self._inner.handle_request(request)
             except httpx.TransportError as exc:
-                probe.failed(request, exc, time.perf_counter() - started, attempt)
+                probe.failed(request, exc, time.perf_counter() - started, attempt, attempts)
                 if probe.resend_on_new_connection(request, exc, attempt, attempts):
                     attempts += 1
                     continue  # at once: the pool dropped the closed connection, a new one opens
@@ -239,8 +244,7 @@ class TimedTransport(httpx.BaseTransport):
                 elapsed = time.perf_counter() - started
                 # Read here, the body never streams through the client, which would set elapsed.
                 response.elapsed = timedelta(seconds=elapsed)
-                probe.responded(request, response, elapsed, attempt)
-                if not probe.retry_status(response, attempt, attempts):
+                if not probe.responded(request, response, elapsed, attempt, attempts):
                     return response
                 response.close()
             time.sleep(probe.backoff(attempt))
@@ -266,7 +270,7 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
             try:
                 response = await self._inner.handle_async_request(request)
             except httpx.TransportError as exc:
-                probe.failed(request, exc, time.perf_counter() - started, attempt)
+                probe.failed(request, exc, time.perf_counter() - started, attempt, attempts)
                 if probe.resend_on_new_connection(request, exc, attempt, attempts):
                     attempts += 1
                     continue  # as in the sync twin
@@ -276,8 +280,7 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
                 await response.aread()
                 elapsed = time.perf_counter() - started
                 response.elapsed = timedelta(seconds=elapsed)  # as in the sync twin
-                probe.responded(request, response, elapsed, attempt)
-                if not probe.retry_status(response, attempt, attempts):
+                if not probe.responded(request, response, elapsed, attempt, attempts):
                     return response
                 await response.aclose()
             await asyncio.sleep(probe.backoff(attempt))

@@ -25,6 +25,7 @@ from pytest_deploysmoke.clients.json_path import dig
 from pytest_deploysmoke.clients.network import excerpt
 from pytest_deploysmoke.config.model import AuthKind, AuthSettings, Target
 from pytest_deploysmoke.guard import SAFE_METHODS
+from pytest_deploysmoke.results.records import shown_url
 
 #: A token is renewed this long before it expires ...
 RENEW_LEEWAY_S: Final = 30.0
@@ -477,7 +478,7 @@ def _path_key(auth: AuthSettings) -> str:
 
 
 def _shown_path(target: Target, path: str) -> str:
-    return path[len(target.base_url) :] or "/" if path.startswith(target.base_url) else path
+    return shown_url(path, target.base_url) if "://" in path else path
 
 
 def _basic(username: str, password: str) -> str:

@@ -18,10 +18,14 @@ from typing import Any
 import pytest
 
 from pytest_deploysmoke.errors import DeploySmokeError, unchecked
-from pytest_deploysmoke.results.records import last_response_key, records_of
+from pytest_deploysmoke.results.records import last_response_key, records_of, shown_url
 
 EXCERPT_CHARS = 300
 
+
+#: Set by the HTTP clients on every request they send: its name in failures (``GET /health``, see
+#: :func:`~pytest_deploysmoke.results.records.call_action`), redacted.
+ACTION_EXTENSION = "deploysmoke.action"
 
 #: Set by the HTTP clients on a request that may write when a kept-alive connection closed under
 #: it: it is not sent again, and its failure says so instead of suggesting an outage.
@@ -178,7 +182,7 @@ def _describe_httpx(item: pytest.Item, exc: Any, httpx: Any) -> str:
         request = exc.request
     except RuntimeError:  # an HTTPError raised without a request
         return f"HTTP error: {exc}"
-    what = f"{request.method} {request.url}"
+    what = request_name(request)
     if isinstance(exc, httpx.HTTPStatusError):
         return f"{answered(exc.response)} ({exc.response.reason_phrase}): {excerpt(exc.response.text)}"
     phrase = describe_error(exc)
@@ -197,7 +201,7 @@ def _hint(item: pytest.Item, phrase: str, url: str) -> str | None:
     from pytest_deploysmoke.config.settings import get_target
 
     target = get_target(item.config)
-    ours = target is not None and url.startswith(target.base_url)  # a call to the target, not elsewhere
+    ours = target is not None and shown_url(url, target.base_url) != url  # a call to the target, not elsewhere
     if phrase == "connection refused":
         return "is the service up and base_url right?" if ours else "is the service up and the URL right?"
     if phrase == "timed out":
@@ -223,14 +227,47 @@ def _describe_bad_json(item: pytest.Item, exc: json.JSONDecodeError) -> str | No
     )
 
 
+def attempt_failure(exc: BaseException) -> str:
+    """What an attempt got instead of a value, as the plugin's failure lines say it.
+
+    An httpx error names its call and what came back (``GET /health: connection refused``,
+    ``GET /health answered 503 in 4 ms``); another client library's network error says what
+    came back (``connection refused``); any other exception is ``Type: message``.
+    """
+    httpx = sys.modules.get("httpx")
+    if httpx is not None and isinstance(exc, httpx.HTTPStatusError):
+        return answered(exc.response)
+    if httpx is not None and isinstance(exc, httpx.HTTPError):
+        try:
+            return f"{request_name(exc.request)}: {describe_error(exc)}"
+        except RuntimeError:  # an HTTPError raised without a request
+            return describe_error(exc)
+    if _from_client_library(exc):
+        return describe_error(exc)
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
+def _from_client_library(exc: BaseException) -> bool:
+    """Whether *exc* is an error of a client library the plugin drives (psycopg, redis, websockets)."""
+    return type(exc).__module__.split(".")[0] in ("psycopg", "redis", "websockets")
+
+
+def request_name(request: Any) -> str:
+    """``GET /health``: how failures name an httpx *request*, as its call record does.
+
+    A request a plugin client sent carries its name (see ``ACTION_EXTENSION``); one sent by
+    another client is named by its method and full URL, as there is no target to be relative to.
+    """
+    return request.extensions.get(ACTION_EXTENSION) or f"{request.method} {request.url}"
+
+
 def answered(response: Any) -> str:
-    """``GET https://host/path answered 503 in 12 ms``: what was tried, what came back, how long it took."""
-    request = response.request
+    """``GET /path answered 503 in 12 ms``: what was tried, what came back, how long it took."""
     try:
         took = f" in {response.elapsed.total_seconds() * 1000:.0f} ms"
     except RuntimeError:  # a streamed response that was never closed has no elapsed time
         took = ""
-    return f"{request.method} {request.url} answered {response.status_code}{took}"
+    return f"{request_name(response.request)} answered {response.status_code}{took}"
 
 
 def excerpt(text: str, limit: int = EXCERPT_CHARS) -> str:

@@ -18,7 +18,7 @@ from pytest_deploysmoke.clients.network import describe_open_error, excerpt, ssl
 from pytest_deploysmoke.errors import BudgetExceeded, WebSocketError
 from pytest_deploysmoke.perf.budgets import Budget, Duration
 from pytest_deploysmoke.phases import budget_of
-from pytest_deploysmoke.results.records import CallRecord, current_item, record
+from pytest_deploysmoke.results.records import CallRecord, call_action, current_item, record
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.model import Target
@@ -165,7 +165,7 @@ async def open_websocket(
     url = path if "://" in path else target.ws_url + path
     all_headers = {**target.headers, **(headers or {}), **(auth_headers or {})}
     action = redactor.redact(f"connect {path}")
-    shown = redactor.redact(url)
+    shown = redactor.redact(call_action("WS", url, target.ws_url))
     started = time.perf_counter()
     try:
         connection = await websockets.connect(
@@ -180,9 +180,7 @@ async def open_websocket(
         elapsed = (time.perf_counter() - started) * 1000
         phrase = describe_open_error(exc)
         record(config, CallRecord("ws", action, phrase, ok=False, ms=elapsed))
-        raise WebSocketError(
-            f"WS {shown}: {phrase} after {elapsed:.0f} ms; is the stream up and ws_url right?"
-        ) from None
+        raise WebSocketError(f"{shown}: {phrase} after {elapsed:.0f} ms; is the stream up and ws_url right?") from None
     opened = time.perf_counter() - started
     try:
         _check_budget(config, action, _open_budget(config, target, path, budget), opened, "open")

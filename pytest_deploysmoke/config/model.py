@@ -33,6 +33,8 @@ DEFAULT_PHASE: Final = "features"
 ADHOC_TARGET: Final = "adhoc"
 #: Requests a ``latency()`` measurement sends when neither the call, --deploy-samples nor the target says.
 DEFAULT_SAMPLES: Final = 20
+#: The share of an endpoint's calls that may need a retry before the verdict is NO-GO (``max_retried``).
+DEFAULT_MAX_RETRIED: Final = 0.10
 #: The most requests one ``latency()`` measurement may send (warm-up not counted).
 MAX_SAMPLES: Final = 10_000
 
@@ -214,6 +216,8 @@ class Target:
     required_env: tuple[str, ...] = ()
     wait_ready: float = 0.0
     retries: int = 0
+    #: The share of an endpoint's calls that may need a retry (at least two retried calls) before it is NO-GO.
+    max_retried: float = DEFAULT_MAX_RETRIED
     budgets: Mapping[str, Budget] = field(default_factory=_empty)
     allow_destructive: bool = False
     samples: int = DEFAULT_SAMPLES

@@ -18,6 +18,7 @@ from pytest_deploysmoke.config.model import (
     CONFIG_FILENAME,
     DEFAULT_CSRF_HEADER,
     DEFAULT_GATES,
+    DEFAULT_MAX_RETRIED,
     DEFAULT_PHASE,
     DEFAULT_PHASES,
     DEFAULT_SAMPLES,
@@ -245,6 +246,12 @@ def build_target(
     wait_ready = float(table.get("wait_ready", 0))
     if wait_ready < 0:
         raise ConfigError(where, f"{label} wait_ready", f"is {wait_ready:g}", "expected seconds >= 0")
+    max_retried = DEFAULT_MAX_RETRIED
+    if "max_retried" in table:
+        try:
+            max_retried = parse_percent(table["max_retried"])
+        except ValueError as exc:
+            raise ConfigError(where, f"{label} max_retried", f"is {table['max_retried']!r}", str(exc)) from None
 
     database_url = table.get("database_url") or None
     redis_url = table.get("redis_url") or None
@@ -317,6 +324,7 @@ def build_target(
         required_env=tuple(table.get("required_env", ())),
         wait_ready=wait_ready,
         retries=int(table.get("retries", 0)),
+        max_retried=max_retried,
         budgets=_budgets(where, label, table.get("budgets", {})),
         allow_destructive=bool(table.get("allow_destructive", False)),
         samples=int(table.get("samples", DEFAULT_SAMPLES)),
@@ -619,6 +627,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "required_env": _STR_LIST,
     "wait_ready": _NUMBER,
     "retries": _Field("a whole number of retries (0 or more)", lambda v: type(v) is int and v >= 0),
+    "max_retried": _Field('a percentage such as "10%"', _is_str),
     "allow_destructive": _BOOL,
     "samples": _Field(
         f"a whole number of requests from 1 to {MAX_SAMPLES}", lambda v: type(v) is int and 1 <= v <= MAX_SAMPLES

@@ -171,14 +171,14 @@ class Latency:
             raise unchecked(
                 f"{action}: stopped after {sent} of {samples} measured requests ({warm} warm-up) at the time cap "
                 f"of {cap_s:g} s (each request's timeout of {per_call:g} s times {warmup + samples}): "
-                f"{stats.distribution}; {stats.error_summary}; is the service hanging, or are retries adding up?"
+                f"{stats.distribution}; {stats.errors_text}; is the service hanging, or are retries adding up?"
             )
         if limit is not None and not unjudged:
             check_p95(stats, limit)
         if tally.first_over_budget is not None:
             raise unchecked(
                 f"{tally.first_over_budget} ({tally.over_budget} of {stats.count} measured requests were over "
-                f"their per-call budget: {stats.distribution}; {stats.error_summary})"
+                f"their per-call budget: {stats.distribution}; {stats.errors_text})"
             )
         return stats
 
@@ -203,11 +203,10 @@ class Latency:
 
     def _action(self, client: httpx.Client, method: str, url: str, params: Any) -> str:
         """``GET /slow?s=0.05`` for the target's own URLs, the full URL for others (redacted)."""
-        shown = str(client.build_request(method, url, params=params).url)
-        base = self._target.base_url
-        if shown.startswith(base):
-            shown = shown[len(base) :] or "/"
-        return self._redactor.redact(f"{method} {shown}")
+        from pytest_deploysmoke.results.records import call_action
+
+        sent = str(client.build_request(method, url, params=params).url)
+        return self._redactor.redact(call_action(method, sent, self._target.base_url))
 
 
 def check_p95(stats: LatencyStats, budget: Budget) -> None:
@@ -216,7 +215,7 @@ def check_p95(stats: LatencyStats, budget: Budget) -> None:
     if stats.count == stats.unanswered:
         raise unchecked(
             f"{stats.action}: none of {stats.count} requests was answered, so the p95 budget of "
-            f"{format_ms(budget.limit)} cannot be met ({stats.error_summary}); is the service up and base_url right?"
+            f"{format_ms(budget.limit)} cannot be met ({stats.errors_text}); is the service up and base_url right?"
         )
     if float(stats.p95) > budget.limit * 1000:
         raise unchecked(

@@ -5,7 +5,9 @@ of buckets whose width doubles with each power of two, so memory does not grow w
 of samples and every reported percentile is within a stated relative error of the exact one.
 :class:`LatencyStats` is what the ``latency`` fixture returns; its millisecond fields are
 :class:`Millis`, floats that compare with durations (``stats.p95 < "2s"``) and whose ``repr``
-shows the whole distribution, so a failed ``assert`` explains itself.
+shows the whole distribution, so a failed ``assert`` explains itself.  ``errors`` and
+``error_rate`` are a :class:`Count` and a :class:`Rate`, whose ``repr`` names the measured
+endpoint and its errors in the same way.
 """
 
 from __future__ import annotations
@@ -200,25 +202,29 @@ class Millis(float):
     distribution it came from; ``str()`` is the value alone (``"2450 ms"``).
     """
 
-    __slots__ = ("label", "summary")
+    __slots__ = ("action", "label", "summary")
 
     label: str
     summary: str
+    #: What was measured (``GET /api/markets``): the ``repr`` names it, so a failed assert says which endpoint.
+    action: str
 
-    def __new__(cls, ms: float, label: str = "", summary: str = "") -> Millis:
+    def __new__(cls, ms: float, label: str = "", summary: str = "", action: str = "") -> Millis:
         self = super().__new__(cls, ms)
         self.label = label
         self.summary = summary
+        self.action = action
         return self
 
     def __reduce__(self) -> tuple[Any, ...]:
-        return (Millis, (float(self), self.label, self.summary))
+        return (Millis, (float(self), self.label, self.summary, self.action))
 
     def __repr__(self) -> str:
         value = str(self)
         if not self.summary:
             return value
-        return f"{value} ({self.label} {self.summary})" if self.label else f"{value} ({self.summary})"
+        label = " ".join(part for part in (self.action, self.label) if part)
+        return f"{value} ({label} {self.summary})" if label else f"{value} ({self.summary})"
 
     def __str__(self) -> str:
         return f"{ms_text(self)} ms" if not math.isnan(self) else "n/a"
@@ -266,13 +272,62 @@ class Millis(float):
         return hash(float(self) / 1000)
 
 
+@final
+class Count(int):
+    """A measurement's ``errors``: an ``int`` whose ``repr`` (what a failed ``assert`` shows) names what
+    was measured and its errors, ``10 (GET /api/markets: 20 requests, 10 errors: 500 x10)``."""
+
+    summary: str  # an int subclass takes no __slots__
+
+    def __new__(cls, value: int, summary: str = "") -> Count:
+        self = super().__new__(cls, value)
+        self.summary = summary
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Count, (int(self), self.summary))
+
+    def __repr__(self) -> str:
+        return f"{int(self)} ({self.summary})" if self.summary else str(int(self))
+
+    def __str__(self) -> str:
+        return str(int(self))
+
+
+@final
+class Rate(float):
+    """A measurement's ``error_rate``: a ``float`` whose ``repr`` names what was measured and its errors,
+    ``0.5 (GET /api/markets: 20 requests, 10 errors: 500 x10)``."""
+
+    __slots__ = ("summary",)
+
+    summary: str
+
+    def __new__(cls, value: float, summary: str = "") -> Rate:
+        self = super().__new__(cls, value)
+        self.summary = summary
+        return self
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Rate, (float(self), self.summary))
+
+    def __repr__(self) -> str:
+        value = float.__repr__(self)
+        return f"{value} ({self.summary})" if self.summary else value
+
+    def __str__(self) -> str:
+        return float.__repr__(self)
+
+
 @dataclass(frozen=True, slots=True, repr=False)
 class LatencyStats:  # not @final: loadprobe.LoadStats adds the load figures
     """What one ``latency(...)`` measurement saw: counts, errors and the latency distribution.
 
     The ms fields are :class:`Millis`: ``assert stats.p95 < "2s"`` works, and its failure shows
-    the whole distribution.  The distribution covers the measured requests that got an answer
-    (any status); a request that got none (refused, timed out, ...) is an error and is left out.
+    the whole distribution.  Every field an assert reads names the measured endpoint in its
+    ``repr``, so ``assert stats.errors == 0`` fails with ``assert 10 (GET /api/markets: ...) == 0``.
+    The distribution covers the measured requests that got an answer (any status); a request
+    that got none (refused, timed out, ...) is an error and is left out.
     With no answer at all, the ms fields are NaN, which compares false with everything.
     """
 
@@ -291,6 +346,18 @@ class LatencyStats:  # not @final: loadprobe.LoadStats adds the load figures
     elapsed_s: float  # wall time of the measured requests
     unanswered: int = 0  # errors that got no answer at all (in errors, not in the distribution)
     error_outcomes: tuple[tuple[str, int], ...] = ()  # ("500", 2), ("timed out", 1): most frequent first
+
+    def __post_init__(self) -> None:
+        # However the stats were built (a histogram, Locust's figures, a load run's copy), the
+        # figures an assert reads carry the endpoint, so its failure says what was measured.
+        head = f"{self.action}: " if self.action else ""
+        summary = f"{head}{_plural(self.count, 'request')}, {self.errors_text}"
+        object.__setattr__(self, "errors", Count(self.errors, summary))
+        object.__setattr__(self, "error_rate", Rate(self.error_rate, summary))
+        for name in ("min", "p50", "p95", "p99", "max", "mean"):
+            ms = getattr(self, name)
+            if isinstance(ms, Millis) and ms.action != self.action:
+                object.__setattr__(self, name, Millis(float(ms), ms.label, ms.summary, self.action))
 
     @classmethod
     def from_histogram(
@@ -342,7 +409,13 @@ class LatencyStats:  # not @final: loadprobe.LoadStats adds the load figures
 
     @property
     def error_summary(self) -> str:
-        """``0 errors``, or ``3 errors: 500 x2, timed out x1`` (most frequent first)."""
+        """``GET /api/markets: 3 errors: 500 x2, timed out x1``: the endpoint and its errors, most frequent
+        first, for ``assert stats.errors == 0, stats.error_summary``."""
+        return f"{self.action}: {self.errors_text}" if self.action else self.errors_text
+
+    @property
+    def errors_text(self) -> str:
+        """``0 errors``, or ``3 errors: 500 x2, timed out x1``: :attr:`error_summary` without the endpoint."""
         return _errors_text(self.errors, self.unanswered, self.error_outcomes)
 
     def describe(self) -> str:
@@ -353,7 +426,7 @@ class LatencyStats:  # not @final: loadprobe.LoadStats adds the load figures
         mean = f", mean {self.mean}" if self.count > self.unanswered else ""
         return (
             f"{head}{requests}{warmup}, concurrency {self.concurrency}, {self.elapsed_s:.2f} s: "
-            f"{self.distribution}{mean}; {self.error_summary} ({self.error_rate:.1%})"
+            f"{self.distribution}{mean}; {self.errors_text} ({self.error_rate:.1%})"
         )
 
     def __repr__(self) -> str:

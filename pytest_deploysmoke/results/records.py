@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,6 +15,37 @@ if TYPE_CHECKING:
     from pytest_deploysmoke.perf.stats import LatencyStats
 
 CallKind = Literal["http", "ws", "db", "redis", "ui"]
+_DEFAULT_PORTS: Final = {"http": 80, "https": 443, "ws": 80, "wss": 443}
+
+
+def call_action(method: str, url: str, base_url: str) -> str:
+    """``GET /health?x=1``: how the records and every failure name a call of *method* on *url* (not redacted).
+
+    A URL under *base_url* (the same scheme, host and port, and within its path) is named by the
+    path that follows base_url, with its query, as a check writes it: ``http.get("/health")`` on
+    base_url ``http://h/api`` is ``GET /health``.  Any other URL (another origin, or outside
+    base_url's path) is named in full, so a call elsewhere never reads as one to the target.
+    """
+    return f"{method} {shown_url(url, base_url)}"
+
+
+def shown_url(url: str, base_url: str) -> str:
+    """*url* as :func:`call_action` names it: the path after *base_url* with its query, else the whole URL."""
+    try:
+        sent, base = urlsplit(url), urlsplit(base_url)
+        same_origin = (
+            sent.scheme.lower() == base.scheme.lower()
+            and sent.hostname == base.hostname
+            and (sent.port or _DEFAULT_PORTS.get(sent.scheme.lower()))
+            == (base.port or _DEFAULT_PORTS.get(base.scheme.lower()))
+        )
+    except ValueError:  # a port that is not a number: not the target's
+        return url
+    prefix = base.path.rstrip("/")
+    if not same_origin or not (sent.path == prefix or sent.path.startswith(prefix + "/")):
+        return url
+    path = sent.path[len(prefix) :] or "/"
+    return f"{path}?{sent.query}" if sent.query else path
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +62,8 @@ class CallRecord:
     target_ms: float | None = None  # a two-level budget's target: over it only warns
     write: bool = False  # it wrote to the target (a POST, a Redis SET, a page's form post)
     warmup: bool = False  # a warm-up request of a measurement: no rule and no "slowest call" counts it
+    #: This attempt failed and the call was sent again under the target's ``retries`` (what it got is ``outcome``).
+    retried: bool = False
 
     @classmethod
     def budgeted(
@@ -44,6 +78,7 @@ class CallRecord:
         attempt: int = 1,
         write: bool = False,
         warmup: bool = False,
+        retried: bool = False,
     ) -> CallRecord:
         """A record that carries *budget*'s limit and target (None: the call had no budget)."""
         return cls(
@@ -57,6 +92,7 @@ class CallRecord:
             target_ms=budget.target_ms if budget else None,
             write=write,
             warmup=warmup,
+            retried=retried,
         )
 
     @property
@@ -99,7 +135,7 @@ class Measurement:
         return cls(
             action=stats.action,
             n=stats.count,
-            errors=stats.errors,
+            errors=int(stats.errors),
             p50_ms=float(stats.p50) if answered else None,
             p95_ms=float(stats.p95) if answered else None,
             p99_ms=float(stats.p99) if answered else None,

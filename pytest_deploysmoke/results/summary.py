@@ -191,7 +191,15 @@ class RunSummary:
         if target.watch.duration > 0:
             from pytest_deploysmoke.perf import watch
 
-            prior = against(run, phase_list, checks, rollback=rollback, collection_errors=errors, ending=ending)
+            prior = against(
+                run,
+                phase_list,
+                checks,
+                rollback=rollback,
+                collection_errors=errors,
+                ending=ending,
+                max_retried=target.max_retried,
+            )
             outcome = watch.run_window(self.config, self.settings, prior, session)
             run = replace(run, finished=time.time())
             rollback += outcome.rollback
@@ -208,6 +216,7 @@ class RunSummary:
             collection_errors=errors,
             ending=ending,
             not_evaluated=unjudged,
+            max_retried=target.max_retried,
         )
 
     def _run_info(self) -> RunInfo:

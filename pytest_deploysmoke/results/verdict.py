@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Final, Literal
 
+from pytest_deploysmoke.config.model import DEFAULT_MAX_RETRIED
 from pytest_deploysmoke.config.version_source import VERSION_NODEID, mismatch
+from pytest_deploysmoke.perf.rollback import percent
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.results.records import CallRecord, Measurement
@@ -15,6 +18,8 @@ Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
 #: How the reason of a failed gate begins: the verdict's reason, and the skip reason of later checks.
 GATE_SKIP_PREFIX = "gate '"
+#: The fewest retried calls on one endpoint that make it NO-GO under ``max_retried``: one is a blip, and warns.
+MIN_RETRIED_CALLS: Final = 2
 
 
 def gate_failed(phase: str, nodeid: str) -> str:
@@ -295,6 +300,7 @@ def decide(
     collection_errors: Sequence[str] = (),
     ending: Ending | None = None,
     not_evaluated: Sequence[str] = (),
+    max_retried: float = DEFAULT_MAX_RETRIED,
 ) -> Verdict:
     """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; so is a run that
     checked nothing, never got its target ready, or was cut short; retries and self-skipped checks
@@ -308,6 +314,8 @@ def decide(
     watch window's line; *ending* says how the run ended (interrupted, not ready, its selection).
     *not_evaluated* holds the rules that had too few samples to be evaluated (``... not evaluated:
     9 samples < 20 ...``): each is a warning, never a rollback on too little data.
+    *max_retried* is the target's share of an endpoint's calls that may need a retry: an endpoint
+    over it, with at least two retried calls, is a reason (see :func:`retried_endpoints`).
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
     retried calls, a check that skipped itself, and cleanup that failed are named as warnings,
@@ -315,7 +323,7 @@ def decide(
     it warns only with ``held_back = "warn"``.
     """
     ending = ending or Ending(selection=Selection(len(checks), len(checks)))
-    reasons = _reasons(run, phases, checks, collection_errors, ending)
+    reasons = _reasons(run, phases, checks, collection_errors, ending, max_retried)
     warnings: list[str] = []
     for check in checks:
         if check.outcome == "passed" and check.reruns:
@@ -391,6 +399,7 @@ def against(
     rollback: Sequence[str] = (),
     collection_errors: Iterable[str] = (),
     ending: Ending | None = None,
+    max_retried: float = DEFAULT_MAX_RETRIED,
 ) -> Decision | None:
     """What the checks already decided against the deploy (``"ROLLBACK"``, ``"NO-GO"``), or None.
 
@@ -400,7 +409,7 @@ def against(
     if rollback or rollback_checks(checks):
         return "ROLLBACK"
     ending = ending or Ending(selection=Selection(len(checks), len(checks)))
-    return "NO-GO" if _reasons(run, phases, checks, collection_errors, ending) else None
+    return "NO-GO" if _reasons(run, phases, checks, collection_errors, ending, max_retried) else None
 
 
 def _reasons(
@@ -409,8 +418,10 @@ def _reasons(
     checks: Sequence[CheckResult],
     collection_errors: Iterable[str],
     ending: Ending,
+    max_retried: float = DEFAULT_MAX_RETRIED,
 ) -> list[str]:
-    """The reasons for NO-GO: what failed, what was never checked, how the run was cut short."""
+    """The reasons for NO-GO: what failed, what needed retries too often, what was never checked, how
+    the run was cut short."""
     reasons = [f"collection failed: {error}" for error in collection_errors]
     if ending.not_ready:
         reasons.append(not_ready_reason(run.target, ending.not_ready))
@@ -426,6 +437,7 @@ def _reasons(
     for check in checks:
         if check.outcome == "failed":
             reasons.append(f"{check.title} failed ({check.nodeid}): {check.message}".rstrip(": "))
+    reasons += retried_endpoints(checks, max_retried)
     version_failed = any(check.nodeid == VERSION_NODEID and check.outcome == "failed" for check in checks)
     if run.version_mismatch and not version_failed:
         # The built-in check did not run (deselected): the version a check read still decides.
@@ -434,4 +446,51 @@ def _reasons(
         reasons.append(nothing_checked(ending.selection, checks))
     elif not reasons and len(checks) < ending.selection.selected:
         reasons.append(f"the run ended after {len(checks)} of {ending.selection.selected} checks")
+    return reasons
+
+
+@dataclass(slots=True)
+class _Retries:
+    """One endpoint's calls over the run, the calls among them that needed a retry, and what the failed attempts got."""
+
+    calls: int = 0
+    retried: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    open_retried: bool = False  # the endpoint's latest call is already counted as retried
+
+
+def retried_endpoints(checks: Iterable[CheckResult], max_retried: float) -> list[str]:
+    """The endpoints whose calls needed a retry too often: the reasons, one per endpoint.
+
+    An endpoint is the method and path of its calls' action, without the query (``GET /files``).
+    A call needed a retry when one of its attempts failed and was sent again under the target's
+    ``retries`` (``CallRecord.retried``); warm-up requests and blocked calls are not counted.
+    With at least two such calls on an endpoint, more than *max_retried* of its calls is NO-GO:
+    ``GET /files needed a retry on 3 of 10 calls (30%, max_retried 10%): 503 x3``.  A single
+    retried call is a blip, which the check's warning names.
+    """
+    endpoints: dict[str, _Retries] = {}
+    for check in checks:
+        for call in check.calls:
+            if call.kind != "http" or call.warmup or call.outcome == "blocked":
+                continue
+            tally = endpoints.setdefault(call.action.split("?", 1)[0], _Retries())
+            if call.attempt == 1:  # each call starts with its first attempt; its retries follow it
+                tally.calls += 1
+                tally.open_retried = False
+            if call.retried:
+                tally.outcomes[call.outcome] += 1
+                if not tally.open_retried:
+                    tally.retried += 1
+                    tally.open_retried = True
+    reasons = []
+    for endpoint, tally in endpoints.items():
+        share = tally.retried / tally.calls if tally.calls else 0.0
+        if tally.retried >= MIN_RETRIED_CALLS and share > max_retried:
+            got = ", ".join(f"{outcome} x{count}" for outcome, count in tally.outcomes.most_common(4))
+            more = ", ..." if len(tally.outcomes) > 4 else ""
+            reasons.append(
+                f"{endpoint} needed a retry on {tally.retried} of {tally.calls} calls "
+                f"({percent(share)}, max_retried {percent(max_retried)}): {got}{more}"
+            )
     return reasons

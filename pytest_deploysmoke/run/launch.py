@@ -22,6 +22,7 @@ from pytest_deploysmoke.config.model import LaunchSettings, Target
 from pytest_deploysmoke.config.redaction import Redactor
 from pytest_deploysmoke.config.settings import get_redactor, get_settings
 from pytest_deploysmoke.errors import TargetNotReady
+from pytest_deploysmoke.results.records import call_action
 
 #: How many lines of the command's output a launch failure shows.
 TAIL_LINES = 20
@@ -126,8 +127,11 @@ def wait_until_ready(
     what: str = "target",
     clock: Callable[[], float] = time.monotonic,
     version: VersionWait | None = None,
+    base_url: str = "",
 ) -> int:
     """Poll GET *url* with backoff until it answers 2xx; return the number of attempts.
+
+    Failures name the call as every check does: ``GET /health``, relative to *base_url*.
 
     With *version*, a 2xx answer is not enough: the version read where its source says (the
     same answer when that is *url*) must be the expected one, as a rolling deploy still has
@@ -138,6 +142,7 @@ def wait_until_ready(
     """
     import httpx
 
+    name = call_action("GET", url, base_url)
     started = clock()
     deadline = started + within
     attempts = 0
@@ -150,7 +155,7 @@ def wait_until_ready(
                 raise TargetNotReady(
                     redactor.redact(
                         f"[launch] command '{process.command}' exited with code {code} before "
-                        f"{url} answered; its last output:\n" + _indent(process.tail())
+                        f"{name} answered; its last output:\n" + _indent(process.tail())
                     )
                 )
             attempts += 1
@@ -179,7 +184,7 @@ def wait_until_ready(
     if version is not None and tally.answers:
         raise TargetNotReady(redactor.redact(f"{what} not ready: {version.gave_up(within, tally)}"))
     message = (
-        f"{what} not ready: GET {url} gave {last} (after {attempts} attempts in {elapsed:.1f} s); "
+        f"{what} not ready: {name} gave {last} (after {attempts} attempts in {elapsed:.1f} s); "
         "check that the service is up and that base_url and the ready/health path are right"
     )
     if process is not None:
@@ -204,6 +209,7 @@ def launch_and_wait(target: Target, cwd: Path, redactor: Redactor) -> LaunchedPr
             redactor=redactor,
             process=process,
             what=f"launched target '{target.name}'",
+            base_url=target.base_url,
         )
     except BaseException:
         process.stop()
@@ -246,6 +252,7 @@ def prepare_target(session: pytest.Session) -> None:
                 redactor=redactor,
                 what=f"target '{target.name}'",
                 version=version_wait(target),
+                base_url=target.base_url,
             )
     except TargetNotReady as exc:
         first = str(exc).splitlines()[0]

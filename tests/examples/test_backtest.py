@@ -169,7 +169,7 @@ FAULTS = {
         "no_performance",
         ("test_results.py::test_new_backtest_result_downloads", NEW_UI_CHECK),
         (
-            "GET http://127.0.0.1:*/api/backtest/result/bt_* JSON differs from what was expected: $.performance: missing",
+            "GET /api/backtest/result/bt_* JSON differs from what was expected: $.performance: missing",
             "UI /: the downloaded backtest-result-bt_*.json is incomplete: "
             "performance is missing (expected total_return, sharpe_ratio, max_drawdown, total_trades, win_rate)",
         ),

@@ -105,10 +105,40 @@ def test_failed_p95_assert_shows_the_whole_distribution(pytester: pytest.Pyteste
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
         [
-            "E       AssertionError: assert * ms (p95 of 5: min *, p50 *, p95 *, p99 *, max *; 0 errors) < '10ms'",
+            "E       AssertionError: assert * ms (GET /slow?s=0.05 p95 of 5: min *, p50 *, p95 *, p99 *, max *; 0 errors) < '10ms'",
             "E        +  where * = <LatencyStats GET /slow?s=0.05: 5 requests (+1 warm-up), concurrency 1, *>.p95",
         ]
     )
+
+
+ERROR_ASSERTS = """
+def test_errors(latency):
+    stats = latency("/status/500", samples=3)
+    assert stats.errors == 0
+
+def test_errors_with_summary(latency):
+    stats = latency("/status/500", samples=3)
+    assert stats.errors == 0, stats.error_summary
+
+def test_error_rate(latency):
+    assert latency("/status/500", samples=3).error_rate < 0.01
+"""
+
+
+def test_failed_error_asserts_name_the_endpoint(pytester: pytest.Pytester, api_url: str) -> None:
+    """A bare assert on errors or error_rate, and error_summary as its message, name the measured endpoint."""
+    import json
+
+    pytester.makefile(".toml", deploysmoke=target_toml(api_url))
+    pytester.makepyfile(test_perf=ERROR_ASSERTS)
+    result = pytester.runpytest("--deploy-target=t", "--deploy-json=summary.json")
+    result.assert_outcomes(failed=3)
+    reasons = json.loads((pytester.path / "summary.json").read_text())["verdict"]["reasons"]
+    assert reasons == [
+        "Errors failed (test_perf.py::test_errors): assert 3 (GET /status/500: 3 requests, 3 errors: 500 x3) == 0",
+        "Errors with summary failed (test_perf.py::test_errors_with_summary): GET /status/500: 3 errors: 500 x3",
+        "Error rate failed (test_perf.py::test_error_rate): assert 1.0 (GET /status/500: 3 requests, 3 errors: 500 x3) < 0.01",
+    ]
 
 
 def test_budget_applies_to_the_p95(pytester: pytest.Pytester, api_url: str) -> None:

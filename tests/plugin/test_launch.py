@@ -75,7 +75,7 @@ def test_command_that_never_gets_ready_times_out(pytester: pytest.Pytester) -> N
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str() + result.stderr.str()
     assert re.search(
-        r"launched target 'local' not ready: GET http://127\.0\.0\.1:\d+/status/503 gave status 503 "
+        r"launched target 'local' not ready: GET /status/503 gave status 503 "
         r"\(after \d+ attempts in 1\.\d s\)",
         output,
     ), output
@@ -121,7 +121,7 @@ def test_wait_ready_gives_up_with_last_error(pytester: pytest.Pytester, closed_p
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     output = result.stdout.str() + result.stderr.str()
     assert re.search(
-        rf"target 's' not ready: GET http://127\.0\.0\.1:{closed_port}/health gave connection refused "
+        r"target 's' not ready: GET /health gave connection refused "
         r"\(after \d+ attempts in 0\.\d s\); check that the service is up",
         output,
     ), output

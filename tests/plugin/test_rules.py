@@ -199,3 +199,47 @@ def test_measurement_crosses_xdist(pytester: pytest.Pytester, standin_url: str) 
     summary = json.loads(Path(pytester.path / "summary.json").read_text(encoding="utf-8"))
     jsonschema.validate(summary, SCHEMA)
     assert [m["n"] for m in summary["checks"][0]["measurements"]] == [20]
+
+
+# -- retries must not hide a failing endpoint -----------------------------------------------------------
+
+RETRIED = """
+import pytest
+
+@pytest.mark.phase("features")
+def test_files(http):
+    for _ in range(10):
+        assert http.get("/fails-every/{n}?key={key}").status_code == 200
+"""
+
+
+def test_an_endpoint_that_needs_retries_too_often_is_no_go(pytester: pytest.Pytester, standin_url: str) -> None:
+    """Every call passes on a retry, but 4 of 10 needed one: over max_retried (10%) that is NO-GO, naming the endpoint."""
+    result, summary = run(pytester, standin_url, RETRIED.format(n=3, key="share"), "retries = 2")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.TESTS_FAILED
+    reason = "GET /fails-every/3 needed a retry on 4 of 10 calls (40%, max_retried 10%): 503 x4"
+    assert summary["verdict"]["decision"] == "NO-GO"
+    assert summary["verdict"]["reasons"] == [reason]
+    assert "Files passed only after retried calls (test_checks.py::test_files)" in summary["verdict"]["warnings"]
+    assert reason in (pytester.path / "ticket.md").read_text(encoding="utf-8")
+    result.stdout.fnmatch_lines([f"deploysmoke verdict: NO-GO: {reason}"])
+
+
+def test_a_share_under_max_retried_is_a_warning(pytester: pytest.Pytester, standin_url: str) -> None:
+    """max_retried = "50%" lets 4 retried calls of 10 pass with a warning."""
+    result, summary = run(pytester, standin_url, RETRIED.format(n=3, key="loose"), 'retries = 2\nmax_retried = "50%"')
+    result.assert_outcomes(passed=1)
+    assert summary["verdict"]["decision"] == "GO with warnings"
+    assert "Files passed only after retried calls (test_checks.py::test_files)" in summary["verdict"]["warnings"]
+
+
+def test_a_single_retried_call_is_a_blip_and_warns(pytester: pytest.Pytester, standin_url: str) -> None:
+    """One retried call stays a warning, even where it is more than max_retried of the endpoint's calls."""
+    checks = RETRIED.replace("range(10)", "range(2)").format(n=2, key="blip")
+    result, summary = run(pytester, standin_url, checks, "retries = 2")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    assert summary["verdict"]["decision"] == "GO with warnings"
+    assert summary["verdict"]["reasons"] == []
+    assert "Files passed only after retried calls (test_checks.py::test_files)" in summary["verdict"]["warnings"]

@@ -54,7 +54,7 @@ def test_target_never_ready_is_no_go(pytester: pytest.Pytester) -> None:
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     document = summary(pytester)
     assert document["verdict"]["decision"] == "NO-GO"
-    assert document["verdict"]["reasons"][0].startswith("target 't' not ready: GET http://127.0.0.1:9/health gave ")
+    assert document["verdict"]["reasons"][0].startswith("target 't' not ready: GET /health gave ")
     assert "connection refused" in document["not_ready"]
     assert ticket_heading(pytester).startswith("## ❌ NO-GO (target not ready): t")
     result.stdout.fnmatch_lines(["deploysmoke verdict: NO-GO: target 't' not ready: GET *connection refused*"])

@@ -191,3 +191,18 @@ def test_report_path_that_is_a_directory_is_refused_before_any_check(pytester: p
         pytester, '[targets.prod]\nbase_url = "https://x"\n', "--deploy-target=prod", "--deploy-ticket=reports"
     )
     assert message == "--deploy-ticket 'reports' is a directory; give a file path, e.g. reports/smoke.md"
+
+
+@pytest.mark.parametrize(
+    ("value", "problem"),
+    [
+        ('"ten"', "is 'ten'; expected a percentage from 0% to 100% such as '5%'"),
+        ('"150%"', "is '150%'; expected a percentage from 0% to 100% such as '5%'"),
+        ("0.1", 'is float 0.1; expected a percentage such as "10%"'),
+    ],
+)
+def test_bad_max_retried_is_one_line(pytester: pytest.Pytester, value: str, problem: str) -> None:
+    """max_retried must be a percentage string; anything else names the key, the value and the form expected."""
+    toml = f'[targets.t]\nbase_url = "http://127.0.0.1:9"\nretries = 2\nmax_retried = {value}\n'
+    message = run_usage_error(pytester, toml, "--deploy-target=t")
+    assert message == f"deploysmoke.toml: [targets.t] max_retried {problem}"

@@ -126,9 +126,7 @@ def test_refused_connection(pytester: pytest.Pytester, closed_port: int) -> None
     )
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(
-        [
-            f"WS ws://127.0.0.1:{closed_port}/ws/tickers/krw: connection refused after * ms; is the stream up and ws_url right?"
-        ]
+        ["WS /ws/tickers/krw: connection refused after * ms; is the stream up and ws_url right?"]
     )
 
 
@@ -140,7 +138,7 @@ def test_handshake_refused(pytester: pytest.Pytester, api_url: str) -> None:
         "@pytest.mark.asyncio\nasync def test_open(ws_connect):\n    async with ws_connect('/ws/nope'):\n        pass\n",
     )
     result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["WS ws://127.0.0.1:*/ws/nope: handshake refused with HTTP 403 after * ms*"])
+    result.stdout.fnmatch_lines(["WS /ws/nope: handshake refused with HTTP 403 after * ms*"])
 
 
 @pytest.mark.parametrize(

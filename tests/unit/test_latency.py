@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import pickle
 import random
@@ -125,7 +126,9 @@ def test_millis_shows_the_distribution_in_repr_and_the_value_in_str() -> None:
     """repr (what a failed assert prints) carries the whole distribution; str and format the value."""
     stats = stats_of([12.0] + [30.0] * 45 + [2450.0, 2450.0, 2600.0, 2700.0], errors=1, error_outcomes=[("500", 1)])
     # 2450 ms is reported as 2458 ms: the top of its bucket, 0.3 % above (within 1/128).
-    assert repr(stats.p95) == "2458 ms (p95 of 50: min 12, p50 30, p95 2458, p99 2700, max 2700; 1 error: 500 x1)"
+    assert (
+        repr(stats.p95) == "2458 ms (GET /x p95 of 50: min 12, p50 30, p95 2458, p99 2700, max 2700; 1 error: 500 x1)"
+    )
     assert str(stats.p95) == "2458 ms" and f"{stats.p95}" == "2458 ms" and f"{stats.p95:.1f}" == "2457.6"
     assert repr(pickle.loads(pickle.dumps(stats.p95))) == repr(stats.p95)
 
@@ -135,7 +138,9 @@ def test_failed_assert_shows_the_distribution() -> None:
     stats = stats_of([12.0] + [30.0] * 48 + [2700.0])
     with pytest.raises(AssertionError) as failure:
         assert stats.p95 < "10ms"
-    assert "30 ms (p95 of 50: min 12, p50 30, p95 30, p99 2700, max 2700; 0 errors) < '10ms'" in str(failure.value)
+    assert "30 ms (GET /x p95 of 50: min 12, p50 30, p95 30, p99 2700, max 2700; 0 errors) < '10ms'" in str(
+        failure.value
+    )
 
 
 def test_stats_fields_and_describe() -> None:
@@ -156,7 +161,7 @@ def test_stats_fields_and_describe() -> None:
         "mean 50 ms; 2 errors: timed out x2 (20.0%)"
     )
     assert repr(stats.p50).endswith(
-        "(p50 of 8 answered: min 50, p50 50, p95 50, p99 50, max 50; 2 errors: timed out x2)"
+        "(GET /x p50 of 8 answered: min 50, p50 50, p95 50, p99 50, max 50; 2 errors: timed out x2)"
     )
 
 
@@ -165,7 +170,7 @@ def test_empty_stats_compare_false() -> None:
     stats = stats_of([], errors=3, unanswered=3, error_outcomes=[("connection refused", 3)])
     assert (stats.count, stats.error_rate) == (3, 1.0)
     assert not stats.p95 < "1s"
-    assert repr(stats.p95) == "n/a (p95 of 0: no answers; 3 errors: connection refused x3)"
+    assert repr(stats.p95) == "n/a (GET /x p95 of 0: no answers; 3 errors: connection refused x3)"
     assert stats_of([]).describe() == "GET /x: 0 requests, concurrency 1, 0.00 s: no answers; 0 errors (0.0%)"
 
 
@@ -190,3 +195,21 @@ def test_budget_object_is_accepted() -> None:
     check_p95(stats, Budget.of(("10ms", "1s")))
     with pytest.raises(pytest.fail.Exception, match=r"p95 50 ms is over the budget of 20 ms"):
         check_p95(stats, Budget.of("20ms"))
+
+
+def test_failed_asserts_on_errors_name_the_endpoint() -> None:
+    """`assert stats.errors == 0`, `stats.error_rate < x` and `error_summary` as the message name what was measured."""
+    stats = stats_of([30.0] * 10, errors=10, error_outcomes=[("500", 10)])
+    with pytest.raises(AssertionError) as failure:
+        assert stats.errors == 0
+    assert str(failure.value).startswith("assert 10 (GET /x: 10 requests, 10 errors: 500 x10) == 0")
+    with pytest.raises(AssertionError) as failure:
+        assert stats.error_rate < 0.01
+    assert str(failure.value).startswith("assert 1.0 (GET /x: 10 requests, 10 errors: 500 x10) < 0.01")
+    with pytest.raises(AssertionError) as failure:
+        assert stats.errors == 0, stats.error_summary
+    assert str(failure.value).startswith("GET /x: 10 errors: 500 x10")
+    assert stats.errors == 10 and str(stats.errors) == "10" and f"{stats.error_rate:.0%}" == "100%"
+    assert json.dumps({"errors": stats.errors, "rate": stats.error_rate}) == '{"errors": 10, "rate": 1.0}'
+    assert repr(pickle.loads(pickle.dumps(stats.errors))) == repr(stats.errors)
+    assert repr(pickle.loads(pickle.dumps(stats.error_rate))) == repr(stats.error_rate)

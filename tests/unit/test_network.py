@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from pytest_deploysmoke.clients.network import describe_error
+from pytest_deploysmoke.results.records import call_action
 
 
 def chained(outer: BaseException, cause: BaseException) -> BaseException:
@@ -123,3 +124,24 @@ def test_cyclic_exception_chain_terminates() -> None:
     first.__cause__ = second
     second.__cause__ = first
     assert describe_error(first) == "RuntimeError: first"
+
+
+@pytest.mark.parametrize(
+    ("url", "base", "name"),
+    [
+        ("http://127.0.0.1:8000/health", "http://127.0.0.1:8000", "GET /health"),
+        ("http://127.0.0.1:8000/items?page=2", "http://127.0.0.1:8000", "GET /items?page=2"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000", "GET /"),
+        ("https://h.example/x", "https://h.example:443", "GET /x"),
+        ("http://h.example/api/health", "http://h.example/api", "GET /health"),
+        ("http://h.example/api", "http://h.example/api", "GET /"),
+        ("http://h.example/apix/y", "http://h.example/api", "GET http://h.example/apix/y"),
+        ("http://h.example/other", "http://h.example/api", "GET http://h.example/other"),
+        ("https://other.example.com/x", "http://h.example", "GET https://other.example.com/x"),
+        ("https://h.example/x", "http://h.example", "GET https://h.example/x"),
+        ("http://h.example:8001/x", "http://h.example:8000", "GET http://h.example:8001/x"),
+    ],
+)
+def test_call_action_names_the_path_on_the_target_and_the_url_elsewhere(url: str, base: str, name: str) -> None:
+    """A call under base_url is named by the path after it; any other origin or path in full."""
+    assert call_action("GET", url, base) == name

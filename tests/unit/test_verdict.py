@@ -179,3 +179,54 @@ def test_a_reported_version_other_than_the_expected_one_is_never_go() -> None:
     agreed = RunInfo("prod", "https://x", False, "2.4.0", "2.4.0", "header X-App-Version of GET /health")
     assert decide(agreed, phase_results(PHASES, GATES, checks), checks).decision == "GO"
     assert agreed.version_line() == "version 2.4.0 expected and reported (header X-App-Version of GET /health)"
+
+
+def calls_to(action: str, retried: int, calls: int, outcome: str = "503") -> tuple[CallRecord, ...]:
+    """*calls* calls of *action*; the first *retried* failed once with *outcome* and passed on a retry."""
+    records: list[CallRecord] = []
+    for index in range(calls):
+        path = f"{action}?page={index}"
+        if index < retried:
+            records.append(CallRecord("http", path, outcome, ok=False, ms=1.0, retried=True))
+            records.append(CallRecord("http", path, "200", ok=True, ms=1.0, attempt=2))
+        else:
+            records.append(CallRecord("http", path, "200", ok=True, ms=1.0))
+    return tuple(records)
+
+
+@pytest.mark.parametrize(
+    ("retried", "calls", "max_retried", "reasons"),
+    [
+        (3, 10, 0.10, ("GET /files needed a retry on 3 of 10 calls (30%, max_retried 10%): 503 x3",)),
+        (2, 20, 0.10, ()),  # 10% is not over 10%
+        (1, 2, 0.10, ()),  # one retried call is a blip: a warning, whatever its share
+        (3, 10, 0.50, ()),
+        (2, 2, 0.0, ("GET /files needed a retry on 2 of 2 calls (100%, max_retried 0%): 503 x2",)),
+    ],
+)
+def test_an_endpoint_retried_on_too_many_calls_is_no_go(
+    retried: int, calls: int, max_retried: float, reasons: tuple[str, ...]
+) -> None:
+    """Over max_retried of an endpoint's calls needing a retry, with at least two of them, is NO-GO."""
+    checks = (check("files", "features", calls=calls_to("GET /files", retried, calls)),)
+    verdict = decide(RUN, phase_results(PHASES, GATES, checks), checks, max_retried=max_retried)
+    assert verdict.reasons == reasons
+    assert verdict.decision == ("NO-GO" if reasons else "GO with warnings")
+    assert verdict.warnings == ("files passed only after retried calls (t.py::files)",)
+
+
+def test_retries_count_per_endpoint_over_every_check_and_name_what_the_attempts_got() -> None:
+    """Calls of one endpoint add up over checks; a call retried twice counts once, with both failed attempts."""
+    twice = (
+        CallRecord("http", "GET /files", "503", ok=False, ms=1.0, retried=True),
+        CallRecord("http", "GET /files", "timed out", ok=False, ms=1.0, attempt=2, retried=True),
+        CallRecord("http", "GET /files", "200", ok=True, ms=1.0, attempt=3),
+    )
+    checks = (
+        check("a", "features", calls=twice + calls_to("GET /health", 0, 5)),
+        check("b", "features", calls=calls_to("GET /files", 1, 3)),
+    )
+    verdict = verdict_of(*checks)
+    assert verdict.reasons == (
+        "GET /files needed a retry on 2 of 4 calls (50%, max_retried 10%): 503 x2, timed out x1",
+    )

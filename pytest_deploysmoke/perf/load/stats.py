@@ -57,7 +57,7 @@ class LoadStats(LatencyStats):
         bound = "; latencies are upper bounds" if self.client_bound else ""
         return (
             f"{self.action} ({self.engine}{workers}): {_plural_requests(self.count)} in {self.elapsed_s:.2f} s, "
-            f"{self.rps:.0f} req/s: {self.distribution}{mean}; {self.error_summary} ({self.error_rate:.1%}); "
+            f"{self.rps:.0f} req/s: {self.distribution}{mean}; {self.errors_text} ({self.error_rate:.1%}); "
             f"{self.client_note}{bound}"
         )
 
@@ -121,7 +121,7 @@ def load_stats(
     if bound:
         for name in ("min", "p50", "p95", "p99", "max", "mean"):
             ms: Millis = values[name]
-            values[name] = Millis(float(ms), ms.label, f"upper bound, client-bound; {ms.summary}")
+            values[name] = Millis(float(ms), ms.label, f"upper bound, client-bound; {ms.summary}", ms.action)
     return LoadStats(
         **values,
         rps=run.rps,
