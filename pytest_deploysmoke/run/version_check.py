@@ -31,13 +31,17 @@ class VersionCheck(builtin.BuiltinCheck):
         redact = get_redactor(self.config).redact
         if not reading.version:
             came = f"{source.request} answered {reading.instead}"
+            failing = response.status_code >= 500  # a failing service, not a wrong version_from
             if not target.version:
-                pytest.skip(redact(f"no version found in {source.describe()}: {came}; check version_from"))
+                hint = "the service is failing, see the health checks" if failing else "check version_from"
+                pytest.skip(redact(f"no version found in {source.describe()}: {came}; {hint}"))
+            hint = (
+                "the service is failing, so it could not say its version: see the health checks"
+                if failing
+                else "set version_from to where the service publishes its version"
+            )
             raise unchecked(
-                redact(
-                    f"no version found, expected {target.version}: looked in {source.describe()}, {came}; "
-                    "set version_from to where the service publishes its version"
-                )
+                redact(f"no version found, expected {target.version}: looked in {source.describe()}, {came}; {hint}")
             )
         if target.version and reading.version != target.version:
             raise pytest.fail.Exception(

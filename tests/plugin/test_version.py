@@ -175,6 +175,20 @@ def test_absent_version_fails_saying_where_it_looked(
     )
 
 
+def test_a_failing_service_is_not_blamed_on_version_from(pytester: pytest.Pytester, standin_url: str) -> None:
+    """A 5xx where the version should be says the service is failing, not that version_from is wrong."""
+    pytester.makefile(
+        ".toml", deploysmoke=config(standin_url, 'version = "2.4.0"', version_from="json:/status/503:$.version")
+    )
+    pytester.makepyfile(test_items=USER_CHECK)
+    result = pytester.runpytest("--deploy-target=prod", "--deploy-json=summary.json")
+    result.assert_outcomes(failed=1, skipped=1)
+    message = message_of(summary_of(pytester))
+    assert message.startswith("no version found, expected 2.4.0: looked in JSON $.version of GET /status/503, ")
+    assert message.endswith("; the service is failing, so it could not say its version: see the health checks")
+    assert "version_from" not in message.split(";")[-1]
+
+
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
 def test_mismatch_is_no_go_in_every_artifact(
     pytester: pytest.Pytester, serve: Callable[[Rollout], str], xdist: list[str]
