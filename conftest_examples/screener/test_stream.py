@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +29,11 @@ TICK_SLACK_S = 0.5
 FRESH_WITHIN_S = 5.0
 #: How long the same tick may be served: the tickers cache's 3 s TTL, and 1.5 s to spare.
 SAME_TICK_AT_MOST_S = 4.5
+#: A streamed tick and the REST tick of the same market, both stamped by the service: the REST one
+#: comes from the 3 s tickers cache, the streamed ones from the time it took to read them (measured).
+#: Further apart than that and 2 s to spare, one side's timestamps are wrong (or its data is stale).
+TICKERS_CACHE_S = 3.0
+APART_SPARE_S = 2.0
 SHOWN = 3
 
 
@@ -72,6 +78,14 @@ def read_tickers(http: SmokeClient, deploy_target: Target) -> list[dict[str, Any
     return tickers_of(http.get(TICKERS, budget=deploy_target.timeout))
 
 
+def possible_move(per_second: float, seconds: float) -> float:
+    """How far a price may move in *seconds* at *per_second*, compounded; inf where that overflows a float."""
+    try:
+        return math.expm1(math.log1p(per_second) * seconds)
+    except OverflowError:
+        return math.inf
+
+
 async def updates(ws: SmokeWebSocket, count: int, within: float) -> list[dict[str, Any]]:
     """The next *count* updates, all within *within* seconds."""
     deadline = time.monotonic() + within
@@ -103,15 +117,20 @@ async def test_stream_agrees_with_rest_tickers(
     Each streamed price is compared with the REST price of the same market.  They may differ by
     ``vars.max_price_move_per_second``, compounded over the time between their two timestamps
     (plus half a second for when ticks fall): the REST answer comes from a cache up to 3 s old.
+    Timestamps further apart than that cache, the time the updates took and 2 s to spare are a
+    disagreement of their own (a wrong clock or stale data), named with both timestamps.
     The stand-in moves each price by at most 0.04 % per 250 ms tick, under 0.2 % a second, so
     its 0.002 always holds for a good deploy, while a price from another market, a stale
     subscription or a misplaced decimal point is far outside it.  The calls are held to the
     target's timeout only: speed is the performance checks' finding.
     """
     rest = {ticker["market"]: ticker for ticker in tickers_of(await ahttp.get(TICKERS, budget=deploy_target.timeout))}
+    started = time.monotonic()
     async with ws_connect(TICKERS_WS, budget=deploy_target.timeout) as ws:
         received = await updates(ws, UPDATES, UPDATES_WITHIN)
+    apart_at_most = TICKERS_CACHE_S + (time.monotonic() - started) + TICK_SLACK_S + APART_SPARE_S
     problems = []
+    disagreeing: set[str] = set()  # a market is named once, for its first update that disagrees
     for update in received:
         streamed = {ticker["market"]: ticker for ticker in update["tickers"]}
         if streamed.keys() != rest.keys():
@@ -119,14 +138,24 @@ async def test_stream_agrees_with_rest_tickers(
             problems.append(f"seq {update.get('seq')} streams {only_ws or 'no extra markets'}, lacks {only_rest}")
             continue
         for market, ticker in streamed.items():
+            if market in disagreeing:
+                continue
             apart_s = abs(ticker["timestamp"] - rest[market]["timestamp"]) / 1000
-            allowed = (1 + max_price_move) ** (apart_s + TICK_SLACK_S) - 1
+            if apart_s > apart_at_most:
+                problems.append(
+                    f"{market} stamped {ticker['timestamp']} (WS) vs {rest[market]['timestamp']} (REST), "
+                    f"{apart_s:.6g} s apart where at most {apart_at_most:.1f} s is possible"
+                )
+                disagreeing.add(market)
+                continue
+            allowed = possible_move(max_price_move, apart_s + TICK_SLACK_S)
             moved = abs(ticker["trade_price"] / rest[market]["trade_price"] - 1)
             if moved > allowed:
                 problems.append(
                     f"{market} {ticker['trade_price']:.8g} (WS) vs {rest[market]['trade_price']:.8g} (REST), "
                     f"{moved:.2%} apart over {apart_s:.1f} s where at most {allowed:.2%} is possible"
                 )
+                disagreeing.add(market)
     shown = "; ".join(problems[:SHOWN]) + (f"; and {len(problems) - SHOWN} more" if len(problems) > SHOWN else "")
     assert not problems, (
         f"WS {TICKERS_WS} and GET {TICKERS} disagree: {shown} "
@@ -136,7 +165,10 @@ async def test_stream_agrees_with_rest_tickers(
 
 @pytest.mark.rollback("data integrity")
 def test_tickers_are_fresh(http: SmokeClient, deploy_target: Target) -> None:
-    """Ticker data is fresh: tickers are under 5 s old, and a newer tick comes once the 3 s tickers cache expires."""
+    """Ticker data is fresh: tickers are under 5 s old, and a newer tick comes once the 3 s tickers cache expires.
+
+    A ticker stamped more than 5 s in the future fails too: a wrong clock or a wrong unit.
+    """
     first = read_tickers(http, deploy_target)
     now_ms = time.time() * 1000
     ages = {ticker["market"]: (now_ms - ticker["timestamp"]) / 1000 for ticker in first}
@@ -145,6 +177,12 @@ def test_tickers_are_fresh(http: SmokeClient, deploy_target: Target) -> None:
         f"GET {TICKERS} serves tickers older than {FRESH_WITHIN_S:g} s: "
         + ", ".join(f"{market} {age:.1f} s" for market, age in sorted(old.items()))
         + "; is the ticker feed stuck, or the runner's clock off?"
+    )
+    ahead = {market: -age for market, age in ages.items() if -age > FRESH_WITHIN_S}
+    assert not ahead, (
+        f"GET {TICKERS} serves tickers stamped more than {FRESH_WITHIN_S:g} s in the future: "
+        + ", ".join(f"{market} {ahead_s:.6g} s ahead" for market, ahead_s in sorted(ahead.items()))
+        + "; are the timestamps in milliseconds, and the service's clock (or the runner's) right?"
     )
     newest = max(ticker["timestamp"] for ticker in first)
     started = time.monotonic()
