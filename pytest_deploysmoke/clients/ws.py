@@ -90,10 +90,17 @@ class SmokeWebSocket:
         while True:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                earlier = self.received - seen  # messages of this connection before this wait
+                counted = f"{seen} messages received" + (f" in this wait, {earlier} before it" if earlier else "")
                 shown = f"; last message: {_excerpt(last)}" if seen else ""
-                hint = "check the condition, or wait longer with within=" if seen else "is the stream publishing?"
+                if seen:
+                    hint = "check the condition, or wait longer with within="
+                elif earlier:
+                    hint = f"the stream went quiet after {earlier} messages: is it still publishing?"
+                else:
+                    hint = "is the stream publishing?"
                 raise WebSocketError(
-                    f"WS {self._path}: no matching message within {limit:g} s ({seen} messages received{shown}); {hint}"
+                    f"WS {self._path}: no matching message within {limit:g} s ({counted}{shown}); {hint}"
                 )
             try:
                 message = await (self.recv_json(remaining) if parse_json else self.recv(remaining))

@@ -99,6 +99,24 @@ def test_silent_stream_times_out(pytester: pytest.Pytester, api_url: str) -> Non
     )
 
 
+def test_a_stream_that_goes_quiet_says_how_many_came_before(pytester: pytest.Pytester, api_url: str) -> None:
+    """A wait that sees nothing on a connection that had messages counts those too: the stream went quiet."""
+    result = run(
+        pytester,
+        api_url,
+        "@pytest.mark.asyncio\nasync def test_quiet(ws_connect):\n"
+        "    async with ws_connect('/ws/echo') as ws:\n"
+        "        await ws.send_json({'n': 1})\n        await ws.first(within=5)\n        await ws.first(within=0.3)\n",
+    )
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "WS /ws/echo: no matching message within 0.3 s (0 messages received in this wait, 1 before it); "
+            "the stream went quiet after 1 messages: is it still publishing?"
+        ]
+    )
+
+
 def test_no_match_shows_the_last_message(pytester: pytest.Pytester, api_url: str) -> None:
     """When messages arrive but none matches, the failure shows the last one."""
     result = run(
