@@ -143,14 +143,13 @@ def test_each_bad_deploy_is_caught_by_its_check(
 
 @pytest.fixture
 def standing_jwtapi(jwtapi: pytest.Pytester) -> Iterator[str]:
-    """The stand-in started by hand, as a deployed service is: no [launch] on a production target."""
+    """The stand-in started by hand, as a deployed service is (no [launch]), with its default CORS origins."""
     port = free_port()
     env = {
         **os.environ,
         "JWT_SECRET": "jwtapi-production-copy-secret-0123456789",
         "SMOKE_USER": "smoke@mentoring.example",
         "SMOKE_PASSWORD": SMOKE_PASSWORD,
-        "CORS_ORIGINS": "https://app.mentoring.example",
     }
     url = f"http://127.0.0.1:{port}"
     argv = [
@@ -222,3 +221,22 @@ username_field = "email"
     assert_readable(result)
     assert row_counts(fresh_db, TABLES) == before
     assert rate_limit_keys(redis_url, rate_limit_prefix) == []
+
+
+@pytest.mark.parametrize(("target", "outcomes"), [("staging", {"passed": 25}), ("prod", {"passed": 24, "skipped": 1})])
+def test_deploy_targets_pointed_at_a_standing_stand_in_are_go(
+    jwtapi: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    standing_jwtapi: str,
+    target: str,
+    outcomes: dict[str, int],
+) -> None:
+    """staging and prod pointed at a stand-in started by hand are GO: its default CORS origins are every target's."""
+    monkeypatch.setenv("JWTAPI_STAGING_URL", standing_jwtapi)
+    monkeypatch.setenv("JWTAPI_PROD_URL", standing_jwtapi)
+    monkeypatch.setenv("SMOKE_PASSWORD", SMOKE_PASSWORD)
+    monkeypatch.setenv("RELEASE_VERSION", "2.4.0")
+    result = jwtapi.runpytest_subprocess(f"--deploy-target={target}", "-m", "smoke", "-rfEs", timeout=120)
+    result.assert_outcomes(**outcomes)
+    result.stdout.fnmatch_lines(["*security*PASSED*", "deploysmoke verdict: GO"])
+    assert_readable(result)

@@ -15,7 +15,14 @@ FAULTS = {
     "openapi_missing_path": "/openapi.json no longer documents GET /api/v1/mentors/{mentor_id}",
 }
 MIN_SECRET_BYTES = 32
-DEFAULT_CORS_ORIGINS = ("https://app.mentoring.example",)
+#: Without CORS_ORIGINS the stand-in allows the web app's origins of every target in deploysmoke.toml
+#: (local, staging, prod), so any of them pointed at a stand-in started by hand finds its own.
+DEFAULT_CORS_ORIGINS = (
+    "https://app.mentoring.example",
+    "https://staging.mentoring.example",
+    "https://mentoring.example",
+    "https://www.mentoring.example",
+)
 
 
 class SettingsError(RuntimeError):
