@@ -69,6 +69,28 @@ def test_preflight_from_allowed_origin_gets_cors_headers(http: SmokeClient, depl
         )
 
 
+def test_get_from_allowed_origin_gets_cors_headers(authed_http: SmokeClient, deploy_target: Target) -> None:
+    """A GET from each allowed origin gets Access-Control-Allow-Origin (and -Credentials) on the answer itself."""
+    credentials = "true" if setting(deploy_target, "cors_allow_credentials") else None
+    problems = []
+    for origin in setting(deploy_target, "cors_allowed_origins"):
+        got = authed_http.get(CORS_PATH, headers={"Origin": origin}).headers
+        wrong = []
+        if got.get("access-control-allow-origin") != origin:
+            wrong.append(f"Access-Control-Allow-Origin {shown(got.get('access-control-allow-origin'))}")
+        if got.get("access-control-allow-credentials") != credentials:
+            wrong.append(f"Access-Control-Allow-Credentials {shown(got.get('access-control-allow-credentials'))}")
+        if wrong:
+            problems.append(f"{origin}: {', '.join(wrong)}")
+    if problems:
+        expected = "the origin itself" + (", credentials true" if credentials else "")
+        pytest.fail(
+            f"GET {CORS_PATH} from {'; from '.join(problems)}; expected {expected}; "
+            "a good preflight is not enough: the browser hands the answer to the web app only with these headers on it",
+            pytrace=False,
+        )
+
+
 def test_preflight_from_unknown_origin_is_refused(http: SmokeClient, deploy_target: Target) -> None:
     """A CORS preflight from an unknown origin does not get Access-Control-Allow-Origin for it."""
     origin = setting(deploy_target, "cors_unknown_origin")

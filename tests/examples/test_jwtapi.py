@@ -64,14 +64,14 @@ def assert_readable(result: pytest.RunResult) -> None:
 def test_good_deploy_passes_every_check(jwtapi: pytest.Pytester, redis_url: str, rate_limit_prefix: str) -> None:
     """On a good deploy every checklist item passes, phase by phase, and the burst used the run's own key."""
     result = run_jwtapi(jwtapi)
-    result.assert_outcomes(passed=25)  # with deploysmoke::version: the target sets version
+    result.assert_outcomes(passed=26)  # with deploysmoke::version: the target sets version
     result.stdout.fnmatch_lines(
         [
             "*preflight*PASSED*(gate)*1 passed*",
             "*health*PASSED*(gate)*4 passed*",
             "*auth*PASSED*(gate)*7 passed*",
             "*docs*PASSED*4 passed*",
-            "*security*PASSED*6 passed*",
+            "*security*PASSED*7 passed*",
             "*performance*PASSED*3 passed*",
             "deploysmoke verdict: GO",
         ]
@@ -80,7 +80,7 @@ def test_good_deploy_passes_every_check(jwtapi: pytest.Pytester, redis_url: str,
     assert rate_limit_keys(redis_url, rate_limit_prefix) == [f"{rate_limit_prefix}search:1"]
 
 
-GATE_SKIPS = 13  # the docs, security and performance checks behind the auth gate
+GATE_SKIPS = 14  # the docs, security and performance checks behind the auth gate
 
 FAULTS = {
     "hsts_missing": (
@@ -134,10 +134,10 @@ def test_each_bad_deploy_is_caught_by_its_check(
     result.stdout.fnmatch_lines([message])  # the FAILURES section: the one line, nothing above it
     assert_readable(result)
     if gate is None:
-        result.assert_outcomes(passed=24, failed=1)
+        result.assert_outcomes(passed=25, failed=1)
         assert "later phases not run" not in result.stdout.str()
     else:
-        result.assert_outcomes(passed=25 - 1 - GATE_SKIPS, failed=1, skipped=GATE_SKIPS)
+        result.assert_outcomes(passed=26 - 1 - GATE_SKIPS, failed=1, skipped=GATE_SKIPS)
         result.stdout.fnmatch_lines([f"*gate '{gate}' failed ({check}); later phases not run*"])
 
 
@@ -209,11 +209,11 @@ username_field = "email"
     )
     before = row_counts(fresh_db, TABLES)
     result = jwtapi.runpytest_subprocess("--deploy-target=prodcopy", "-m", "smoke", "-rs", timeout=120)
-    result.assert_outcomes(passed=23, skipped=1)
+    result.assert_outcomes(passed=24, skipped=1)
     result.stdout.fnmatch_lines(
         [
             "*auth*PASSED*(gate)*7 passed*",
-            "*security*PASSED*5 passed, 1 skipped*",
+            "*security*PASSED*6 passed, 1 skipped*",
             "*1 destructive check(s) not run on production (by design): target 'prodcopy' is production*",
             "*test_security.py::test_burst_past_the_rate_limit_gets_429*",
         ]
@@ -223,7 +223,7 @@ username_field = "email"
     assert rate_limit_keys(redis_url, rate_limit_prefix) == []
 
 
-@pytest.mark.parametrize(("target", "outcomes"), [("staging", {"passed": 25}), ("prod", {"passed": 24, "skipped": 1})])
+@pytest.mark.parametrize(("target", "outcomes"), [("staging", {"passed": 26}), ("prod", {"passed": 25, "skipped": 1})])
 def test_deploy_targets_pointed_at_a_standing_stand_in_are_go(
     jwtapi: pytest.Pytester,
     monkeypatch: pytest.MonkeyPatch,
