@@ -230,17 +230,21 @@ class TimedTransport(httpx.BaseTransport):
         while True:
             attempt += 1
             started = time.perf_counter()
+            response = None
             try:
                 response = self._inner.handle_request(request)
+                response.read()  # the body is part of the call's time, and can fail half-way
             except httpx.TransportError as exc:
+                if response is not None:
+                    response.close()
                 probe.failed(request, exc, time.perf_counter() - started, attempt, attempts)
-                if probe.resend_on_new_connection(request, exc, attempt, attempts):
+                # Only a request that got no byte back is a kept-alive connection closed under it.
+                if response is None and probe.resend_on_new_connection(request, exc, attempt, attempts):
                     attempts += 1
                     continue  # at once: the pool dropped the closed connection, a new one opens
                 if attempt >= attempts:
                     raise
             else:
-                response.read()  # the body is part of the call's time
                 elapsed = time.perf_counter() - started
                 # Read here, the body never streams through the client, which would set elapsed.
                 response.elapsed = timedelta(seconds=elapsed)
@@ -267,17 +271,20 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
         while True:
             attempt += 1
             started = time.perf_counter()
+            response = None
             try:
                 response = await self._inner.handle_async_request(request)
+                await response.aread()
             except httpx.TransportError as exc:
+                if response is not None:
+                    await response.aclose()
                 probe.failed(request, exc, time.perf_counter() - started, attempt, attempts)
-                if probe.resend_on_new_connection(request, exc, attempt, attempts):
+                if response is None and probe.resend_on_new_connection(request, exc, attempt, attempts):
                     attempts += 1
                     continue  # as in the sync twin
                 if attempt >= attempts:
                     raise
             else:
-                await response.aread()
                 elapsed = time.perf_counter() - started
                 response.elapsed = timedelta(seconds=elapsed)  # as in the sync twin
                 if not probe.responded(request, response, elapsed, attempt, attempts):

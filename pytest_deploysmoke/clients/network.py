@@ -11,6 +11,7 @@ recognised are left alone, with their traceback.
 from __future__ import annotations
 
 import json
+import re
 import ssl
 import sys
 from typing import Any
@@ -57,6 +58,9 @@ def describe_error(exc: BaseException) -> str:
         return "timed out"
     if any(isinstance(e, ConnectionResetError) for e in chain) or "reset by peer" in lowered:
         return "connection reset by peer"
+    if "complete message body" in lowered or "incomplete chunked read" in lowered:
+        counts = re.search(r"received \d+ bytes, expected \d+", lowered)
+        return "server closed the connection before the whole body came" + (f" ({counts[0]})" if counts else "")
     if "disconnected without sending a response" in lowered or "remoteprotocolerror" in lowered:
         return "server closed the connection without a response"
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__

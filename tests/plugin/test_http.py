@@ -376,3 +376,55 @@ def test_a_kept_alive_connection_closed_under_a_write_says_so(
         ]
     )
     result.stdout.no_fnmatch_line("*is the service up*")
+
+
+class _CutsBodies(socketserver.BaseRequestHandler):
+    """Answers each request with a status line, headers that promise 50 bytes, 5 of them, and a close:
+    a load balancer or a crashing worker cutting the body short."""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        buffer = b""
+        while b"\r\n\r\n" not in buffer:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            buffer += chunk
+        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"a":')
+
+
+@pytest.fixture
+def cuts_bodies() -> Iterator[str]:
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _CutsBodies)
+    server.daemon_threads = True
+    with socketserver_in_thread(server) as url:
+        yield url
+
+
+CUT = "server closed the connection before the whole body came (received 5 bytes, expected 50)"
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_a_body_cut_short_is_recorded_and_retried(pytester: pytest.Pytester, cuts_bodies: str, flavour: str) -> None:
+    """A body cut short is a failed attempt like any other: recorded, retried with ``retries``, and named."""
+    pytester.makefile(".toml", deploysmoke=target_toml(cuts_bodies, "retries = 2"))
+    if flavour == "sync":
+        body = "def test_cut(http):\n    http.get('/files')\n"
+    else:
+        body = "import pytest\n\n@pytest.mark.asyncio\nasync def test_cut(ahttp):\n    await ahttp.get('/files')\n"
+    pytester.makepyfile(test_calls=body)
+    result = pytester.inline_run("--deploy-target=t")
+    result.assertoutcome(failed=1)
+    calls = [(call["action"], call["outcome"], call["attempt"]) for call in recorded_calls(result)]
+    assert calls == [("GET /files", CUT, 1), ("GET /files", CUT, 2), ("GET /files", CUT, 3)]
+
+
+def test_a_body_cut_short_is_not_sent_again_as_a_closed_kept_alive_connection(
+    pytester: pytest.Pytester, cuts_bodies: str
+) -> None:
+    """Without retries a cut body fails at once: it is no kept-alive connection closed before an answer."""
+    pytester.makefile(".toml", deploysmoke=target_toml(cuts_bodies))
+    pytester.makepyfile(test_calls="def test_cut(http):\n    http.get('/a')\n")
+    result = pytester.runpytest("--deploy-target=t")
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines([f"*GET /a: {CUT} after * ms*"])

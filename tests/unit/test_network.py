@@ -145,3 +145,17 @@ def test_cyclic_exception_chain_terminates() -> None:
 def test_call_action_names_the_path_on_the_target_and_the_url_elsewhere(url: str, base: str, name: str) -> None:
     """A call under base_url is named by the path after it; any other origin or path in full."""
     assert call_action("GET", url, base) == name
+
+
+def test_a_body_cut_short_says_how_much_came() -> None:
+    cut = httpx.RemoteProtocolError(
+        "peer closed connection without sending complete message body (received 25 bytes, expected 50)"
+    )
+    assert (
+        describe_error(cut)
+        == "server closed the connection before the whole body came (received 25 bytes, expected 50)"
+    )
+    chunked = httpx.RemoteProtocolError(
+        "peer closed connection without sending complete message body (incomplete chunked read)"
+    )
+    assert describe_error(chunked) == "server closed the connection before the whole body came"
