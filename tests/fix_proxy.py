@@ -160,6 +160,32 @@ class Outcome:
         )
 
 
+@dataclass(frozen=True)
+class Case:
+    """One bad deploy of a fault matrix: the faults, the verdict it must get, the check that must name it and what it says."""
+
+    faults: tuple[Mapping[str, Any], ...]
+    check: str | None  # None: no check fails, the verdict's rules name it (a rollback rule)
+    says: tuple[str, ...]
+    decision: str = "NO-GO"
+    target: str = PROXIED
+    args: tuple[str, ...] | None = None  # None: the rehearsal's case_args
+
+
+def case(
+    faults: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+    check: str | None,
+    *says: str,
+    decision: str = "NO-GO",
+    target: str = PROXIED,
+    args: tuple[str, ...] | None = None,
+    id: str,
+) -> Any:
+    """A matrix entry: ``case({"match": "GET /health", "kind": "status"}, "test_health", "503", id="health-503")``."""
+    faults = (faults,) if isinstance(faults, Mapping) else tuple(faults)
+    return pytest.param(Case(faults, check, says, decision, target, args), id=id)
+
+
 @dataclass
 class Rehearsal:
     """A copied example suite whose ``proxied`` target reaches its running stand-in through a FaultProxy."""
@@ -169,6 +195,10 @@ class Rehearsal:
     proxy: FaultProxy
     args: tuple[str, ...] = ("-m", "smoke")
     runs: int = field(default=0)
+    #: The arguments of a case that names none (``--deploy-phase=...`` to leave out the screens, say).
+    case_args: tuple[str, ...] = ()
+    #: Called before each run: forget what a run leaves in the service (rate-limit counters, say).
+    before_each: Callable[[], None] | None = None
 
     def run(
         self,
@@ -181,6 +211,8 @@ class Rehearsal:
 
         No faults: a good deploy.  With faults, at least one must fire, or the run tested nothing.
         """
+        if self.before_each is not None:
+            self.before_each()
         self.proxy.set_faults(faults)
         self.runs += 1
         summary = self.project / f"summary-{self.runs}.json"
@@ -200,6 +232,29 @@ class Rehearsal:
         outcome = Outcome(done.returncode, output, json.loads(summary.read_text(encoding="utf-8")), self.proxy.fired())
         if faults:
             assert outcome.fired, f"no fault fired: the rehearsal tested nothing\n{outcome.explain()}"
+        return outcome
+
+    def rehearse(self, case: Case, env: Mapping[str, str] | None = None) -> Outcome:
+        """Run *case*; assert its verdict, that its check (or the verdict's rules) names what it says, and that
+        nothing crashed."""
+        args = self.case_args if case.args is None else case.args
+        outcome = self.run(*case.faults, target=case.target, args=args, env=env)
+        assert outcome.decision == case.decision, outcome.explain()
+        if case.check is None:
+            verdict = outcome.summary["verdict"]
+            message = " ".join([*verdict["rollback"], *verdict["reasons"]])
+        else:
+            message = outcome.failed_check(case.check)["message"] or ""
+        missing = [text for text in case.says if text not in message]
+        assert not missing, f"{case.check or 'the verdict'} does not name {missing}: {message}\n{outcome.explain()}"
+        assert "Traceback" not in outcome.output and "INTERNALERROR" not in outcome.output, outcome.explain()
+        return outcome
+
+    def assert_go(self, env: Mapping[str, str] | None = None) -> Outcome:
+        """A run with no fault: the proxy itself changes nothing, so the verdict is GO."""
+        outcome = self.run(env=env)
+        assert outcome.decision == "GO", outcome.explain()
+        assert not outcome.fired
         return outcome
 
 

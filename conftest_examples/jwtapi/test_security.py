@@ -49,15 +49,12 @@ def test_preflight_from_allowed_origin_gets_cors_headers(http: SmokeClient, depl
         wrong = []
         if response.status_code not in (200, 204):
             wrong.append(f"status {response.status_code}")
-        if got.get("access-control-allow-origin") != origin:
-            wrong.append(f"Access-Control-Allow-Origin {shown(got.get('access-control-allow-origin'))}")
+        wrong += origin_problems(got, origin, credentials)
         if "get" not in listed(got.get("access-control-allow-methods")):
             wrong.append(f"Access-Control-Allow-Methods {shown(got.get('access-control-allow-methods'))} without GET")
         if "authorization" not in listed(got.get("access-control-allow-headers")):
             headers = got.get("access-control-allow-headers")
             wrong.append(f"Access-Control-Allow-Headers {shown(headers)} without Authorization")
-        if got.get("access-control-allow-credentials") != credentials:
-            wrong.append(f"Access-Control-Allow-Credentials {shown(got.get('access-control-allow-credentials'))}")
         if wrong:
             problems.append(f"{origin}: {', '.join(wrong)}")
     if problems:
@@ -69,18 +66,23 @@ def test_preflight_from_allowed_origin_gets_cors_headers(http: SmokeClient, depl
         )
 
 
+def origin_problems(got: httpx.Headers, origin: str, credentials: str | None) -> list[str]:
+    """What an answer to *origin* says wrong about the origin and credentials (empty: nothing)."""
+    wrong = []
+    if got.get("access-control-allow-origin") != origin:
+        wrong.append(f"Access-Control-Allow-Origin {shown(got.get('access-control-allow-origin'))}")
+    if got.get("access-control-allow-credentials") != credentials:
+        wrong.append(f"Access-Control-Allow-Credentials {shown(got.get('access-control-allow-credentials'))}")
+    return wrong
+
+
 def test_get_from_allowed_origin_gets_cors_headers(authed_http: SmokeClient, deploy_target: Target) -> None:
     """A GET from each allowed origin gets Access-Control-Allow-Origin (and -Credentials) on the answer itself."""
     credentials = "true" if setting(deploy_target, "cors_allow_credentials") else None
     problems = []
     for origin in setting(deploy_target, "cors_allowed_origins"):
         got = authed_http.get(CORS_PATH, headers={"Origin": origin}).headers
-        wrong = []
-        if got.get("access-control-allow-origin") != origin:
-            wrong.append(f"Access-Control-Allow-Origin {shown(got.get('access-control-allow-origin'))}")
-        if got.get("access-control-allow-credentials") != credentials:
-            wrong.append(f"Access-Control-Allow-Credentials {shown(got.get('access-control-allow-credentials'))}")
-        if wrong:
+        if wrong := origin_problems(got, origin, credentials):
             problems.append(f"{origin}: {', '.join(wrong)}")
     if problems:
         expected = "the origin itself" + (", credentials true" if credentials else "")

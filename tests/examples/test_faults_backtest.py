@@ -8,13 +8,12 @@ the proxy too.  The cases are the table in docs/examples/backtest.md.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.fix_proxy import Rehearsal, rehearsal
+from tests.fix_proxy import Case, Rehearsal, case, rehearsal
 from tests.fix_services import created_database
 
 KNOWN = "bt_reference"  # the backtest the stand-in seeds, and vars.known_backtest_id
@@ -45,30 +44,6 @@ def backtest(
         }
         with rehearsal("backtest", workdir, env, mitm_confdir, targets=TARGETS) as proxied:
             yield proxied
-
-
-@dataclass(frozen=True)
-class Case:
-    """One bad deploy: the faults, the verdict it must get, the check that must name it, and what it says."""
-
-    faults: tuple[dict[str, Any], ...]
-    check: str | None  # None: no check fails, the verdict's rules name it (a rollback rule)
-    says: tuple[str, ...]
-    decision: str = "NO-GO"
-    target: str = "proxied"
-    args: tuple[str, ...] = ()
-
-
-def case(
-    fault: dict[str, Any],
-    check: str | None,
-    *says: str,
-    decision: str = "NO-GO",
-    target: str = "proxied",
-    args: tuple[str, ...] = (),
-    id: str,
-) -> Any:
-    return pytest.param(Case((fault,), check, says, decision, target, args), id=id)
 
 
 CASES = [
@@ -185,19 +160,9 @@ CASES = [
 
 def test_a_good_deploy_through_the_proxy_is_go(backtest: Rehearsal) -> None:
     """The proxy itself changes nothing, in the browser too: with no fault, the suite's verdict is GO."""
-    outcome = backtest.run()
-    assert outcome.decision == "GO", outcome.explain()
-    assert not outcome.fired
+    backtest.assert_go()
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_fault_is_caught(backtest: Rehearsal, case: Case) -> None:
-    outcome = backtest.run(*case.faults, target=case.target, args=case.args)
-    assert outcome.decision == case.decision, outcome.explain()
-    if case.check is None:
-        verdict = outcome.summary["verdict"]
-        message = " ".join([*verdict["rollback"], *verdict["reasons"]])
-    else:
-        message = outcome.failed_check(case.check)["message"] or ""
-    missing = [text for text in case.says if text not in message]
-    assert not missing, f"{case.check or 'the verdict'} does not name {missing}: {message}\n{outcome.explain()}"
+    backtest.rehearse(case)

@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.fix_examples import replace_budgets
-from tests.fix_proxy import Rehearsal, rehearsal
+from tests.fix_proxy import Case, Rehearsal, rehearsal
 from tests.fix_servers import free_port
 from tests.fix_services import created_database
 
@@ -50,18 +49,6 @@ def fileapi(
         targets: dict[str, dict[str, Any]] = {"strict": STRICT, "retrying": {"retries": 2}}
         with rehearsal("fileapi", workdir, env, mitm_confdir, prepare=loosen, targets=targets) as fileapi:
             yield fileapi
-
-
-@dataclass(frozen=True)
-class Case:
-    """One bad deploy: the faults, the verdict it must get, the check that must name it, and what it says."""
-
-    faults: tuple[dict[str, Any], ...]
-    check: str | None  # None: no check fails, the verdict's rules name it (a rollback rule)
-    says: tuple[str, ...]
-    decision: str = "NO-GO"
-    target: str = "proxied"
-    args: tuple[str, ...] = field(default=())
 
 
 CASES = [
@@ -183,19 +170,9 @@ CASES = [
 
 def test_a_good_deploy_through_the_proxy_is_go(fileapi: Rehearsal) -> None:
     """The proxy itself changes nothing: with no fault, the suite's verdict is GO."""
-    outcome = fileapi.run()
-    assert outcome.decision == "GO", outcome.explain()
-    assert not outcome.fired
+    fileapi.assert_go()
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_fault_is_caught(fileapi: Rehearsal, case: Case) -> None:
-    outcome = fileapi.run(*case.faults, target=case.target, args=case.args)
-    assert outcome.decision == case.decision, outcome.explain()
-    if case.check is None:
-        verdict = outcome.summary["verdict"]
-        message = " ".join([*verdict["rollback"], *verdict["reasons"]])
-    else:
-        message = outcome.failed_check(case.check)["message"] or ""
-    missing = [text for text in case.says if text not in message]
-    assert not missing, f"{case.check or 'the verdict'} does not name {missing}: {message}\n{outcome.explain()}"
+    fileapi.rehearse(case)

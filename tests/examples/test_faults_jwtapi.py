@@ -8,43 +8,32 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 import redis
 
-from tests.fix_proxy import Outcome, Rehearsal, rehearsal
+from tests.fix_proxy import Case, Rehearsal, case, rehearsal
 from tests.fix_services import created_database
 
 SMOKE_USER = "smoke@mentoring.example"  # the suite's default, which the stand-in seeds
 
 
-@dataclass
-class JwtRehearsal:
-    """The rehearsal, and the stand-in's rate-limit keys, forgotten before each run."""
-
-    rehearsal: Rehearsal
-    redis_url: str
-    prefix: str
-
-    def run(self, *faults: dict[str, Any], args: tuple[str, ...] = ()) -> Outcome:
-        """Run the suite with *faults*, each run with the search quota of a first run in its minute."""
-        client = redis.Redis.from_url(self.redis_url, socket_timeout=5, socket_connect_timeout=5)
-        try:
-            keys = list(client.scan_iter(match=f"{self.prefix}*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
-        return self.rehearsal.run(*faults, args=args)
+def forget_rate_limits(redis_url: str, prefix: str) -> None:
+    """Delete the stand-in's rate-limit keys: each run gets the search quota of a first run in its minute."""
+    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
 
 
 @pytest.fixture(scope="module")
 def jwtapi(
     tmp_path_factory: pytest.TempPathFactory, pg_dsn: str, pg_admin_dsn: str, redis_url: str, mitm_confdir: Path
-) -> Iterator[JwtRehearsal]:
+) -> Iterator[Rehearsal]:
     workdir = tmp_path_factory.mktemp("jwtapi-faults")
     prefix = f"jwtapi-faults-{uuid.uuid4().hex[:10]}:"
     with created_database(pg_dsn, pg_admin_dsn) as dsn:
@@ -59,24 +48,8 @@ def jwtapi(
             "APP_VERSION": "",
         }
         with rehearsal("jwtapi", workdir, env, mitm_confdir) as proxied:
-            yield JwtRehearsal(proxied, redis_url, prefix)
-
-
-@dataclass(frozen=True)
-class Case:
-    """One bad deploy: the faults, the verdict it must get, the check that must name it, and what it says."""
-
-    faults: tuple[dict[str, Any], ...]
-    check: str | None  # None: no check fails, the verdict's rules name it (a rollback rule)
-    says: tuple[str, ...]
-    decision: str = "NO-GO"
-    args: tuple[str, ...] = ()
-
-
-def case(
-    fault: dict[str, Any], check: str | None, *says: str, decision: str = "NO-GO", args: tuple[str, ...] = (), id: str
-) -> Any:
-    return pytest.param(Case((fault,), check, says, decision, args), id=id)
+            proxied.before_each = lambda: forget_rate_limits(redis_url, prefix)
+            yield proxied
 
 
 CASES = [
@@ -236,21 +209,11 @@ CASES = [
 ]
 
 
-def test_a_good_deploy_through_the_proxy_is_go(jwtapi: JwtRehearsal) -> None:
+def test_a_good_deploy_through_the_proxy_is_go(jwtapi: Rehearsal) -> None:
     """The proxy itself changes nothing: with no fault, the suite's verdict is GO."""
-    outcome = jwtapi.run()
-    assert outcome.decision == "GO", outcome.explain()
-    assert not outcome.fired
+    jwtapi.assert_go()
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_each_fault_is_caught(jwtapi: JwtRehearsal, case: Case) -> None:
-    outcome = jwtapi.run(*case.faults, args=case.args)
-    assert outcome.decision == case.decision, outcome.explain()
-    if case.check is None:
-        verdict = outcome.summary["verdict"]
-        message = " ".join([*verdict["rollback"], *verdict["reasons"]])
-    else:
-        message = outcome.failed_check(case.check)["message"] or ""
-    missing = [text for text in case.says if text not in message]
-    assert not missing, f"{case.check or 'the verdict'} does not name {missing}: {message}\n{outcome.explain()}"
+def test_each_fault_is_caught(jwtapi: Rehearsal, case: Case) -> None:
+    jwtapi.rehearse(case)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import httpx
 import pytest
 
 from tests.fix_examples import replace_budgets
-from tests.fix_proxy import Rehearsal, rehearsal
+from tests.fix_proxy import Case, Rehearsal, rehearsal
 from tests.fix_services import created_database
 
 SMOKE_PASSWORD = "smoke-Pw-4711-zq"  # the default of SMOKE_PASSWORD in deploysmoke.toml
@@ -65,6 +64,7 @@ def kifu(
             "APP_VERSION": "",
         }
         with rehearsal("kifu", workdir, env, mitm_confdir, prepare=loosen, targets={"strict": STRICT}) as kifu:
+            kifu.case_args = WITHOUT_UI  # a case that names no args leaves the screens out
             yield kifu
 
 
@@ -82,18 +82,6 @@ def own_smoke_account(kifu: Rehearsal) -> dict[str, str]:
     response = httpx.post(f"{kifu.proxy.url}/api/v1/auth/register", json=body, timeout=30)
     assert response.status_code == 201, f"registering {email} answered {response.status_code}: {response.text}"
     return {"SMOKE_USER": email}
-
-
-@dataclass(frozen=True)
-class Case:
-    """One bad deploy: the faults, the verdict it must get, the check that must name it, and what it says."""
-
-    faults: tuple[dict[str, Any], ...]
-    check: str | None  # None: no check fails, the verdict's rules name it (a rollback rule)
-    says: tuple[str, ...]
-    decision: str = "NO-GO"
-    target: str = "proxied"
-    args: tuple[str, ...] = field(default=WITHOUT_UI)
 
 
 CASES = [
@@ -249,20 +237,9 @@ CASES = [
 
 def test_a_good_deploy_through_the_proxy_is_go(kifu: Rehearsal) -> None:
     """The proxy itself changes nothing: with no fault, the suite's verdict is GO."""
-    outcome = kifu.run()
-    assert outcome.decision == "GO", outcome.explain()
-    assert not outcome.fired
+    kifu.assert_go()
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_fault_is_caught(kifu: Rehearsal, case: Case) -> None:
-    outcome = kifu.run(*case.faults, target=case.target, args=case.args, env=own_smoke_account(kifu))
-    assert outcome.decision == case.decision, outcome.explain()
-    if case.check is None:
-        verdict = outcome.summary["verdict"]
-        message = " ".join([*verdict["rollback"], *verdict["reasons"]])
-    else:
-        message = outcome.failed_check(case.check)["message"] or ""
-    missing = [text for text in case.says if text not in message]
-    assert not missing, f"{case.check or 'the verdict'} does not name {missing}: {message}\n{outcome.explain()}"
-    assert "Traceback" not in outcome.output and "INTERNALERROR" not in outcome.output, outcome.explain()
+    kifu.rehearse(case, env=own_smoke_account(kifu))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ import pytest
 import redis
 
 from tests.fix_examples import replace_budgets
-from tests.fix_proxy import Rehearsal, rehearsal
+from tests.fix_proxy import Case, Rehearsal, rehearsal
 
 MARKETS_BUDGET = '"GET /api/markets/krw" = ["500ms", "1s"]'
 TICKERS_BUDGET = '"GET /api/markets/krw/tickers" = ["500ms", "1s"]'
@@ -69,17 +68,6 @@ def screener(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mitm_conf
                 client.delete(*keys)
         finally:
             client.close()
-
-
-@dataclass(frozen=True)
-class Case:
-    """One bad deploy: the faults, the verdict it must get, the check that must name it, and what it says."""
-
-    faults: tuple[dict[str, Any], ...]
-    check: str | None  # None: no check fails, the verdict's rules name it (a rollback rule)
-    says: tuple[str, ...]
-    decision: str = "NO-GO"
-    target: str = "proxied"
 
 
 CASES = [
@@ -229,20 +217,9 @@ CASES = [
 
 def test_a_good_deploy_through_the_proxy_is_go(screener: Rehearsal) -> None:
     """The proxy itself changes nothing: with no fault, the suite's verdict is GO."""
-    outcome = screener.run()
-    assert outcome.decision == "GO", outcome.explain()
-    assert not outcome.fired
+    screener.assert_go()
 
 
 @pytest.mark.parametrize("case", CASES)
 def test_each_fault_is_caught(screener: Rehearsal, case: Case) -> None:
-    outcome = screener.run(*case.faults, target=case.target)
-    assert outcome.decision == case.decision, outcome.explain()
-    if case.check is None:
-        verdict = outcome.summary["verdict"]
-        message = " ".join([*verdict["rollback"], *verdict["reasons"]])
-    else:
-        message = outcome.failed_check(case.check)["message"] or ""
-    missing = [text for text in case.says if text not in message]
-    assert not missing, f"{case.check or 'the verdict'} does not name {missing}: {message}\n{outcome.explain()}"
-    assert "Traceback" not in outcome.output and "INTERNALERROR" not in outcome.output, outcome.explain()
+    screener.rehearse(case)
