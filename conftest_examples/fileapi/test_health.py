@@ -17,6 +17,7 @@ pytestmark = pytest.mark.phase("health")
 
 HEALTH_BUDGET = "100ms"  # the checklist's response time for GET /health, held by the p95
 HEALTH_SAMPLES = 20
+FILES_SAMPLES = 10  # GET /files, sent again after the first call: a list that fails now and then shows
 
 
 def is_list(value: object) -> bool:
@@ -56,6 +57,11 @@ def test_docs_page_loads(http: SmokeClient) -> None:
     expect_html_page(expect_status(http.get("/docs"), 200), mentions="/files")
 
 
-def test_files_list_answers(http: SmokeClient) -> None:
-    """GET /files lists the files in under 500 ms (the budget in deploysmoke.toml)."""
+def test_files_list_answers(http: SmokeClient, latency: Latency) -> None:
+    """GET /files lists the files in under 500 ms (the budget in deploysmoke.toml), every time of 10."""
     expect_json(expect_status(http.get("/files"), 200), {"files": is_list})
+    # One call cannot tell a list that fails now and then from one that works: a third of the calls
+    # answering 503 passes a single call, or a retried one, most of the time.
+    stats = latency("/files", samples=FILES_SAMPLES)
+    if stats.errors:
+        pytest.fail(f"{stats.describe()}; /files must answer 200 every time", pytrace=False)

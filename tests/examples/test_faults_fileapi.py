@@ -109,13 +109,15 @@ CASES = [
     ),
     pytest.param(
         Case(
-            ({"match": "GET /files", "kind": "status", "status": 503, "rate": 0.5},),
-            None,  # every check passes on a retry; the attempts that failed are over error_rate's 5%
-            ("error_rate",),
+            ({"match": "GET /files", "kind": "status", "status": 503, "rate": 0.3},),
+            # Every check passes on a retry, as in a real run with retries = 2; the retries themselves are the
+            # finding (max_retried), and the failed attempts are over error_rate's 5%.
+            None,
+            ("GET /files needed a retry on", "max_retried 10%", "error_rate"),
             decision="ROLLBACK",
             target="retrying",
         ),
-        id="files-half-503-with-retries",
+        id="files-30-percent-503-with-retries",
     ),
     pytest.param(
         Case(
