@@ -143,6 +143,17 @@ def created_database(pg_dsn: str, pg_admin_dsn: str) -> Iterator[str]:
             admin.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
+def delete_keys(redis_url: str, prefix: str) -> None:
+    """Delete every key under *prefix* (a stand-in's caches or counters) from the Redis at *redis_url*."""
+    client = redis.Redis.from_url(redis_url, socket_connect_timeout=SERVER_TIMEOUT, socket_timeout=SERVER_TIMEOUT)
+    try:
+        keys = list(client.scan_iter(match=f"{prefix}*"))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def row_counts(dsn: str, tables: Iterable[str]) -> dict[str, int]:
     """How many rows each of *tables* holds: a production copy's checks must leave these as they were."""
     from psycopg import sql

@@ -11,23 +11,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import redis
 
 from tests.fix_proxy import Case, Rehearsal, case, rehearsal
-from tests.fix_services import created_database
+from tests.fix_services import created_database, delete_keys
 
 SMOKE_USER = "smoke@mentoring.example"  # the suite's default, which the stand-in seeds
-
-
-def forget_rate_limits(redis_url: str, prefix: str) -> None:
-    """Delete the stand-in's rate-limit keys: each run gets the search quota of a first run in its minute."""
-    client = redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=5)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +36,8 @@ def jwtapi(
             "APP_VERSION": "",
         }
         with rehearsal("jwtapi", workdir, env, mitm_confdir) as proxied:
-            proxied.before_each = lambda: forget_rate_limits(redis_url, prefix)
+            # Each run gets the search quota of a first run in its minute.
+            proxied.before_each = lambda: delete_keys(redis_url, prefix)
             yield proxied
 
 

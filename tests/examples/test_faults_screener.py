@@ -13,10 +13,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 
 from tests.fix_examples import replace_budgets
 from tests.fix_proxy import Case, Rehearsal, rehearsal
+from tests.fix_services import delete_keys
 
 MARKETS_BUDGET = '"GET /api/markets/krw" = ["500ms", "1s"]'
 TICKERS_BUDGET = '"GET /api/markets/krw/tickers" = ["500ms", "1s"]'
@@ -61,13 +61,7 @@ def screener(tmp_path_factory: pytest.TempPathFactory, redis_url: str, mitm_conf
         with rehearsal("screener", workdir, env, mitm_confdir, prepare=loosen, targets={"strict": STRICT}) as screener:
             yield screener
     finally:
-        client = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=5)
-        try:
-            keys = list(client.scan_iter(match=f"{prefix}*"))
-            if keys:
-                client.delete(*keys)
-        finally:
-            client.close()
+        delete_keys(redis_url, prefix)
 
 
 CASES = [

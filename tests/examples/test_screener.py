@@ -14,9 +14,9 @@ from typing import Any, NamedTuple
 
 import jsonschema
 import pytest
-import redis
 
 from tests.fix_servers import free_port, start_standin, stop_process
+from tests.fix_services import delete_keys
 
 SCREENER = Path(__file__).parents[2] / "conftest_examples" / "screener"
 SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
@@ -35,13 +35,7 @@ def screener(pytester: pytest.Pytester, redis_url: str, monkeypatch: pytest.Monk
     for name in ("SCREENER_FAULTS", "APP_VERSION", "RELEASE_VERSION"):
         monkeypatch.delenv(name, raising=False)
     yield pytester
-    client = redis.Redis.from_url(redis_url, socket_connect_timeout=5, socket_timeout=5)
-    try:
-        keys = list(client.scan_iter(match=f"{prefix}*"))
-        if keys:
-            client.delete(*keys)
-    finally:
-        client.close()
+    delete_keys(redis_url, prefix)
 
 
 def run_screener(screener: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict[str, Any]]:
