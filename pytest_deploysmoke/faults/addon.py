@@ -86,8 +86,7 @@ class FaultInjector:
         if "deploysmoke_fault" in flow.metadata or flow.response is None:
             return  # a status fault's own answer
         websocket = flow.response.status_code == 101
-        kinds = rules.KINDS.keys() - rules.REQUEST_KINDS - rules.WEBSOCKET_KINDS
-        for fault in self._matching(flow, websocket=websocket, kinds=kinds):
+        for fault in self._matching(flow, websocket=websocket, kinds=rules.RESPONSE_KINDS):
             answer = flow.response
             if fault.kind == "truncate":
                 whole = answer.raw_content or b""
@@ -157,7 +156,7 @@ class FaultInjector:
 
     # the rules ----------------------------------------------------------------------------------
 
-    def _matching(self, flow: Any, *, websocket: bool, kinds: Any) -> Iterator[rules.Fault]:
+    def _matching(self, flow: Any, *, websocket: bool, kinds: frozenset[str]) -> Iterator[rules.Fault]:
         """The faults of *kinds* that fire on this call, counting it for each fault that matches it."""
         for fault in self._current():
             if fault.kind in kinds and fault.matches(flow.request.method, flow.request.path, websocket=websocket):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import sys
 from collections.abc import Sequence
@@ -128,15 +129,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"deploysmoke faults: {exc}", file=sys.stderr)
         return 2
     if only_print:
-        print(" ".join(_quoted(arg) for arg in argv_))
+        print(shlex.join(argv_))
         return 0
-    for line in rules.describe(rules.load_rules(settings.faults)):
-        print(f"deploysmoke faults: {line}", file=sys.stderr)
-    sys.stderr.flush()
+    sys.stderr.flush()  # the addon says which faults it loaded, in mitmdump's log
     os.execv(argv_[0], argv_)  # the proxy keeps this PID: stop it by the PID you started
-
-
-def _quoted(arg: str) -> str:
-    import shlex
-
-    return shlex.quote(arg)

@@ -49,6 +49,8 @@ KINDS: Final[Mapping[str, str]] = {
 WEBSOCKET_KINDS: Final = frozenset({"ws_close", "ws_silence", "ws_delay"})
 #: The kinds that act before the service is asked (the others change its answer).
 REQUEST_KINDS: Final = frozenset({"status", "delay", "reset"})
+#: The kinds that change the service's HTTP answer.
+RESPONSE_KINDS: Final = frozenset(KINDS) - REQUEST_KINDS - WEBSOCKET_KINDS
 
 _COMMON: Final = frozenset({"name", "match", "kind", "rate", "after", "times"})
 _KEYS: Final[Mapping[str, frozenset[str]]] = {
