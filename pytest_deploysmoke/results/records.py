@@ -64,6 +64,8 @@ class CallRecord:
     warmup: bool = False  # a warm-up request of a measurement: no rule and no "slowest call" counts it
     #: This attempt failed and the call was sent again under the target's ``retries`` (what it got is ``outcome``).
     retried: bool = False
+    #: The W3C trace id its ``traceparent`` header carried (32 hex digits; "" for calls that carry none).
+    trace_id: str = ""
 
     @classmethod
     def budgeted(

@@ -12,7 +12,9 @@ from pytest_deploysmoke.config.version_source import VERSION_NODEID, mismatch
 from pytest_deploysmoke.perf.rollback import percent
 
 if TYPE_CHECKING:
+    from pytest_deploysmoke.results.manual import ManualResult
     from pytest_deploysmoke.results.records import CallRecord, Measurement
+    from pytest_deploysmoke.results.watch_log import WatchLog
 
 Decision = Literal["GO", "GO with warnings", "NO-GO", "ROLLBACK"]
 CheckOutcome = Literal["passed", "failed", "skipped"]
@@ -206,6 +208,10 @@ class Verdict:
     watch: str = ""
     #: How the run ended: its selection, an interruption, a target that never got ready, cleanup left behind.
     ending: Ending = field(default_factory=Ending)
+    #: The checklist's manual items (``[manual.ID]``), open or confirmed, in config order.
+    manual: tuple[ManualResult, ...] = ()
+    #: The watch window's intervals (None when no window ran).
+    watch_log: WatchLog | None = None
 
     @property
     def selection(self) -> Selection:
