@@ -3,7 +3,8 @@
 Each one does every install step itself: it creates ``.venv`` with the running Python,
 installs the project with the extras it needs, then runs pytest inside that environment.
 Extra arguments after the task name go to pytest.  ``test`` also installs (when missing),
-starts and stops a real PostgreSQL and Redis on loopback for the run: see tools/devservices.py.
+starts and stops a real PostgreSQL, Redis and Prometheus Pushgateway on loopback for the run: see
+tools/devservices.py.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ def demo(args: list[str]) -> int:
 def run_with_services(
     argv: list[str], env_for: Callable[[dict[str, str]], dict[str, str]], *, browser: bool = False
 ) -> int:
-    """Run *argv* with throwaway PostgreSQL and Redis (installed when missing), stopped afterwards.
+    """Run *argv* with throwaway PostgreSQL, Redis and Pushgateway (installed when missing), stopped afterwards.
 
     *env_for* turns the servers' variables into the environment the command needs.
     """
@@ -132,7 +133,7 @@ def run_with_services(
 
 
 def test(args: list[str]) -> int:
-    """Run the whole test suite against real PostgreSQL and Redis on loopback.
+    """Run the whole test suite against real PostgreSQL, Redis and Pushgateway on loopback.
 
     The servers, and Chromium for the HTML report tests, are installed with apt when missing
     (as root); the servers are started for this run only and stopped afterwards (see

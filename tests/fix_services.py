@@ -1,4 +1,4 @@
-"""Fixture plugin: the real PostgreSQL and Redis that ``python3 tasks.py test`` starts (tools/devservices.py).
+"""Fixture plugin: the real PostgreSQL, Redis and Pushgateway that ``python3 tasks.py test`` starts (tools/devservices.py).
 
 As in psycopg's own tests (fix_db.py): the DSN comes from a pytest option or an environment
 variable, the option first.  A missing one fails the tests that need it, with instructions, and
@@ -13,6 +13,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
+import httpx
 import psycopg
 import pytest
 import redis
@@ -21,6 +22,7 @@ SERVER_SETTINGS = {
     "pg_dsn": ("--test-dsn", "DEPLOYSMOKE_TEST_DSN", "PostgreSQL"),
     "pg_admin_dsn": ("--test-admin-dsn", "DEPLOYSMOKE_TEST_ADMIN_DSN", "PostgreSQL (admin)"),
     "redis_url": ("--test-redis", "DEPLOYSMOKE_TEST_REDIS_URL", "Redis"),
+    "pushgateway_url": ("--test-pushgateway", "DEPLOYSMOKE_TEST_PUSHGATEWAY_URL", "Prometheus Pushgateway"),
 }
 SERVER_TIMEOUT = 5  # seconds to connect to a test server
 
@@ -41,6 +43,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--test-redis",
         default=None,
         help="Redis URL of a server the tests may use (default: $DEPLOYSMOKE_TEST_REDIS_URL)",
+    )
+    group.addoption(
+        "--test-pushgateway",
+        default=None,
+        help="URL of a Prometheus Pushgateway the tests may push to (default: $DEPLOYSMOKE_TEST_PUSHGATEWAY_URL)",
     )
 
 
@@ -80,6 +87,12 @@ def redis_url(pytestconfig: pytest.Config) -> str:
     return _required_server_setting(pytestconfig, "redis_url")
 
 
+@pytest.fixture(scope="session")
+def pushgateway_url(pytestconfig: pytest.Config) -> str:
+    """URL of the real Prometheus Pushgateway (Debian's ``prometheus-pushgateway`` under tasks.py)."""
+    return _required_server_setting(pytestconfig, "pushgateway_url")
+
+
 def _without_password(url: str, text: str) -> str:
     """*text* with the password of *url* (raw or percent-decoded) replaced by ``***``."""
     password = urlsplit(url).password
@@ -102,10 +115,17 @@ def _redis_version(url: str) -> str:
         client.close()
 
 
+def _pushgateway_version(url: str) -> str:
+    answer = httpx.get(f"{url.rstrip('/')}/api/v1/status", timeout=SERVER_TIMEOUT)
+    answer.raise_for_status()
+    return f"Pushgateway {answer.json()['data']['build_information']['version']}"
+
+
 def pytest_report_header(config: pytest.Config) -> list[str]:
     """One line per test server: its version, or why it is missing or unreachable."""
     lines = []
-    for fixture, query in (("pg_dsn", _postgres_version), ("redis_url", _redis_version)):
+    servers = (("pg_dsn", _postgres_version), ("redis_url", _redis_version), ("pushgateway_url", _pushgateway_version))
+    for fixture, query in servers:
         _, env_var, name = SERVER_SETTINGS[fixture]
         url = _server_setting(config, fixture)
         if url is None:

@@ -1,11 +1,13 @@
-"""Real PostgreSQL and Redis servers on loopback for the test suite, used by ``tasks.py test``.
+"""Real PostgreSQL, Redis and Prometheus Pushgateway servers on loopback for the test suite, used by ``tasks.py test``.
 
 ``ensure_packages()`` installs the servers with apt when they are missing (as root only), and
 ``ensure_packages(browser=True)`` Debian's ``chromium`` as well, for the HTML report tests.
-``running_services()`` starts a throwaway PostgreSQL and a throwaway Redis, each on a free
-127.0.0.1 port with its data in a temporary directory, yields the environment variables the
-tests read (``DEPLOYSMOKE_TEST_DSN``, ``DEPLOYSMOKE_TEST_ADMIN_DSN``,
-``DEPLOYSMOKE_TEST_REDIS_URL``), and stops both servers and removes their directories on exit.
+``running_services()`` starts a throwaway PostgreSQL, a throwaway Redis and a throwaway
+Pushgateway (Debian's ``prometheus-pushgateway``, which ``--deploy-pushgateway`` is tested
+against), each on a free 127.0.0.1 port with its data in a temporary directory, yields the
+environment variables the tests read (``DEPLOYSMOKE_TEST_DSN``, ``DEPLOYSMOKE_TEST_ADMIN_DSN``,
+``DEPLOYSMOKE_TEST_REDIS_URL``, ``DEPLOYSMOKE_TEST_PUSHGATEWAY_URL``), and stops the servers
+and removes their directories on exit.
 A variable the user already set means they bring that server: it is passed on and nothing is
 started for it.  Servers are stopped by their own PID or process group, never by name.
 
@@ -20,7 +22,7 @@ connection and, as root, creates a system user and widens the permissions of par
 ``DEPLOYSMOKE_PG=pgserver`` picks the pgserver build even when Debian's binaries are present
 or the process is root; unset (or ``auto``) means the rule above.  Redis has no such fallback:
 there is no working pip build of it, so without root and without ``redis-server`` the error
-names the apt command to run.
+names the apt command to run, and so has the Pushgateway.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ import sys
 import sysconfig
 import tempfile
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -50,6 +53,8 @@ from urllib.parse import quote
 DSN_VAR = "DEPLOYSMOKE_TEST_DSN"
 ADMIN_DSN_VAR = "DEPLOYSMOKE_TEST_ADMIN_DSN"
 REDIS_URL_VAR = "DEPLOYSMOKE_TEST_REDIS_URL"
+PUSHGATEWAY_URL_VAR = "DEPLOYSMOKE_TEST_PUSHGATEWAY_URL"
+PUSHGATEWAY = "prometheus-pushgateway"  # Debian's package and its binary
 PG_SOURCE_VAR = "DEPLOYSMOKE_PG"  # "pgserver" forces the pip-installed PostgreSQL; unset or "auto": see above
 
 READY_TIMEOUT = 30.0  # seconds a server gets to accept connections
@@ -228,11 +233,13 @@ def _missing_packages(env: Mapping[str, str]) -> list[str]:
         missing.append("postgresql")
     if not env.get(REDIS_URL_VAR) and shutil.which("redis-server") is None:
         missing.append("redis-server")
+    if not env.get(PUSHGATEWAY_URL_VAR) and shutil.which(PUSHGATEWAY) is None:
+        missing.append(PUSHGATEWAY)
     return missing
 
 
 def ensure_packages(env: Mapping[str, str] | None = None, *, browser: bool = False) -> None:
-    """Install the PostgreSQL and Redis servers with apt unless present (or brought via *env*).
+    """Install the PostgreSQL, Redis and Pushgateway servers with apt unless present (or brought via *env*).
 
     Only root installs with apt; anyone else gets a ServiceError naming the exact command to run,
     except for PostgreSQL, which then comes from pgserver (installed here with pip when missing).
@@ -272,7 +279,7 @@ def _apt_install(missing: list[str], env: Mapping[str, str]) -> None:
         raise ServiceError(
             f"the test suite needs {' and '.join(missing)}, not installed here; install with\n"
             f"    sudo apt-get update && sudo DEBIAN_FRONTEND=noninteractive {' '.join(install)}\n"
-            f"or point {DSN_VAR} and {REDIS_URL_VAR} at servers of your own"
+            f"or point {DSN_VAR}, {REDIS_URL_VAR} and {PUSHGATEWAY_URL_VAR} at servers of your own"
         )
     print(f"devservices: installing {' '.join(missing)} with apt-get", flush=True)
     _run_apt(install)
@@ -642,7 +649,56 @@ def start_redis(workdir: Path) -> Service:
         raise
 
 
-# -- both -------------------------------------------------------------------------------------
+# -- Prometheus Pushgateway -------------------------------------------------------------------
+
+
+def _pushgateway_ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/-/ready", timeout=1) as answer:
+            return bool(answer.status == 200)
+    except OSError:  # refused while starting; URLError and HTTPError are OSErrors
+        return False
+
+
+def start_pushgateway(workdir: Path) -> Service:
+    """Start a throwaway Prometheus Pushgateway (no persistence) on a free 127.0.0.1 port; its log under *workdir*.
+
+    The package's own service is never started (see :func:`_services_not_started_by_packages`):
+    this one listens on loopback only and keeps what is pushed in memory, gone when it stops.
+    """
+    server = shutil.which(PUSHGATEWAY)
+    if server is None:
+        raise ServiceError(f"{PUSHGATEWAY} is not on PATH; run ensure_packages()")
+    tempdir = Path(tempfile.mkdtemp(prefix="deploysmoke-pushgateway-", dir=workdir))
+
+    def start(port: int) -> Service:
+        log = tempdir / "pushgateway.log"
+        log.write_bytes(b"")
+        # Debian's build persists to /var/lib/prometheus/pushgateway.data unless told otherwise:
+        # an empty --persistence.file keeps the metrics in memory only, gone when it stops.
+        argv = [server, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", "--log.level=warn"]
+        process = _spawn(argv, log, tempdir)
+        try:
+            _wait_until("Pushgateway", lambda: _pushgateway_ready(port), process, log, READY_TIMEOUT)
+        except BaseException:
+            _terminate(process)
+            raise
+        return Service(
+            name="Pushgateway",
+            url=f"http://127.0.0.1:{port}",
+            pid=process.pid,
+            _process=process,
+            _tempdir=tempdir,
+        )
+
+    try:
+        return _start_with_retries(start)
+    except BaseException:
+        shutil.rmtree(tempdir, ignore_errors=True)
+        raise
+
+
+# -- all --------------------------------------------------------------------------------------
 
 
 def _raise_on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -695,12 +751,27 @@ def running_services(workdir: Path | None = None) -> Iterator[dict[str, str]]:
                 f" ready in {time.monotonic() - started:.1f} s",
                 flush=True,
             )
+        if os.environ.get(PUSHGATEWAY_URL_VAR):
+            print(f"devservices: using the Pushgateway from {PUSHGATEWAY_URL_VAR}", flush=True)
+            env[PUSHGATEWAY_URL_VAR] = os.environ[PUSHGATEWAY_URL_VAR]
+        else:
+            started = time.monotonic()
+            pushgateway = start_pushgateway(base)
+            services.append(pushgateway)
+            env[PUSHGATEWAY_URL_VAR] = pushgateway.url
+            print(
+                f"devservices: Pushgateway on {_host(pushgateway.url)} (pid {pushgateway.pid}),"
+                f" ready in {time.monotonic() - started:.1f} s",
+                flush=True,
+            )
         yield env
     finally:
         for service in reversed(services):
             service.stop()
         if services:
-            print(f"devservices: stopped {' and '.join(s.name for s in services)}", flush=True)
+            names = [s.name for s in services]
+            shown = names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+            print(f"devservices: stopped {shown}", flush=True)
         if replaced:
             signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
