@@ -66,6 +66,21 @@ def add_options(parser: pytest.Parser) -> None:
         help="Write the JSON summary (schema 1) to PATH",
     )
     group.addoption(
+        "--deploy-pushgateway",
+        dest="deploysmoke_pushgateway",
+        metavar="URL",
+        default=None,
+        help="Push the run's verdict and figures to the Prometheus Pushgateway at URL "
+        "(job deploysmoke, grouped by target)",
+    )
+    group.addoption(
+        "--deploy-metrics",
+        dest="deploysmoke_metrics",
+        metavar="PATH",
+        default=None,
+        help="Write the same metrics to PATH in the Prometheus text format (node_exporter's textfile collector)",
+    )
+    group.addoption(
         "--deploy-wait",
         dest="deploysmoke_wait",
         metavar="SECONDS",

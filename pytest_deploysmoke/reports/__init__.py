@@ -23,6 +23,7 @@ def register_writers(config: pytest.Config, settings: RunSettings) -> None:
     from pytest_deploysmoke.results.summary import RunSummary
 
     check_output_paths(config)
+    check_metrics_options(config)
     plugins.register(config, RunSummary(config, settings), "deploysmoke-summary")
     plugins.register(config, TerminalReport(), "deploysmoke-terminal")
     if config.option.deploysmoke_ticket or config.option.deploysmoke_json:
@@ -35,6 +36,14 @@ def register_writers(config: pytest.Config, settings: RunSettings) -> None:
         from pytest_deploysmoke.reports.html import HtmlReport
 
         plugins.register(config, HtmlReport(config, settings), "deploysmoke-html")
+    if config.option.deploysmoke_pushgateway or config.option.deploysmoke_metrics:
+        from pytest_deploysmoke.config.settings import get_redactor
+        from pytest_deploysmoke.reports.prometheus import MetricsExport  # imports prometheus_client
+
+        export = MetricsExport(
+            config.option.deploysmoke_pushgateway, config.option.deploysmoke_metrics, get_redactor(config).redact
+        )
+        plugins.register(config, export, "deploysmoke-metrics")
 
 
 def check_output_paths(config: pytest.Config) -> None:
@@ -65,6 +74,59 @@ def check_output_paths(config: pytest.Config) -> None:
             ) from None
         if not os.access(folder, os.W_OK):
             raise ConfigError(None, option, f"folder '{folder}' is not writable", "give a writable path")
+
+
+def check_metrics_options(config: pytest.Config) -> None:
+    """Refuse, before any check runs, a ``--deploy-pushgateway`` that is not an http(s) URL and a
+    ``--deploy-metrics`` path whose folder does not exist (node_exporter reads a folder it was given).
+
+    The URL's password joins the run's secrets.
+
+    Raises:
+        ConfigError: one of the two is unusable.
+    """
+    import os
+    from urllib.parse import urlsplit
+
+    from pytest_deploysmoke.config.redaction import redact_url, url_password
+    from pytest_deploysmoke.config.settings import get_redactor
+    from pytest_deploysmoke.errors import ConfigError
+
+    url = config.option.deploysmoke_pushgateway
+    if url:
+        get_redactor(config).add(url_password(url))
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname) and parts.port != 0
+        except ValueError:  # a port that is not a number from 0 to 65535
+            usable = False
+        if not usable:
+            raise ConfigError(
+                None,
+                "--deploy-pushgateway",
+                f"is '{redact_url(url)}'",
+                "expected an http or https URL such as 'http://127.0.0.1:9091'",
+            )
+    value = config.option.deploysmoke_metrics
+    if value:
+        path = Path(value)
+        if path.is_dir():
+            raise ConfigError(
+                None,
+                "--deploy-metrics",
+                f"'{value}' is a directory",
+                "give a file path, e.g. textfile/deploysmoke.prom",
+            )
+        folder = path.parent
+        if not folder.is_dir():
+            raise ConfigError(
+                None,
+                "--deploy-metrics",
+                f"folder '{folder}' does not exist",
+                "give a path in an existing folder, such as node_exporter's --collector.textfile.directory",
+            )
+        if not os.access(folder, os.W_OK):
+            raise ConfigError(None, "--deploy-metrics", f"folder '{folder}' is not writable", "give a writable path")
 
 
 class ReportFiles:
