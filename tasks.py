@@ -92,6 +92,10 @@ def demo(args: list[str]) -> int:
         f"--junitxml={junit}",
         f"--deploy-ticket={ticket}",
         f"--deploy-json={summary}",
+        # The checklist's manual items (conftest_examples/kifu/deploysmoke.toml): the required backup and the
+        # frontend are confirmed, the environment review and the rollback plan stay open, to do by hand.
+        "--deploy-confirm=backup=nothing to back up: the demo's database is a throwaway server",
+        "--deploy-confirm=frontend=the stand-in serves the web app's screens",
         *args,
     ]
     code = run_with_services(

@@ -112,6 +112,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="One line and one rollback-rule check per INTERVAL of the watch (e.g. 15m; overrides [watch] every)",
     )
     group.addoption(
+        "--deploy-confirm",
+        dest="deploysmoke_confirm",
+        metavar="ID[=NOTE]",
+        action="append",
+        default=[],
+        help="Mark the manual checklist item ID ([manual.ID]) as done, with an optional note; records who and "
+        "when (repeatable; a later note for the same ID wins)",
+    )
+    group.addoption(
         "--deploy-show-config",
         dest="deploysmoke_show_config",
         action="store_true",

@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
+#: The kifu checklist's one required manual item, confirmed: the runs are about the checks, not the backup.
+CONFIRM_BACKUP = "--deploy-confirm=backup=taken by the test setup"
 
 
 @pytest.fixture
@@ -29,8 +31,10 @@ def kifu(pytester: pytest.Pytester, fresh_db: str, redis_url: str, monkeypatch: 
 
 
 def run_kifu(kifu: pytest.Pytester, *args: str) -> pytest.RunResult:
-    """Run the copied suite's smoke checks on its launched ``local`` target, in a subprocess."""
-    return kifu.runpytest_subprocess("--deploy-target=local", "-m", "smoke", "-rfEs", *args, timeout=120)
+    """Run the copied suite's smoke checks on its launched ``local`` target, in a subprocess, its backup confirmed."""
+    return kifu.runpytest_subprocess(
+        "--deploy-target=local", "-m", "smoke", "-rfEs", CONFIRM_BACKUP, *args, timeout=120
+    )
 
 
 def replace_budgets(path: Path, *changes: tuple[str, str]) -> None:

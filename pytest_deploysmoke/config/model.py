@@ -17,6 +17,7 @@ from pytest_deploysmoke.config.redaction import Redactor, Secret
 from pytest_deploysmoke.config.version_source import VersionSource
 from pytest_deploysmoke.perf.budgets import Budget
 from pytest_deploysmoke.perf.rollback import RollbackRules
+from pytest_deploysmoke.results.manual import ManualItem
 
 CONFIG_FILENAME: Final = "deploysmoke.toml"
 DEFAULT_PHASES: Final = (
@@ -234,6 +235,8 @@ class Target:
     read_only_requests: frozenset[str] = frozenset()
     #: ``"list"``: destructive checks held back on production are listed, by design; ``"warn"``: they also warn.
     held_back: Literal["list", "warn"] = "list"
+    #: The checklist's manual items: the shared ``[manual.ID]`` ones, replaced by the target's own of the same ID.
+    manual: tuple[ManualItem, ...] = ()
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     @property
@@ -273,6 +276,8 @@ class DeployConfig:
     default_phase: str = DEFAULT_PHASE
     targets: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
     section: str = ""
+    #: The top-level ``[manual.ID]`` tables (validated, unexpanded), shared by every target.
+    manual: Mapping[str, Mapping[str, Any]] = field(default_factory=_empty)
 
     @property
     def display_path(self) -> str:

@@ -6,7 +6,7 @@ import difflib
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -41,6 +41,7 @@ from pytest_deploysmoke.config.version_source import VersionSource, VersionSourc
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.perf.budgets import Budget, parse_duration
 from pytest_deploysmoke.perf.rollback import RollbackRules, parse_percent
+from pytest_deploysmoke.results.manual import ManualItem
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -121,12 +122,15 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
         )
     raw_targets = data.get("targets", {})
     file = display_path(path) if path else "(config)"  # the labels name the section
+    manual = data.get("manual", {})
+    check_manual(file, section, manual, phases)
     for name, table in raw_targets.items():
         if not isinstance(table, dict):
             raise ConfigError(file, f"[{section}targets.{name}]", _got(table), "expected a table")
     targets = {name: _inherited(file, section, raw_targets, name) for name in raw_targets}
     for name, table in targets.items():
         _check_target_shape(file, f"[{section}targets.{name}]", table)
+        check_manual(file, f"{section}targets.{name}.", table.get("manual", {}), phases)
     return DeployConfig(
         path=path,
         phases=tuple(phases),
@@ -134,6 +138,7 @@ def parse_config(data: Mapping[str, Any], path: Path | None, *, section: str = "
         default_phase=default_phase,
         targets=MappingProxyType({k: MappingProxyType(v) for k, v in targets.items()}),
         section=section,
+        manual=MappingProxyType({item_id: MappingProxyType(dict(item)) for item_id, item in manual.items()}),
     )
 
 
@@ -150,8 +155,9 @@ def expand_target(
 ) -> tuple[dict[str, Any], list[str]]:
     """Target *name*'s table as the run reads it, and the secret values expanding it revealed.
 
-    What it ``extends`` is merged in, ``${VAR}`` is expanded and *base_url* (``--deploy-base-url``)
-    replaces the configured one; ``{port}`` is left as written.  Only this target's strings are
+    What it ``extends`` is merged in, and the shared ``[manual.ID]`` items under its own ``manual``
+    (its item of the same ID replaces a shared one); ``${VAR}`` is expanded and *base_url*
+    (``--deploy-base-url``) replaces the configured one; ``{port}`` is left as written.  Only this target's strings are
     expanded, so other targets may use variables that are unset.  *source* names where *name*
     came from, for messages (``--deploy-target``, ``DEPLOYSMOKE_TARGET``).
     """
@@ -176,6 +182,9 @@ def expand_target(
             f"known targets: {', '.join(sorted(config.targets)) or '(none)'}",
         )
 
+    if config.manual:
+        own = raw.get("manual", {})
+        raw = {**raw, "manual": {**{k: dict(v) for k, v in config.manual.items()}, **own}}
     secrets: list[str] = []
     expand = _Expander(where, label, environ, secrets)
     table: dict[str, Any] = {k: expand.value(k, v) for k, v in raw.items()}
@@ -338,6 +347,7 @@ def build_target(
         ui=ui,
         read_only_requests=_read_only_requests(where, label, table.get("read_only_requests", [])),
         held_back="warn" if table.get("held_back") == "warn" else "list",
+        manual=manual_items(table.get("manual", {}), config.default_phase),
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
 
@@ -362,6 +372,50 @@ def _version_settings(
             'set version = "..." to the release to wait for, or remove wait_for_version',
         )
     return version, version_from
+
+
+def manual_items(tables: Mapping[str, Mapping[str, Any]], default_phase: str) -> tuple[ManualItem, ...]:
+    """Checked ``[manual.ID]`` tables as ManualItems, in config order; no ``phase``: *default_phase*."""
+    return tuple(
+        ManualItem(
+            id=item_id,
+            text=" ".join(str(table["text"]).split()),
+            phase=table.get("phase", default_phase),
+            owner=table.get("owner", "").strip(),
+            required=bool(table.get("required", False)),
+        )
+        for item_id, table in tables.items()
+    )
+
+
+#: A manual item's ID: what ``--deploy-confirm ID[=NOTE]`` takes, so no ``=``, space or dot.
+_MANUAL_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]*\Z")
+
+
+def check_manual(where: str, prefix: str, tables: Mapping[str, Any], phases: Sequence[str]) -> None:
+    """Validate ``[PREFIXmanual.ID]`` tables: a simple ID, known keys and types, a text, a known phase."""
+    for item_id, table in tables.items():
+        label = f"[{prefix}manual.{item_id}]"
+        if not _MANUAL_ID.match(item_id):
+            raise ConfigError(
+                where,
+                label,
+                f"has ID '{item_id}', which is not a simple name",
+                "use letters, digits, '-' and '_', starting with a letter (--deploy-confirm ID names it)",
+            )
+        if not isinstance(table, dict):
+            raise ConfigError(where, label, _got(table), 'expected a table with text = "..."')
+        _check_keys(where, label, table, _MANUAL_KEYS)
+        if not table.get("text", "").strip():
+            empty = "is empty" if "text" in table else "has no text"
+            raise ConfigError(where, f"{label} text" if "text" in table else label, empty, 'add text = "what to do"')
+        phase = table.get("phase")
+        if phase is not None and phase not in phases:
+            close = difflib.get_close_matches(phase, phases, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            raise ConfigError(
+                where, f"{label} phase", f"is unknown phase '{phase}'", f"{hint}known phases: {', '.join(phases)}"
+            )
 
 
 TOKEN_STORAGES: Final = ("localStorage", "sessionStorage", "cookie")
@@ -610,6 +664,7 @@ _TOP_KEYS: Mapping[str, _Field] = {
     "gates": _STR_LIST,
     "default_phase": _STR,
     "targets": _TABLE,
+    "manual": _TABLE,
 }
 _TARGET_KEYS: Mapping[str, _Field] = {
     "base_url": _STR,
@@ -643,6 +698,13 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "ui": _TABLE,
     "read_only_requests": _STR_LIST,
     "held_back": _Field("'list' or 'warn'", lambda v: v in ("list", "warn")),
+    "manual": _TABLE,
+}
+_MANUAL_KEYS: Mapping[str, _Field] = {
+    "text": _STR,
+    "phase": _STR,
+    "owner": _STR,
+    "required": _BOOL,
 }
 _UI_KEYS: Mapping[str, _Field] = {
     "browser_path": _STR,

@@ -18,6 +18,7 @@ from pytest_deploysmoke.config.redaction import Redactor, redact_url
 from pytest_deploysmoke.config.version_source import VERSION_NODEID
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.options import TARGET_ENV
+from pytest_deploysmoke.results.manual import confirmer, parse_confirm
 
 #: Key of the launched port in xdist's ``workerinput``, so workers see the controller's port.
 PORT_WORKERINPUT = "deploysmoke_port"
@@ -36,6 +37,10 @@ class RunSettings:
     target_source: str
     only_phases: tuple[str, ...]
     port: int | None
+    #: ``--deploy-confirm ID[=NOTE]``: each confirmed item's ID and note, in the order given.
+    confirmations: tuple[tuple[str, str], ...] = ()
+    #: Who confirmed them (a CI's user variable, else the login name); "" without confirmations.
+    confirmed_by: str = ""
 
     @property
     def destructive_allowed(self) -> bool:
@@ -112,10 +117,48 @@ def configure(config: pytest.Config) -> RunSettings | None:
         watch=replace(target.watch, duration=watch_duration, every=watch_every),
         ui=replace(target.ui, browser_path=getattr(option, "deploysmoke_browser_path", None) or target.ui.browser_path),
     )
-    settings = RunSettings(target=target, config=deploy_config, target_source=source, only_phases=only, port=port)
+    confirmations = read_confirmations(option.deploysmoke_confirm, target)
+    settings = RunSettings(
+        target=target,
+        config=deploy_config,
+        target_source=source,
+        only_phases=only,
+        port=port,
+        confirmations=confirmations,
+        confirmed_by=confirmer(os.environ) if confirmations else "",
+    )
     config.stash[settings_key] = settings
     config.stash[redactor_key] = target.redactor()
     return settings
+
+
+def read_confirmations(values: list[str], target: Target) -> tuple[tuple[str, str], ...]:
+    """``--deploy-confirm ID[=NOTE]`` values as (ID, note) pairs, one per item: a later note wins.
+
+    Raises:
+        ConfigError: a value names no ID, or an ID that is not one of the target's manual items.
+    """
+    known = [item.id for item in target.manual]
+    notes: dict[str, str] = {}
+    for value in values:
+        item_id, note = parse_confirm(value)
+        if not item_id:
+            raise ConfigError(None, "--deploy-confirm", f"'{value}' names no item", "give ID or ID=NOTE")
+        if item_id not in known:
+            import difflib
+
+            close = difflib.get_close_matches(item_id, known, n=1)
+            hint = f"did you mean '{close[0]}'? " if close else ""
+            listed = f"known items: {', '.join(known)}" if known else "no [manual.ID] item is configured"
+            raise ConfigError(
+                None,
+                f"--deploy-confirm '{item_id}'",
+                f"is not a manual item of target '{target.name}'",
+                f"{hint}{listed}",
+            )
+        notes.pop(item_id, None)  # the later one wins, and takes its place in the order given
+        notes[item_id] = note
+    return tuple(notes.items())
 
 
 def selected_target(config: pytest.Config) -> tuple[str, str] | None:
@@ -181,6 +224,7 @@ def header_lines(config: pytest.Config) -> list[str]:
         rerun.append(f"--deploy-watch={config.option.deploysmoke_watch}")
     if config.option.deploysmoke_watch_every is not None:
         rerun.append(f"--deploy-watch-every={config.option.deploysmoke_watch_every}")
+    rerun += [f"--deploy-confirm={item_id}" for item_id, _ in settings.confirmations]
     lines.append(f"deploysmoke: rerun with {' '.join(rerun)}")
     if target.watch.duration > 0:
         probes = ", ".join(probe.action for probe in target.watch.probes)
@@ -188,9 +232,25 @@ def header_lines(config: pytest.Config) -> list[str]:
             f"deploysmoke: watch window {target.watch.duration:g} s after the checks, "
             f"a line every {target.watch.every:g} s; probes: {probes}"
         )
+    if target.manual:
+        lines.append(manual_line(settings))
     if target.production and not target.allow_destructive:
         lines.append("deploysmoke: production guard on: checks marked destructive will not run")
     return [get_redactor(config).redact(line) for line in lines]
+
+
+def manual_line(settings: RunSettings) -> str:
+    """``deploysmoke: manual items: backup confirmed by alice; open: env, rollback (required: env)``."""
+    confirmed = [item_id for item_id, _ in settings.confirmations]
+    open_ids = [item.id for item in settings.target.manual if item.id not in confirmed]
+    parts = []
+    if confirmed:
+        parts.append(f"{', '.join(confirmed)} confirmed by {settings.confirmed_by}")
+    if open_ids:
+        required = [item.id for item in settings.target.manual if item.required and item.id in open_ids]
+        need = f" (required: {', '.join(required)})" if required else ""
+        parts.append(f"open: {', '.join(open_ids)}{need}")
+    return f"deploysmoke: manual items: {'; '.join(parts)}"
 
 
 def free_port() -> int:

@@ -50,6 +50,8 @@ def show(config: pytest.Config) -> int:
     except ConfigError as exc:
         raise pytest.UsageError(run_settings.get_redactor(config).redact(str(exc))) from None
     _fold_options(table, config.option, settings)
+    for item in table.get("manual", {}).values():  # the phase an item without one takes
+        item.setdefault("phase", settings.config.default_phase)
     document = {
         "phases": list(settings.config.phases),
         "gates": list(settings.config.gates),

@@ -58,6 +58,11 @@ footer { order: 2; }
 .deploysmoke-phase--passed { background: #d7efd9; border-color: #81c784; color: #1b5e20; }
 .deploysmoke-phase--failed { background: #f8d4d4; border-color: #e57373; color: #b71c1c; font-weight: bold; }
 .deploysmoke-phase--skipped, .deploysmoke-phase--not-run { color: #777; }
+.deploysmoke-manual { margin: 8px 0 2px; }
+.deploysmoke-manual__phase { margin: 4px 0 0; font-size: 12px; color: #555; }
+.deploysmoke-manual ul { list-style: none; padding-left: 8px; margin: 2px 0; }
+.deploysmoke-manual--confirmed { color: #1b5e20; }
+.deploysmoke-manual--blocking { color: #b71c1c; font-weight: bold; }
 #results-table td.col-phase, #results-table td.col-slowest { color: #333; }
 .deploysmoke-details { color: #222; margin: 4px 0 10px; }
 .deploysmoke-details h4 { margin: 6px 0 4px; font-size: 12px; }
@@ -252,8 +257,39 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
         f' class="deploysmoke-verdict deploysmoke-verdict--{_DECISION_CLASS[verdict.decision]}">'
         f'<div class="deploysmoke-verdict__decision">{escape(verdict.decision)}</div>'
         f'<div class="deploysmoke-verdict__facts">{line}</div>'
-        f"{listing}{_render_phases(verdict.phases)}</section>"
+        f"{listing}{_render_phases(verdict.phases)}{render_manual(verdict, redact)}</section>"
     )
+
+
+def render_manual(verdict: Verdict, redact: Callable[[str], str]) -> str:
+    """The manual checklist items under the phases, phase by phase: open boxes to do by hand, or confirmed ones."""
+    if not verdict.manual:
+        return ""
+    phases: dict[str, list[str]] = {phase.name: [] for phase in verdict.phases}
+    for result in verdict.manual:
+        item, confirmation = result.item, result.confirmation
+        owner = f"owner: {item.owner}" if item.owner else ""
+        if confirmation is None:
+            detail = "; ".join(part for part in ("required" if item.required else "optional", owner) if part)
+            css, box = "open" + (" deploysmoke-manual--blocking" if item.required else ""), "\u2610"
+            said = f"to do by hand ({detail}); confirm with --deploy-confirm {item.id}"
+        else:
+            at = datetime.datetime.fromtimestamp(confirmation.at, tz=datetime.timezone.utc)
+            note = f": {confirmation.note}" if confirmation.note else ""
+            css, box = "confirmed", "\u2611"
+            said = f"confirmed by {confirmation.by} at {at:%Y-%m-%d %H:%M:%S} UTC{note}" + (
+                f" ({owner})" if owner else ""
+            )
+        phases.setdefault(item.phase, []).append(
+            f'<li class="deploysmoke-manual--{css}" data-manual-id="{escape(item.id)}">{box} '
+            f"<b>{escape(redact(item.text))}</b> \u2014 {escape(redact(said))}</li>"
+        )
+    listed = "".join(
+        f'<div class="deploysmoke-manual__phase">{escape(phase)}</div><ul>{"".join(items)}</ul>'
+        for phase, items in phases.items()
+        if items
+    )
+    return f'<div class="deploysmoke-manual" id="deploysmoke-manual"><b>By hand:</b>{listed}</div>'
 
 
 def _render_phases(results: Sequence[PhaseResult]) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_deploysmoke.results.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
 
 if TYPE_CHECKING:
+    from pytest_deploysmoke.results.manual import ManualResult
     from pytest_deploysmoke.results.records import CallRecord, Measurement
 
 #: The document's ``"schema"``; fields are only added within one number, and a removal or a
@@ -61,6 +62,7 @@ def summary_document(verdict: Verdict) -> dict[str, Any]:
             for fixture in verdict.fixture_calls
         ],
         "cleanup_failures": list(verdict.ending.cleanup),
+        "manual": [_manual(result) for result in verdict.manual],
         "environment": _environment(run),
     }
 
@@ -133,6 +135,21 @@ def _measurement(measurement: Measurement) -> dict[str, Any]:
         "budget": measurement.budget or None,
         "engine": measurement.engine,
         "not_evaluated": measurement.not_evaluated or None,
+    }
+
+
+def _manual(result: ManualResult) -> dict[str, Any]:
+    confirmation = result.confirmation
+    return {
+        "id": result.item.id,
+        "text": result.item.text,
+        "phase": result.item.phase,
+        "owner": result.item.owner or None,
+        "required": result.item.required,
+        "confirmed": confirmation is not None,
+        "by": None if confirmation is None else confirmation.by,
+        "at": None if confirmation is None else _timestamp(confirmation.at),
+        "note": None if confirmation is None else confirmation.note or None,
     }
 
 

@@ -50,6 +50,8 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         tr.write_line(f"  WROTE TO PRODUCTION: {check.nodeid}: {check.writes_text()}", red=True, bold=True)
     for fixture in verdict.fixture_calls:
         tr.write_line(f"  setup and cleanup: {fixture.fixture}: {len(fixture.calls)} call(s)")
+    if verdict.manual:
+        tr.write_line(f"  {manual_line(verdict)}")
     if verdict.watch:
         tr.write_line(f"  {verdict.watch}")
     for reason in verdict.rollback:
@@ -58,6 +60,22 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         tr.write_line(f"  NO-GO: {reason}", red=True)
     for warning in verdict.warnings:
         tr.write_line(f"  warning: {warning}", yellow=True)
+
+
+def manual_line(verdict: Verdict) -> str:
+    """``manual items: 2 of 4 confirmed (backup, frontend); to do by hand: env, rollback``.
+
+    An open required item is also a NO-GO reason, with its text and how to confirm it.
+    """
+    confirmed = [result.item.id for result in verdict.manual if result.confirmed]
+    still_open = [
+        result.item.id + (" (required)" if result.item.required else "")
+        for result in verdict.manual
+        if not result.confirmed
+    ]
+    line = f"manual items: {len(confirmed)} of {len(verdict.manual)} confirmed"
+    line += f" ({', '.join(confirmed)})" if confirmed else ""
+    return line + (f"; to do by hand: {', '.join(still_open)}" if still_open else "")
 
 
 class TerminalReport:

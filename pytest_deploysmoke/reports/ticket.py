@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.results.manual import ManualResult
 from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import CheckResult, FixtureCalls, PhaseOutcome, PhaseResult, RunInfo, Verdict
 
@@ -103,8 +104,9 @@ def _checklist(verdict: Verdict) -> list[str]:
     blocks, empty = [], []
     for phase in phases:
         checks = verdict.checks_of(phase.name)
-        if checks:
-            blocks.append(_phase_section(phase, checks, verdict.run))
+        by_hand = [result for result in verdict.manual if result.item.phase == phase.name]
+        if checks or by_hand:  # a phase with only manual items still gets its section
+            blocks.append("\n".join([_phase_section(phase, checks, verdict.run), *_manual_items(by_hand)]))
         else:
             empty.append(_text(phase.name) + (" (gate)" if phase.gate else ""))
     if empty:
@@ -152,6 +154,27 @@ def _item_text(check: CheckResult, run: RunInfo) -> str:
         return f"- [ ] {title} — not run: destructive, and target '{_text(run.target)}' is production"
     reason = f": {_text(check.message)}" if check.message.strip() else ""
     return f"- [ ] {title} — skipped{reason}"
+
+
+def _manual_items(results: Sequence[ManualResult]) -> list[str]:
+    """The phase's manual items, after its checks: ``- [ ] text — to do by hand`` or ``- [x] text — confirmed by``."""
+    lines = []
+    for result in results:
+        item, confirmation = result.item, result.confirmation
+        owner = f"owner: {_text(item.owner)}" if item.owner else ""
+        if confirmation is None:
+            need = "**required**" if item.required else "optional"
+            detail = "; ".join(part for part in (need, owner) if part)
+            how = f"confirm with {_code(f'--deploy-confirm {item.id}')}"
+            lines.append(f"- [ ] {_text(item.text)} — to do by hand ({detail}); {how}")
+        else:
+            note = f": {_text(confirmation.note)}" if confirmation.note else ""
+            whose = f" ({owner})" if owner else ""
+            lines.append(
+                f"- [x] {_text(item.text)} — confirmed by {_text(confirmation.by)} "
+                f"at {_utc(confirmation.at)}{note}{whose}"
+            )
+    return lines
 
 
 def _check_time(check: CheckResult) -> str:

@@ -17,6 +17,7 @@ from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.config.version_source import VERSION_NODEID
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
 from pytest_deploysmoke.results import records, wire
+from pytest_deploysmoke.results.manual import ManualItem, ManualResult, manual_results
 from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import (
     CheckResult,
@@ -187,6 +188,7 @@ class RunSummary:
         errors = tuple(self._collection_errors)
         ending = self.ending(session)
         run = self._run_info()
+        manual = self.manual()
         watch_line = ""
         if target.watch.duration > 0:
             from pytest_deploysmoke.perf import watch
@@ -199,6 +201,7 @@ class RunSummary:
                 collection_errors=errors,
                 ending=ending,
                 max_retried=target.max_retried,
+                manual=manual,
             )
             outcome = watch.run_window(self.config, self.settings, prior, session)
             run = replace(run, finished=time.time())
@@ -217,7 +220,21 @@ class RunSummary:
             ending=ending,
             not_evaluated=unjudged,
             max_retried=target.max_retried,
+            manual=manual,
         )
+
+    def manual(self) -> tuple[ManualResult, ...]:
+        """The checklist's manual items, each confirmed (``--deploy-confirm``) at the run's start or open.
+
+        Every text goes through the redactor: a note must never carry a secret into a report.
+        """
+        redact = get_redactor(self.config).redact
+        items = [
+            ManualItem(item.id, redact(item.text), item.phase, redact(item.owner), item.required)
+            for item in self.settings.target.manual
+        ]
+        notes = {item_id: redact(note) for item_id, note in self.settings.confirmations}
+        return manual_results(items, notes, by=redact(self.settings.confirmed_by), at=self.started)
 
     def _run_info(self) -> RunInfo:
         """Where and when the run happened (finished: now)."""

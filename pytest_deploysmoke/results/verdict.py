@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Final, Literal
 from pytest_deploysmoke.config.model import DEFAULT_MAX_RETRIED
 from pytest_deploysmoke.config.version_source import VERSION_NODEID, mismatch
 from pytest_deploysmoke.perf.rollback import percent
+from pytest_deploysmoke.results.manual import open_required
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.results.manual import ManualResult
@@ -307,6 +308,7 @@ def decide(
     ending: Ending | None = None,
     not_evaluated: Sequence[str] = (),
     max_retried: float = DEFAULT_MAX_RETRIED,
+    manual: Sequence[ManualResult] = (),
 ) -> Verdict:
     """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; so is a run that
     checked nothing, never got its target ready, or was cut short; retries and self-skipped checks
@@ -322,6 +324,8 @@ def decide(
     9 samples < 20 ...``): each is a warning, never a rollback on too little data.
     *max_retried* is the target's share of an endpoint's calls that may need a retry: an endpoint
     over it, with at least two retried calls, is a reason (see :func:`retried_endpoints`).
+    *manual* holds the checklist's manual items: each required one nobody confirmed is a reason,
+    after the checks' (a confirmation is never a passed check); an open optional one changes nothing.
 
     A failed gate is named first among the reasons.  A check that passed only after reruns or
     retried calls, a check that skipped itself, and cleanup that failed are named as warnings,
@@ -329,7 +333,7 @@ def decide(
     it warns only with ``held_back = "warn"``.
     """
     ending = ending or Ending(selection=Selection(len(checks), len(checks)))
-    reasons = _reasons(run, phases, checks, collection_errors, ending, max_retried)
+    reasons = _reasons(run, phases, checks, collection_errors, ending, max_retried, manual)
     warnings: list[str] = []
     for check in checks:
         if check.outcome == "passed" and check.reruns:
@@ -368,6 +372,7 @@ def decide(
         rollback=tuple(rollback),
         watch=watch,
         ending=ending,
+        manual=tuple(manual),
     )
 
 
@@ -406,16 +411,18 @@ def against(
     collection_errors: Iterable[str] = (),
     ending: Ending | None = None,
     max_retried: float = DEFAULT_MAX_RETRIED,
+    manual: Sequence[ManualResult] = (),
 ) -> Decision | None:
     """What the checks already decided against the deploy (``"ROLLBACK"``, ``"NO-GO"``), or None.
 
     The watch window asks before it runs, so that it does not watch a deploy already refused;
-    :func:`decide` then decides once, on the checks and the window together.
+    :func:`decide` then decides once, on the checks and the window together.  A required manual
+    item nobody confirmed (*manual*) is already NO-GO.
     """
     if rollback or rollback_checks(checks):
         return "ROLLBACK"
     ending = ending or Ending(selection=Selection(len(checks), len(checks)))
-    return "NO-GO" if _reasons(run, phases, checks, collection_errors, ending, max_retried) else None
+    return "NO-GO" if _reasons(run, phases, checks, collection_errors, ending, max_retried, manual) else None
 
 
 def _reasons(
@@ -425,9 +432,10 @@ def _reasons(
     collection_errors: Iterable[str],
     ending: Ending,
     max_retried: float = DEFAULT_MAX_RETRIED,
+    manual: Sequence[ManualResult] = (),
 ) -> list[str]:
     """The reasons for NO-GO: what failed, what needed retries too often, what was never checked, how
-    the run was cut short."""
+    the run was cut short, and the required manual items nobody confirmed (whatever the selection)."""
     reasons = [f"collection failed: {error}" for error in collection_errors]
     if ending.not_ready:
         reasons.append(not_ready_reason(run.target, ending.not_ready))
@@ -452,6 +460,7 @@ def _reasons(
         reasons.append(nothing_checked(ending.selection, checks))
     elif not reasons and len(checks) < ending.selection.selected:
         reasons.append(f"the run ended after {len(checks)} of {ending.selection.selected} checks")
+    reasons += open_required(manual)  # last: a confirmation is no passed check, so "nothing checked" still holds
     return reasons
 
 

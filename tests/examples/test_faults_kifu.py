@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.fix_examples import replace_budgets
+from tests.fix_examples import CONFIRM_BACKUP, replace_budgets
 from tests.fix_proxy import Case, Rehearsal, rehearsal
 from tests.fix_services import created_database
 
@@ -63,7 +63,15 @@ def kifu(
             "KIFU_FAULTS": "",
             "APP_VERSION": "",
         }
-        with rehearsal("kifu", workdir, env, mitm_confdir, prepare=loosen, targets={"strict": STRICT}) as kifu:
+        with rehearsal(
+            "kifu",
+            workdir,
+            env,
+            mitm_confdir,
+            prepare=loosen,
+            targets={"strict": STRICT},
+            args=("-m", "smoke", CONFIRM_BACKUP),  # the required manual item: these runs are about the checks
+        ) as kifu:
             kifu.case_args = WITHOUT_UI  # a case that names no args leaves the screens out
             yield kifu
 

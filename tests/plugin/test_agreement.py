@@ -165,6 +165,13 @@ def pytest_runtest_logreport(report):
 """
 
 
+# One required and one optional manual item: an open required one is NO-GO, an open optional one changes nothing.
+MANUAL_ITEMS = (
+    '[manual.backup]\ntext = "Production DB backup taken"\nphase = "health"\nrequired = true\n'
+    '[manual.rollback]\ntext = "Rollback plan shared"\n'
+)
+
+
 @dataclass(frozen=True)
 class Ending:
     """One way a run ends, and what every report must say about it."""
@@ -272,6 +279,22 @@ ENDINGS = [
         exit_code=0,
         says="partial",
         selection=(1, 2, "-k"),
+    ),
+    Ending(
+        "manual-required-open",
+        "NO-GO",
+        {"test_checks.py": PASSING},
+        exit_code=1,
+        tables=MANUAL_ITEMS,
+        reason=r"manual item 'backup' not confirmed: Production DB backup taken; confirm it with --deploy-confirm backup",
+    ),
+    Ending(
+        "manual-confirmed",
+        "GO",
+        {"test_checks.py": PASSING},
+        args=("--deploy-confirm=backup=snapshot 03:00",),
+        exit_code=0,
+        tables=MANUAL_ITEMS,
     ),
 ]
 

@@ -539,7 +539,7 @@ BAD_CONFIGS = [
     ),
     pytest.param(
         "colour = 1\n",
-        "deploysmoke.toml has unknown key 'colour'; known keys: phases, gates, default_phase, targets",
+        "deploysmoke.toml has unknown key 'colour'; known keys: phases, gates, default_phase, targets, manual",
         id="unknown-key-without-close-match-lists-known-keys",
     ),
     pytest.param(

@@ -171,6 +171,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
         "production_writes": [],
         "setup_and_cleanup": [],
         "cleanup_failures": [],
+        "manual": [],
         "environment": {
             "host": "runner-7",
             "commit": None,
@@ -205,6 +206,7 @@ def test_rendering_is_stable_text() -> None:
         "production_writes",
         "setup_and_cleanup",
         "cleanup_failures",
+        "manual",
         "environment",
     ]
     assert render_json(VERDICT) == text
