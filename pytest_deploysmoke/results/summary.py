@@ -188,6 +188,7 @@ class RunSummary:
         ending = self.ending(session)
         run = self._run_info()
         watch_line = ""
+        watch_log = None
         if target.watch.duration > 0:
             from pytest_deploysmoke.perf import watch
 
@@ -205,6 +206,7 @@ class RunSummary:
             rollback += outcome.rollback
             unjudged += outcome.not_evaluated
             watch_line = outcome.line
+            watch_log = outcome.log
             if outcome.interrupted:
                 ending = replace(ending, interrupted="SIGINT during the watch window")
         return decide(
@@ -217,6 +219,7 @@ class RunSummary:
             ending=ending,
             not_evaluated=unjudged,
             max_retried=target.max_retried,
+            watch_log=watch_log,
         )
 
     def _run_info(self) -> RunInfo:
