@@ -297,13 +297,15 @@ def test_each_interval_breaks_errors_down_by_kind_in_every_report(
     assert shown["rows"] == rows
 
 
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
 def test_window_stopped_by_a_rollback_rule_logs_the_interval_that_tripped_it(
-    pytester: pytest.Pytester, faulty: tuple[str, FaultyService]
+    pytester: pytest.Pytester, faulty: tuple[str, FaultyService], xdist: list[str]
 ) -> None:
-    """With the checklist's 5% error rule, the first interval trips it: its row is logged and the window says it stopped."""
+    """With the checklist's 5% error rule, the first interval trips it: its row is logged and the window says it
+    stopped; under pytest-xdist the controller runs the window and writes the same log."""
     url, server = faulty
     write_project(pytester, url, rollback="min_samples = 3")
-    result, summary, ticket = watch_run(pytester)
+    result, summary, ticket = watch_run(pytester, *xdist)
     assert result.ret == pytest.ExitCode.TESTS_FAILED
     assert summary["verdict"]["decision"] == "ROLLBACK"
     watch = summary["watch"]
