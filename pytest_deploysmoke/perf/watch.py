@@ -1,10 +1,11 @@
 """Watch window: after the checks, sample the probes, print a line per interval, stop when a rollback rule trips.
 
 RunSummary calls :func:`run_window` on the controller before it decides the verdict, so the
-verdict carries the window's result.  Memory is bounded whatever the window's length: each
-interval and the whole window keep counters and a fixed-size :class:`LatencyHistogram`, never
-the samples themselves.  This module imports httpx and websockets, so it is imported only when
-a watch window runs.
+verdict carries the window's result and its log (a :class:`~pytest_deploysmoke.results.watch_log.WatchLog`:
+each interval's figures, for the reports).  Memory is bounded whatever the window's length: each
+interval, each probe within it and the whole window keep counters and a fixed-size
+:class:`LatencyHistogram`, never the samples themselves; the log keeps one small record per interval.
+This module imports httpx and websockets, so it is imported only when a watch window runs.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,10 +23,17 @@ import httpx
 import pytest
 import websockets
 
-from pytest_deploysmoke.clients.network import ssl_context
+from pytest_deploysmoke.clients.network import describe_error, describe_open_error, ssl_context
 from pytest_deploysmoke.perf.budgets import format_ms
 from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, evaluate, not_evaluated, percent
 from pytest_deploysmoke.perf.stats import LatencyHistogram
+from pytest_deploysmoke.results.watch_log import (
+    ProbeFigures,
+    WatchInterval,
+    WatchLog,
+    format_duration,
+    kinds_text,
+)
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.model import Target, WatchProbe
@@ -39,6 +48,10 @@ MIN_ROUND_GAP: Final = 0.2
 WS_HOLD: Final = 0.5
 #: How long the metrics endpoint may take to answer.
 METRICS_TIMEOUT: Final = 5.0
+#: Kinds of error an aggregate tells apart (``"503"``, ``"connection refused"``); any further kind
+#: counts as :data:`OTHER_KIND`, so that errors whose wording varies cannot grow it.
+MAX_ERROR_KINDS: Final = 10
+OTHER_KIND: Final = "other"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,15 +64,34 @@ class WatchOutcome:
     interrupted: bool = False
     #: The rules that would have tripped in an interval with too few samples (a warning each).
     not_evaluated: tuple[str, ...] = ()
+    #: Each interval's figures; None when the window did not run.
+    log: WatchLog | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class ProbeSample:
-    """One probe's result: its time when it got an answer (or opened), and whether it counts as good."""
+    """One probe's result: its time when it got an answer (or opened), whether it counts as good, and what it got."""
 
     probe: WatchProbe
     ms: float | None
     ok: bool
+    #: What a failed probe got: the status (``"503"``), the error in the plugin's words (``"connection
+    #: refused"``), or how a WebSocket closed (``"closed code 1011"``); "" when it is good.
+    error: str = ""
+
+
+def probe_name(probe: WatchProbe) -> str:
+    """``GET /health``, ``WS /ws/tickers``: how the log and the reports name a probe."""
+    return f"WS {probe.path}" if probe.kind == "ws" else probe.action
+
+
+@dataclass(slots=True)
+class ProbeTally:
+    """One probe's running figures over one interval: counters and a fixed-size histogram."""
+
+    requests: int = 0
+    errors: int = 0
+    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +115,34 @@ class Aggregate:
     health_streak: int = 0
     histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
     endpoints: dict[str, LatencyHistogram] = field(default_factory=dict)
+    #: What the failed HTTP probes and WebSocket probes got, by kind (at most MAX_ERROR_KINDS kinds each).
+    error_kinds: Counter[str] = field(default_factory=Counter)
+    ws_error_kinds: Counter[str] = field(default_factory=Counter)
+    #: Per probe (by :func:`probe_name`) for an interval; None for the whole window, which reports no probe apart.
+    probes: dict[str, ProbeTally] | None = None
 
     def add(self, sample: ProbeSample, streak: int) -> None:
         """Count *sample*; *streak* is the run of failed health probes up to and including it."""
         probe = sample.probe
+        if self.probes is not None:
+            name = probe_name(probe)
+            tally = self.probes.get(name)
+            if tally is None:
+                tally = self.probes[name] = ProbeTally()
+            tally.requests += 1
+            tally.errors += not sample.ok
+            if sample.ms is not None:
+                tally.histogram.record(sample.ms)
         if probe.kind == "ws":
             self.ws_connects += 1
             self.ws_failures += not sample.ok
+            if not sample.ok:
+                _count(self.ws_error_kinds, sample.error or "failed")
         else:
             self.requests += 1
             self.errors += not sample.ok
+            if not sample.ok:
+                _count(self.error_kinds, sample.error or "error")
             if sample.ms is not None:
                 self.histogram.record(sample.ms)
                 endpoint = probe.action.split("?", 1)[0]
@@ -120,14 +170,30 @@ class Aggregate:
         )
 
     def describe(self) -> str:
-        """``24 requests, 0 errors (0%), p95 3.1 ms, WebSocket failures 0/8``."""
+        """``24 requests, 5 errors (20.8%: connection refused x3, 503 x2), p95 3.1 ms, WebSocket failures 0/8``."""
         rate = percent(self.errors / self.requests) if self.requests else "n/a"
+        kinds = f": {kinds_text(self.error_kinds.most_common())}" if self.error_kinds else ""
         p95 = self.histogram.percentile(95.0)
         shown = "n/a" if math.isnan(p95) else format_ms(p95 / 1000)
-        text = f"{self.requests} requests, {self.errors} errors ({rate}), p95 {shown}"
+        text = f"{self.requests} requests, {self.errors} errors ({rate}{kinds}), p95 {shown}"
         if self.ws_connects:
             text += f", WebSocket failures {self.ws_failures}/{self.ws_connects}"
+            if self.ws_error_kinds:
+                text += f" ({kinds_text(self.ws_error_kinds.most_common())})"
         return text
+
+
+def _count(kinds: Counter[str], kind: str) -> None:
+    """Count one error of *kind*, as :data:`OTHER_KIND` once MAX_ERROR_KINDS other kinds are counted."""
+    if kind in kinds or len(kinds) < MAX_ERROR_KINDS:
+        kinds[kind] += 1
+    else:
+        kinds[OTHER_KIND] += 1
+
+
+def _percentile(histogram: LatencyHistogram, q: float) -> float | None:
+    value = histogram.percentile(q)
+    return None if math.isnan(value) else value
 
 
 def run_window(
@@ -135,7 +201,10 @@ def run_window(
 ) -> WatchOutcome:
     """Run the watch window after the checks, unless they already decided against the deploy
     (*prior*: ``"NO-GO"``, ``"ROLLBACK"``), and return its outcome."""
+    from pytest_deploysmoke.config.settings import get_redactor
+
     write = _writer(config)
+    redact = get_redactor(config).redact
     duration, every = settings.target.watch.duration, settings.target.watch.every
     if prior in ("NO-GO", "ROLLBACK"):
         line = f"watch window skipped: the checks already say {prior}"
@@ -145,9 +214,11 @@ def run_window(
         line = f"watch window skipped: the run was stopped ({session.shouldstop})"
         write(line, yellow=True)
         return WatchOutcome((), line)
-    watch = Watch(settings.target, duration, every, write)
-    probes = ", ".join(probe.action for probe in settings.target.watch.probes)
-    write(f"watch window: {_duration(duration)}, a line every {_duration(every)}; probes: {probes}", bold=True)
+    watch = Watch(settings.target, duration, every, write, redact=redact)
+    probes = redact(", ".join(probe.action for probe in settings.target.watch.probes))
+    write(
+        f"watch window: {format_duration(duration)}, a line every {format_duration(every)}; probes: {probes}", bold=True
+    )
     try:
         asyncio.run(watch.run())
     except KeyboardInterrupt:
@@ -169,18 +240,30 @@ def _writer(config: pytest.Config) -> Callable[..., None]:
 class Watch:
     """One watch window on one target; :meth:`run` samples, :meth:`outcome` sums it up."""
 
-    def __init__(self, target: Target, duration: float, every: float, write: Callable[..., None]) -> None:
+    def __init__(
+        self,
+        target: Target,
+        duration: float,
+        every: float,
+        write: Callable[..., None],
+        *,
+        redact: Callable[[str], str] = str,
+    ) -> None:
         self.target = target
         self.duration = duration
         self.every = every
         self.write = write
+        self.redact = redact
         self.probes: Sequence[WatchProbe] = target.watch.probes
         self.health_action = next((p.action for p in self.probes if p.health), f"GET {target.health_path}")
         self.targets_ms = {
             action: budget.target * 1000 for action, budget in target.budgets.items() if budget.target is not None
         }
+        #: The p95 over which p95_over_target trips, per endpoint with a budget target.
+        self.p95_limits_ms = {action: target.rollback.p95_over_target * ms for action, ms in self.targets_ms.items()}
         self.total = Aggregate(self.targets_ms)
         self.intervals = math.ceil(duration / every)
+        self.log: list[WatchInterval] = []
         self.done = 0
         self.streak = 0
         self.rollback: tuple[str, ...] = ()
@@ -203,7 +286,8 @@ class Watch:
             metrics = await self._metrics(client)
             for index in range(1, self.intervals + 1):
                 interval_end = min(start + index * self.every, end)
-                interval = Aggregate(self.targets_ms)
+                interval = Aggregate(self.targets_ms, probes={probe_name(probe): ProbeTally() for probe in self.probes})
+                began_at, began = time.time(), time.monotonic()
                 gap = max(MIN_ROUND_GAP, self.every / ROUNDS_PER_INTERVAL)
                 while time.monotonic() < interval_end:
                     round_start = time.monotonic()
@@ -216,9 +300,11 @@ class Watch:
                     delay = min(round_start + gap, interval_end) - time.monotonic()
                     if delay > 0:
                         await asyncio.sleep(delay)
+                seconds = time.monotonic() - began
                 reading = await self._metrics(client)
                 self.done = index
                 self.write(self._line(index, time.monotonic() - start, interval, metrics, reading))
+                self.log.append(self._logged(index, began_at, seconds, interval, metrics, reading))
                 metrics = reading if isinstance(reading, MetricsReading) else metrics
                 self.rollback = evaluate(target.rollback, interval.figures("the last interval", self.health_action))
                 scope = f"interval {index} of {self.intervals}"
@@ -234,8 +320,8 @@ class Watch:
                     return
 
     def outcome(self) -> WatchOutcome:
-        """The window's verdict input: tripped rules and a one-line account."""
-        what = f"watch window {_duration(self.duration)}, {self.done} of {self.intervals} intervals: "
+        """The window's verdict input: tripped rules, a one-line account and the log of its intervals."""
+        what = f"watch window {format_duration(self.duration)}, {self.done} of {self.intervals} intervals: "
         what += self.total.describe()
         if self.stopped == "rollback":
             what += "; stopped early: a rollback rule tripped"
@@ -248,7 +334,60 @@ class Watch:
             first + (f" (and in {times - 1} more interval{'s' if times > 2 else ''})" if times > 1 else "")
             for first, times in self.unjudged.values()
         )
-        return WatchOutcome(self.rollback, what, interrupted=self.stopped == "interrupted", not_evaluated=unjudged)
+        log = WatchLog(
+            duration=self.duration,
+            every=self.every,
+            planned=self.intervals,
+            intervals=tuple(self.log),
+            stopped=self.stopped,
+            max_error_rate=self.target.rollback.error_rate,
+        )
+        return WatchOutcome(
+            self.rollback, what, interrupted=self.stopped == "interrupted", not_evaluated=unjudged, log=log
+        )
+
+    def _logged(
+        self,
+        index: int,
+        began_at: float,
+        seconds: float,
+        interval: Aggregate,
+        before: MetricsReading | str | None,
+        after: MetricsReading | str | None,
+    ) -> WatchInterval:
+        """The log's record of one interval: its figures, per probe, and the target's CPU share and memory."""
+        named = {probe_name(probe): probe for probe in self.probes}
+        probes = []
+        for name, tally in (interval.probes or {}).items():  # a probe listed twice is one
+            probe = named[name]
+            limit = None if probe.kind == "ws" else self.p95_limits_ms.get(probe.action.split("?", 1)[0])
+            probes.append(
+                ProbeFigures(
+                    probe=self.redact(name),
+                    requests=tally.requests,
+                    errors=tally.errors,
+                    p50_ms=_percentile(tally.histogram, 50.0),
+                    p95_ms=_percentile(tally.histogram, 95.0),
+                    p95_limit_ms=limit,
+                )
+            )
+        cpu, _ = _cpu(before, after)
+        if cpu is not None and cpu < 0:
+            cpu = None  # the counter went back: the target restarted during the interval
+        return WatchInterval(
+            index=index,
+            start=began_at,
+            seconds=seconds,
+            requests=interval.requests,
+            errors=tuple(interval.error_kinds.most_common()),
+            ws_connects=interval.ws_connects,
+            ws_failures=interval.ws_failures,
+            probes=tuple(probes),
+            p95_ms=_percentile(interval.histogram, 95.0),
+            cpu=cpu,
+            memory_bytes=after.rss_bytes if isinstance(after, MetricsReading) else None,
+            ws_errors=tuple(interval.ws_error_kinds.most_common()),
+        )
 
     def _line(
         self,
@@ -259,14 +398,13 @@ class Watch:
         after: MetricsReading | str | None,
     ) -> str:
         clock = datetime.now().strftime("%H:%M:%S")
-        line = f"{clock} +{_duration(elapsed)} [{index}/{self.intervals}]: {interval.describe()}"
+        line = f"{clock} +{format_duration(elapsed)} [{index}/{self.intervals}]: {interval.describe()}"
         if isinstance(after, str):
             line += f"; {after}"
         elif after is not None:
-            if isinstance(before, MetricsReading) and before.cpu_seconds is not None and after.cpu_seconds is not None:
-                spent = after.cpu_seconds - before.cpu_seconds
-                wall = after.at - before.at
-                line += f", CPU {spent:.2f} s ({spent / wall:.0%})" if wall > 0 else f", CPU {spent:.2f} s"
+            share, spent = _cpu(before, after)
+            if spent is not None:
+                line += f", CPU {spent:.2f} s ({share:.0%})" if share is not None else f", CPU {spent:.2f} s"
             if after.rss_bytes is not None:
                 line += f", RSS {after.rss_bytes / 2**20:.1f} MiB"
         return line
@@ -277,9 +415,11 @@ class Watch:
         started = time.perf_counter()
         try:
             response = await client.request(probe.method, probe.path)
-        except (httpx.HTTPError, OSError):
-            return ProbeSample(probe, None, ok=False)
-        return ProbeSample(probe, (time.perf_counter() - started) * 1000, ok=response.status_code < 400)
+        except (httpx.HTTPError, OSError) as exc:
+            return ProbeSample(probe, None, ok=False, error=self.redact(describe_error(exc)))
+        ms = (time.perf_counter() - started) * 1000
+        ok = response.status_code < 400
+        return ProbeSample(probe, ms, ok=ok, error="" if ok else str(response.status_code))
 
     async def _sample_ws(self, probe: WatchProbe) -> ProbeSample:
         """Open the WebSocket; it fails when the open fails or the server closes it within WS_HOLD."""
@@ -294,19 +434,19 @@ class Watch:
                 close_timeout=1.0,
                 ssl=ssl_context(target.verify_tls) if url.startswith("wss:") else None,
             )
-        except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI):
-            return ProbeSample(probe, None, ok=False)
+        except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
+            return ProbeSample(probe, None, ok=False, error=self.redact(describe_open_error(exc)))
         ms = (time.perf_counter() - started) * 1000
-        ok = True
+        error = ""
         try:
             await asyncio.wait_for(connection.recv(), WS_HOLD)
         except asyncio.TimeoutError:
             pass  # a quiet stream that stays open is fine
-        except websockets.ConnectionClosed:
-            ok = False
+        except websockets.ConnectionClosed as exc:
+            error = f"closed code {exc.rcvd.code}" if exc.rcvd is not None else "closed without a close frame"
         finally:
             await connection.close()
-        return ProbeSample(probe, ms, ok=ok)
+        return ProbeSample(probe, ms, ok=not error, error=error)
 
     async def _metrics(self, client: httpx.AsyncClient) -> MetricsReading | str | None:
         """The target's process CPU seconds and resident memory, or what went wrong reading them."""
@@ -316,8 +456,6 @@ class Watch:
         try:
             response = await client.get(url, timeout=min(self.target.timeout, METRICS_TIMEOUT))
         except (httpx.HTTPError, OSError) as exc:
-            from pytest_deploysmoke.clients.network import describe_error
-
             return f"metrics: {describe_error(exc)}"
         if response.status_code != 200:
             return f"metrics: {url} answered {response.status_code}"
@@ -346,9 +484,12 @@ def parse_process_metrics(text: str) -> tuple[float | None, float | None]:
     return cpu, rss
 
 
-def _duration(seconds: float) -> str:
-    if seconds >= 3600 and seconds % 3600 == 0:
-        return f"{seconds / 3600:g} h"
-    if seconds >= 60 and seconds % 60 == 0:
-        return f"{seconds / 60:g} min"
-    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"
+def _cpu(before: MetricsReading | str | None, after: MetricsReading | str | None) -> tuple[float | None, float | None]:
+    """(the target's CPU share of one core over the interval, its CPU seconds); None where unknown."""
+    if not isinstance(before, MetricsReading) or not isinstance(after, MetricsReading):
+        return None, None
+    if before.cpu_seconds is None or after.cpu_seconds is None:
+        return None, None
+    spent = after.cpu_seconds - before.cpu_seconds
+    wall = after.at - before.at
+    return (spent / wall if wall > 0 else None), spent

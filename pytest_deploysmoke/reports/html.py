@@ -13,6 +13,7 @@ import pytest
 
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import get_redactor
+from pytest_deploysmoke.reports.monitoring import monitoring_table
 from pytest_deploysmoke.results import wire
 from pytest_deploysmoke.results.records import CallRecord, Measurement
 from pytest_deploysmoke.results.summary import failure_line, get_verdict
@@ -180,6 +181,8 @@ class HtmlReport:
         rows.update((self._redact(name), escape(self._redact(value))) for name, value in verdict.run.extra)
         self._put_rows(self._blacked_out(rows))
         prefix.insert(0, f"<style>{_STYLE}</style>{render_banner(verdict, self._redact)}")
+        if verdict.watch_log is not None:
+            prefix.insert(1, render_monitoring(verdict, self._redact))
 
     def _blacked_out(self, rows: dict[str, str]) -> dict[str, str]:
         """Apply pytest-html's ``environment_table_redact_list`` to rows it has not seen at sessionstart."""
@@ -290,6 +293,44 @@ def render_manual(verdict: Verdict, redact: Callable[[str], str]) -> str:
         if items
     )
     return f'<div class="deploysmoke-manual" id="deploysmoke-manual"><b>By hand:</b>{listed}</div>'
+
+
+# The monitoring section's own style travels with it, as the banner's does.
+_MONITORING_STYLE = """
+.deploysmoke-monitoring { margin: 0 0 14px; color: #222; font-size: 13px; }
+.deploysmoke-monitoring h2 { font-size: 16px; margin: 0 0 4px; }
+.deploysmoke-monitoring p { margin: 2px 0 6px; }
+.deploysmoke-monitoring table { border-collapse: collapse; }
+.deploysmoke-monitoring th, .deploysmoke-monitoring td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
+  vertical-align: top; }
+.deploysmoke-monitoring th { background: #f4f4f4; }
+.deploysmoke-monitoring td { font-family: "Courier New", Courier, monospace; font-size: 12px; }
+.deploysmoke-monitoring td.num { text-align: right; }
+"""
+
+
+def render_monitoring(verdict: Verdict, redact: Callable[[str], str]) -> str:
+    """The watch window's monitoring table, one row per interval, and how the window ended ("" without a window)."""
+    if verdict.watch_log is None:
+        return ""
+    table = monitoring_table(verdict.watch_log)
+    parts = [
+        f"<style>{_MONITORING_STYLE}</style>",
+        '<section id="deploysmoke-monitoring" class="deploysmoke-monitoring" aria-label="monitoring">',
+        "<h2>Monitoring</h2>",
+        f"<p>{escape(redact(table.ended))}</p>",
+    ]
+    if table.rows:
+        parts.append("<table><tr>" + "".join(f"<th>{escape(redact(cell))}</th>" for cell in table.header) + "</tr>")
+        for row in table.rows:
+            cells = "".join(
+                f"<td{' class=num' if index in table.numeric else ''}>{escape(redact(cell))}</td>"
+                for index, cell in enumerate(row)
+            )
+            parts.append(f"<tr>{cells}</tr>")
+        parts.append("</table>")
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def _render_phases(results: Sequence[PhaseResult]) -> str:

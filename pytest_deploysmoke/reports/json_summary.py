@@ -11,6 +11,7 @@ from pytest_deploysmoke.results.verdict import CheckResult, PhaseResult, RunInfo
 if TYPE_CHECKING:
     from pytest_deploysmoke.results.manual import ManualResult
     from pytest_deploysmoke.results.records import CallRecord, Measurement
+    from pytest_deploysmoke.results.watch_log import ProbeFigures, WatchInterval
 
 #: The document's ``"schema"``; fields are only added within one number, and a removal or a
 #: change of meaning bumps it (see docs/json-schema.md).
@@ -50,6 +51,7 @@ def summary_document(verdict: Verdict) -> dict[str, Any]:
         "selection": _selection(verdict.selection),
         "interrupted": verdict.ending.interrupted or None,
         "not_ready": verdict.ending.not_ready or None,
+        "watch": _watch(verdict),
         "phases": [_phase(phase) for phase in verdict.phases],
         "checks": [_check(check) for check in verdict.checks],
         "held_back": [{"nodeid": check.nodeid, "title": check.title} for check in verdict.held_back],
@@ -151,6 +153,52 @@ def _manual(result: ManualResult) -> dict[str, Any]:
         "at": None if confirmation is None else _timestamp(confirmation.at),
         "note": None if confirmation is None else confirmation.note or None,
     }
+
+
+def _watch(verdict: Verdict) -> dict[str, Any] | None:
+    """The watch window's plan, how it ended and each interval's figures; None when no window ran."""
+    log = verdict.watch_log
+    if log is None:
+        return None
+    return {
+        "duration_s": _seconds(log.duration),
+        "every_s": _seconds(log.every),
+        "planned": log.planned,
+        "stopped": log.stopped or None,
+        "line": verdict.watch,
+        "max_error_rate": log.max_error_rate,
+        "intervals": [_watch_interval(interval) for interval in log.intervals],
+    }
+
+
+def _watch_interval(interval: WatchInterval) -> dict[str, Any]:
+    rate = interval.error_rate
+    return {
+        "start": _timestamp(interval.start),
+        "seconds": _seconds(interval.seconds),
+        "requests": interval.requests,
+        "errors": dict(interval.errors),
+        "error_rate": None if rate is None else round(rate, 4),
+        "p95_ms": _optional_ms(interval.p95_ms),
+        "probes": {probe.probe: _watch_probe(probe) for probe in interval.probes},
+        "ws_connects": interval.ws_connects,
+        "ws_failures": interval.ws_failures,
+        "cpu": None if interval.cpu is None else round(interval.cpu, 4),
+        "memory_bytes": None if interval.memory_bytes is None else round(interval.memory_bytes),
+    }
+
+
+def _watch_probe(probe: ProbeFigures) -> dict[str, Any]:
+    return {
+        "p50_ms": _optional_ms(probe.p50_ms),
+        "p95_ms": _optional_ms(probe.p95_ms),
+        "requests": probe.requests,
+        "errors": probe.errors,
+    }
+
+
+def _optional_ms(value: float | None) -> float | None:
+    return None if value is None else _ms(value)
 
 
 def _environment(run: RunInfo) -> dict[str, str | None]:

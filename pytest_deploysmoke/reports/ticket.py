@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 
 from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.reports.monitoring import monitoring_table
 from pytest_deploysmoke.results.manual import ManualResult
 from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import CheckResult, FixtureCalls, PhaseOutcome, PhaseResult, RunInfo, Verdict
@@ -37,6 +38,7 @@ def render_ticket(verdict: Verdict) -> str:
         _heading(verdict),
         *_findings(verdict),
         *_checklist(verdict),
+        *_monitoring(verdict),
         *_setup_and_cleanup(verdict.fixture_calls),
         *_response_times(verdict.checks, verdict.fixture_calls),
         *_environment(verdict.run),
@@ -191,6 +193,19 @@ def _check_time(check: CheckResult) -> str:
 def _measured(check: CheckResult, lead: str) -> str:
     """``; GET /x: n 20, 0 errors, p50 12 ms, p95 30 ms, p99 33 ms (p95 budget 500 ms)`` per measurement."""
     return "".join(lead + _text(measurement.describe()) for measurement in check.measurements)
+
+
+def _monitoring(verdict: Verdict) -> list[str]:
+    """The watch window's table, one row per interval, and how the window ended; nothing when none ran."""
+    if verdict.watch_log is None:
+        return []
+    table = monitoring_table(verdict.watch_log)
+    section = f"### Monitoring\n\n{_text(table.ended)}"
+    if table.rows:
+        header = [_text(cell) for cell in table.header]
+        rows = [[_text(cell) for cell in row] for row in table.rows]
+        section += "\n\n" + _table(header, rows, right=table.numeric)
+    return [section]
 
 
 def _setup_and_cleanup(fixtures: Sequence[FixtureCalls]) -> list[str]:

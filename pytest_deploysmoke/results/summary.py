@@ -190,6 +190,7 @@ class RunSummary:
         run = self._run_info()
         manual = self.manual()
         watch_line = ""
+        watch_log = None
         if target.watch.duration > 0:
             from pytest_deploysmoke.perf import watch
 
@@ -208,6 +209,7 @@ class RunSummary:
             rollback += outcome.rollback
             unjudged += outcome.not_evaluated
             watch_line = outcome.line
+            watch_log = outcome.log
             if outcome.interrupted:
                 ending = replace(ending, interrupted="SIGINT during the watch window")
         return decide(
@@ -221,6 +223,7 @@ class RunSummary:
             not_evaluated=unjudged,
             max_retried=target.max_retried,
             manual=manual,
+            watch_log=watch_log,
         )
 
     def manual(self) -> tuple[ManualResult, ...]:

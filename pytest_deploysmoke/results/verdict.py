@@ -309,6 +309,7 @@ def decide(
     not_evaluated: Sequence[str] = (),
     max_retried: float = DEFAULT_MAX_RETRIED,
     manual: Sequence[ManualResult] = (),
+    watch_log: WatchLog | None = None,
 ) -> Verdict:
     """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; so is a run that
     checked nothing, never got its target ready, or was cut short; retries and self-skipped checks
@@ -319,7 +320,8 @@ def decide(
     *rollback* holds the rollback rules that tripped (see :mod:`pytest_deploysmoke.perf.rollback`); any
     makes the decision ROLLBACK, whatever the checks said, and so does a failed check with a
     ``rollback`` mark (its rule, node id and message join the rollback reasons).  *watch* is the
-    watch window's line; *ending* says how the run ended (interrupted, not ready, its selection).
+    watch window's line and *watch_log* its intervals' figures (None when no window ran), which the
+    reports show; *ending* says how the run ended (interrupted, not ready, its selection).
     *not_evaluated* holds the rules that had too few samples to be evaluated (``... not evaluated:
     9 samples < 20 ...``): each is a warning, never a rollback on too little data.
     *max_retried* is the target's share of an endpoint's calls that may need a retry: an endpoint
@@ -373,6 +375,7 @@ def decide(
         watch=watch,
         ending=ending,
         manual=tuple(manual),
+        watch_log=watch_log,
     )
 
 

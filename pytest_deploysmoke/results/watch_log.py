@@ -7,6 +7,7 @@ the Prometheus metrics).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -40,6 +41,8 @@ class WatchInterval:
     #: The target's CPU use over the interval, as a share of one core (0.12 is 12 %), from ``metrics_url``.
     cpu: float | None = None
     memory_bytes: float | None = None  # its resident memory at the interval's end
+    #: What the failed WebSocket probes got, by kind (``"closed code 1011"``), most frequent first.
+    ws_errors: tuple[tuple[str, int], ...] = ()
 
     @property
     def error_count(self) -> int:
@@ -64,3 +67,17 @@ class WatchLog:
     stopped: str = ""
     #: The ``error_rate`` rollback threshold (a fraction).
     max_error_rate: float | None = None
+
+
+def kinds_text(kinds: Iterable[tuple[str, int]]) -> str:
+    """``connection refused x3, 503 x2``: what the failed probes got, in the order given."""
+    return ", ".join(f"{kind} x{count}" for kind, count in kinds)
+
+
+def format_duration(seconds: float) -> str:
+    """``1 h``, ``15 min``, ``30 s``, ``2.0 s``: a window's length or interval as its lines say it."""
+    if seconds >= 3600 and seconds % 3600 == 0:
+        return f"{seconds / 3600:g} h"
+    if seconds >= 60 and seconds % 60 == 0:
+        return f"{seconds / 60:g} min"
+    return f"{seconds:.0f} s" if seconds >= 10 else f"{seconds:.1f} s"

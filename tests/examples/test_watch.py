@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
+from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,8 @@ from tests.fix_examples import replace_budgets, run_kifu
 
 SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 WATCH = ("--deploy-phase=health", "--deploy-watch=6s", "--deploy-watch-every=2s")
+KLINES = "GET /api/v1/market/klines?symbol=BTCUSDT&interval=1d&limit=5"
+TICKERS = "WS /ws/tickers?symbols=BTCUSDT"
 
 
 def lower_min_samples(kifu: pytest.Pytester) -> None:
@@ -52,10 +56,46 @@ def watch_run(kifu: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, dict
     return result, summary
 
 
+def monitoring_rows(ticket: str) -> list[list[str]]:
+    """The rows of the ticket's Monitoring table (header first, alignment row left out), cell by cell."""
+    section = ticket.split("### Monitoring\n\n", 1)[1].split("\n### ", 1)[0]
+    lines = [line for line in section.splitlines() if line.startswith("|")]
+    rows = [[cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]] for line in lines]
+    return [rows[0], *rows[2:]]
+
+
+class _MonitoringTable(HTMLParser):
+    """The cells of the HTML report's monitoring table (``<section id="deploysmoke-monitoring">``), row by row."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[list[str]] = []
+        self._inside = self._cell = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "section" and ("id", "deploysmoke-monitoring") in attrs:
+            self._inside = True
+        elif self._inside and tag == "tr":
+            self.rows.append([])
+        elif self._inside and tag in ("td", "th"):
+            self.rows[-1].append("")
+            self._cell = True
+
+    def handle_endtag(self, tag: str) -> None:
+        self._cell = self._cell and tag not in ("td", "th")
+        self._inside = self._inside and tag != "section"
+
+    def handle_data(self, data: str) -> None:
+        if self._cell:
+            self.rows[-1][-1] += data
+
+
 def test_good_deploy_stays_go_over_the_watch_window(kifu: pytest.Pytester) -> None:
-    """On a good deploy the window prints one line per interval, trips no rule and the verdict stays GO."""
+    """On a good deploy the window prints one line per interval, trips no rule and the verdict stays GO;
+    the ticket and the HTML report carry its monitoring table, the JSON each interval's figures."""
     generous_budgets(kifu)
-    result, summary = watch_run(kifu)
+    ticket, report = kifu.path / "ticket.md", kifu.path / "report.html"
+    result, summary = watch_run(kifu, f"--deploy-ticket={ticket}", f"--html={report}", "--self-contained-html")
     assert result.ret == pytest.ExitCode.OK, result.stdout.str()
     result.stdout.fnmatch_lines(
         [
@@ -68,6 +108,35 @@ def test_good_deploy_stays_go_over_the_watch_window(kifu: pytest.Pytester) -> No
     )
     verdict = summary["verdict"]
     assert (verdict["decision"], verdict["rollback"], verdict["warnings"]) == ("GO", [], []), verdict
+
+    intervals = summary["watch"]["intervals"]
+    assert (summary["watch"]["stopped"], len(intervals)) == (None, 3)
+    for interval in intervals:
+        assert list(interval["probes"]) == ["GET /health", KLINES, TICKERS]
+        assert (interval["errors"], interval["error_rate"], interval["ws_failures"]) == ({}, 0.0, 0)
+        assert interval["ws_connects"] == interval["probes"][TICKERS]["requests"] > 0
+        assert interval["cpu"] is not None and interval["memory_bytes"] > 0  # the stand-in's own /metrics
+    rows = monitoring_rows(ticket.read_text(encoding="utf-8"))
+    assert rows[0] == [
+        "Time (UTC)",
+        "Requests",
+        "Errors",
+        "Error rate",
+        "GET /health p50 / p95",
+        f"{KLINES} p50 / p95",
+        f"{TICKERS} p50 / p95",
+        "WebSocket failures",
+        "CPU",
+        "Memory",
+    ]
+    assert len(rows) == 4
+    for row, interval in zip(rows[1:], intervals, strict=True):
+        assert row[:4] == [interval["start"][11:19], str(interval["requests"]), "0", "0%"]
+        assert row[7] == f"0/{interval['ws_connects']}"
+        assert row[8].endswith("%") and row[9] == f"{interval['memory_bytes'] / 2**20:.1f} MiB"
+    html = _MonitoringTable()
+    html.feed(report.read_text(encoding="utf-8"))
+    assert html.rows == rows
 
 
 @pytest.mark.parametrize(
@@ -95,6 +164,21 @@ def test_fault_trips_its_rollback_rule(
     result.stdout.no_fnmatch_line("*[[]2/3]*")
     assert summary["verdict"]["decision"] == "ROLLBACK"
     assert len(summary["verdict"]["rollback"]) == 1 and summary["verdict"]["rollback"][0].startswith(reason[:10])
+    watch = summary["watch"]
+    assert (watch["stopped"], len(watch["intervals"])) == ("rollback", 1)
+    [interval] = watch["intervals"]
+    probes = interval["probes"]
+    if fault == "error_burst":  # every third klines request answers 500: the errors say so, by kind
+        assert interval["errors"] == {"500": probes[KLINES]["errors"]} and probes[KLINES]["errors"] > 0
+        result.stdout.fnmatch_lines([f"deploysmoke *[[]1/3]: * {probes[KLINES]['errors']} errors (*%: 500 x*)*"])
+    elif fault == "slow_health":
+        assert probes["GET /health"]["p95_ms"] > 200  # the rule's limit: twice the 100 ms target
+    else:  # ws_close: every open is closed at once with 1011
+        failures = interval["ws_failures"]
+        assert failures == interval["ws_connects"] == probes[TICKERS]["errors"] > 0
+        result.stdout.fnmatch_lines(
+            [f"deploysmoke *[[]1/3]: *WebSocket failures {failures}/{failures} (closed code 1011 x{failures})*"]
+        )
 
 
 def test_interval_with_too_few_samples_warns_instead_of_rolling_back(

@@ -96,6 +96,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
         "selection": {"partial": False, "selected": 2, "collected": 2, "narrowed_by": []},
         "interrupted": None,
         "not_ready": None,
+        "watch": None,
         "phases": [
             {"name": "health", "gate": True, "outcome": "passed", "passed": 1, "failed": 0, "skipped": 0},
             {"name": "features", "gate": False, "outcome": "failed", "passed": 0, "failed": 1, "skipped": 0},
@@ -200,6 +201,7 @@ def test_rendering_is_stable_text() -> None:
         "selection",
         "interrupted",
         "not_ready",
+        "watch",
         "phases",
         "checks",
         "held_back",
