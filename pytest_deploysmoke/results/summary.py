@@ -267,8 +267,10 @@ class RunSummary:
         verdict = self.config.stash[verdict_key] = self.verdict(session)
         if not verdict.go and session.exitstatus == pytest.ExitCode.OK:
             # pytest returns session.exitstatus as set after sessionfinish: the checks that ran passed,
-            # the deploy did not (a rollback rule, nothing checked, a target never ready).
-            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+            # the deploy did not (a rollback rule, nothing checked, a target never ready), or Ctrl-C
+            # stopped the watch window after them: exit 2, as any interrupted run.
+            interrupted = bool(verdict.ending.interrupted)
+            session.exitstatus = pytest.ExitCode.INTERRUPTED if interrupted else pytest.ExitCode.TESTS_FAILED
         result = yield
         self.config.hook.pytest_deploysmoke_verdict(config=self.config, verdict=verdict)
         return result
