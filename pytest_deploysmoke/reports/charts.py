@@ -164,7 +164,7 @@ def latency_buckets(ms: Sequence[float]) -> tuple[Bucket, ...]:
     if not ms:
         return ()
     edges = [_edge(min(ms), above=False)]
-    top = max(ms)
+    top = max(max(ms), _FLOOR_MS)  # calls timed at 0 ms still fill the first bucket
     while edges[-1] <= top:
         edges.append(_edge(edges[-1], above=True))
     counts = [0] * (len(edges) - 1)

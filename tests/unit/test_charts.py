@@ -129,6 +129,7 @@ def test_buckets_are_log_spaced_round_and_count_every_call() -> None:
     assert [b.count for b in buckets] == [2, 0, 1, 0, 0, 1, 2, 0, 0, 1]
     assert latency_buckets([]) == ()
     assert sum(b.count for b in latency_buckets([0.0, 0.0004, 0.2, 5e5])) == 4  # 0 ms, sub-µs and minutes
+    assert latency_buckets([0.0, 0.0]) == (Bucket(0.001, 0.0015, 2),)  # every call timed at 0 ms
 
 
 @pytest.mark.parametrize(
