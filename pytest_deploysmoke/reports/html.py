@@ -83,10 +83,9 @@ _CHARTS_STYLE = """
 body { display: flex; flex-direction: column; }
 body > .summary, .summary > .additional-summary.postfix { display: contents; }
 .summary > .summary__data { flex: none; }
-#deploysmoke-charts { order: 1; }
+#deploysmoke-charts { order: 1; margin: 6px 0 14px; }
 #environment-header, #environment { order: 2; }
 footer { order: 3; }
-#deploysmoke-charts { margin: 6px 0 14px; }
 #deploysmoke-charts h3 { margin: 10px 0 4px; font-size: 14px; }
 .deploysmoke-charts__note { color: #444; margin: 2px 0 8px; font-size: 12px; }
 .deploysmoke-charts__grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 10px; }
@@ -200,7 +199,7 @@ class HtmlReport:
     # -- charts: each endpoint's latency, the watch window ------------------------------------
 
     # A second implementation of the summary hook, under a name of its own (pluggy's specname),
-    # keeps the charts apart from the banner: they go below the summary, above the results.
+    # keeps the charts apart from the banner (the postfix; _CHARTS_STYLE shows them below the results).
     @pytest.hookimpl(optionalhook=True, specname="pytest_html_results_summary")
     def pytest_html_results_summary_charts(self, postfix: list[str]) -> None:
         verdict = get_verdict(self._config)
