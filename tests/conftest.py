@@ -19,6 +19,7 @@ import redis  # noqa: F401
 import uvicorn  # noqa: F401
 
 import pytest_deploysmoke
+from pytest_deploysmoke.reports import charts
 
 # Import every plugin module and client library up front.  pytester's in-process runs drop
 # the modules first imported inside them, and the plugin imports most modules lazily; a
@@ -27,6 +28,12 @@ import pytest_deploysmoke
 for _module in pkgutil.walk_packages(pytest_deploysmoke.__path__, "pytest_deploysmoke."):
     if not _module.name.endswith(".__main__"):  # a command line, run only as one
         importlib.import_module(_module.name)
+
+# pygal too, which the HTML report's charts import: it imports importlib_metadata, which on
+# import turns off the standard library's finder of installed distributions and puts its own
+# on sys.meta_path; pytester puts sys.meta_path back after each run, so imported inside a run
+# it would leave the later runs finding no plugin at all (no --deploy-target, no --html).
+charts.import_pygal()
 
 pytest_plugins = [
     "tests.fix_servers",

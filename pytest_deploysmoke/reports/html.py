@@ -80,6 +80,26 @@ footer { order: 2; }
   white-space: pre-wrap; word-break: break-word; }
 """
 
+#: Latency charts drawn at most, for the endpoints with the most calls (the section names the others).
+CHARTED_ENDPOINTS = 12
+# The charts come after the results (a failed check must show without scrolling) and before the
+# environment.  pytest-html has no hook below its table, so the section leaves the summary's box
+# (display: contents) and takes its place in the page's column (body is a flex column).
+_CHARTS_STYLE = """
+body { display: flex; flex-direction: column; }
+body > .summary, .summary > .additional-summary.postfix { display: contents; }
+.summary > .summary__data { flex: none; }
+#deploysmoke-charts { order: 1; margin: 6px 0 14px; }
+#environment-header, #environment { order: 2; }
+footer { order: 3; }
+#deploysmoke-charts h3 { margin: 10px 0 4px; font-size: 14px; }
+.deploysmoke-charts__note { color: #444; margin: 2px 0 8px; font-size: 12px; }
+.deploysmoke-charts__grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 10px; }
+.deploysmoke-charts__grid--wide { grid-template-columns: repeat(auto-fill, minmax(520px, 1fr)); }
+.deploysmoke-chart { margin: 0; padding: 4px; border: 1px solid #e2e2e2; border-radius: 4px; background: #fff; }
+.deploysmoke-chart svg { display: block; width: 100%; height: auto; }
+"""
+
 
 class HtmlReport:
     """pytest-html's hooks for one run, registered on the controller when pytest-html writes a report.
@@ -184,6 +204,16 @@ class HtmlReport:
         if verdict.watch_log is not None:
             prefix.insert(1, render_monitoring(verdict, self._redact))
 
+    # -- charts: each endpoint's latency, the watch window ------------------------------------
+
+    # A second implementation of the summary hook, under a name of its own (pluggy's specname),
+    # keeps the charts apart from the banner (the postfix; _CHARTS_STYLE shows them below the results).
+    @pytest.hookimpl(optionalhook=True, specname="pytest_html_results_summary")
+    def pytest_html_results_summary_charts(self, postfix: list[str]) -> None:
+        verdict = get_verdict(self._config)
+        if verdict is not None:
+            postfix.append(render_charts(verdict, self._redact))
+
     def _blacked_out(self, rows: dict[str, str]) -> dict[str, str]:
         """Apply pytest-html's ``environment_table_redact_list`` to rows it has not seen at sessionstart."""
         patterns = self._config.getini("environment_table_redact_list")
@@ -226,6 +256,52 @@ def environment_rows(run: RunInfo) -> dict[str, str]:
         "Git commit": run.commit or "(not a git checkout)",
     }
     return {name: escape(value) for name, value in values.items()}
+
+
+def render_charts(verdict: Verdict, redact: Callable[[str], str]) -> str:
+    """The "Charts" section: each endpoint's latency distribution, then the watch window over time.
+
+    The endpoints with the most calls are drawn, at most :data:`CHARTED_ENDPOINTS`; the section
+    names the others.  The charts are inline SVG: the page needs no script and no file for them.
+    """
+    from pytest_deploysmoke.reports import charts
+
+    endpoints = charts.endpoint_latencies(call for check in verdict.checks for call in check.calls)
+    drawn, left_out = endpoints[:CHARTED_ENDPOINTS], endpoints[CHARTED_ENDPOINTS:]
+    parts = [f'<section id="deploysmoke-charts" aria-label="charts"><style>{_CHARTS_STYLE}</style><h2>Charts</h2>']
+    parts.append("<h3>Latency per endpoint</h3>")
+    if drawn:
+        parts.append(
+            '<p class="deploysmoke-charts__note">The time of each HTTP request and WebSocket step the checks'
+            " made (warm-up requests left out), in buckets on a log scale; a dotted line marks the median (p50),"
+            " a dashed one p95, and solid ones the budget's target and limit when its calls had one.</p>"
+        )
+        parts.append('<div class="deploysmoke-charts__grid">')
+        for endpoint in drawn:
+            name = escape(redact(endpoint.endpoint))
+            svg = charts.latency_chart(endpoint, redact=redact)
+            parts.append(f'<figure class="deploysmoke-chart" data-endpoint="{name}">{svg}</figure>')
+        parts.append("</div>")
+        if left_out:
+            others = ", ".join(f"{redact(endpoint.endpoint)} ({endpoint.calls})" for endpoint in left_out)
+            parts.append(
+                f'<p class="deploysmoke-charts__note">{len(drawn)} of {len(endpoints)} endpoints drawn, those with'
+                f" the most calls; not drawn (calls): {escape(others)}</p>"
+            )
+    else:
+        parts.append('<p class="deploysmoke-charts__note">No HTTP request or WebSocket step was recorded.</p>')
+    log = verdict.watch_log
+    if log is not None:
+        parts.append("<h3>Watch window</h3>")
+        if log.intervals:
+            parts.append('<div class="deploysmoke-charts__grid deploysmoke-charts__grid--wide">')
+            for svg in (charts.watch_p95_chart(log, redact=redact), charts.watch_error_rate_chart(log)):
+                parts.append(f'<figure class="deploysmoke-chart deploysmoke-chart--watch">{svg}</figure>')
+            parts.append("</div>")
+        else:
+            parts.append('<p class="deploysmoke-charts__note">The watch window ended before its first interval.</p>')
+    parts.append("</section>")
+    return "".join(parts)
 
 
 def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
