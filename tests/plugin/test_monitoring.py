@@ -205,6 +205,12 @@ def html_monitoring(report: Path) -> dict[str, Any]:
                     rows: [...s.querySelectorAll('tr')].map(tr => [...tr.children].map(c => c.innerText.trim())),
                 })"""
             )
+            shown["charts"] = page.locator("figure.deploysmoke-chart--watch").evaluate_all(
+                """figures => figures.map(f => {
+                    const box = f.querySelector('svg').getBoundingClientRect();
+                    return {width: box.width, height: box.height, text: f.textContent};
+                })"""
+            )
         finally:
             browser.close()
     return shown
@@ -295,6 +301,11 @@ def test_each_interval_breaks_errors_down_by_kind_in_every_report(
     shown = html_monitoring(pytester.path / "report.html")
     assert shown["lead"] == lead
     assert shown["rows"] == rows
+    # ... and draws the window: p95 per probe over time, and the error rate, each a visible chart.
+    p95_chart, rate_chart = shown["charts"]
+    assert all(chart["width"] > 100 and chart["height"] > 100 for chart in shown["charts"])
+    assert all(probe in p95_chart["text"] for probe in ("GET /flaky", "GET /health"))
+    assert "error rate" in rate_chart["text"].lower()
 
 
 @pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
