@@ -53,9 +53,11 @@ class DeploySession:
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item) -> Generator[None, object, object]:
+        from pytest_deploysmoke.clients import tracecontext
         from pytest_deploysmoke.results import records
 
         records.set_current_item(item.config, item)
+        tracecontext.begin_check(item)  # one trace for every call the check makes
         try:
             return (yield)
         finally:

@@ -124,6 +124,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "target_ms": None,
                         "write": False,
                         "warmup": False,
+                        "trace_id": None,
                     },
                     {
                         "kind": "http",
@@ -136,9 +137,11 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "target_ms": None,
                         "write": False,
                         "warmup": False,
+                        "trace_id": None,
                     },
                 ],
                 "measurements": [],
+                "trace_url": None,
             },
             {
                 "nodeid": "t.py::test_items",
@@ -165,6 +168,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "not_evaluated": None,
                     }
                 ],
+                "trace_url": None,
             },
         ],
         "held_back": [],
