@@ -83,12 +83,15 @@ def test_health(http):
 """
 
 
-def test_failed_check_names_the_trace_the_service_recorded(pytester: pytest.Pytester, traced_url: str) -> None:
+@pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
+def test_failed_check_names_the_trace_the_service_recorded(
+    pytester: pytest.Pytester, traced_url: str, xdist: list[str]
+) -> None:
     """A failed check's line ends with its trace id, which is the trace of the span the stand-in recorded for
     the failing call, a child of the span id that call sent; the terminal, the JSON and the ticket agree."""
     run = uuid.uuid4().hex
     write_project(pytester, traced_url, ORDER_CHECKS.format(run=run), f'trace_url = "{TRACE_URL}"\n')
-    result = pytester.runpytest("--deploy-target=t", "--deploy-json=smoke.json", "--deploy-ticket=ticket.md")
+    result = pytester.runpytest("--deploy-target=t", "--deploy-json=smoke.json", "--deploy-ticket=ticket.md", *xdist)
     result.assert_outcomes(passed=1, failed=1)
 
     sent = HEADER.fullmatch((pytester.path / "sent.txt").read_text())
@@ -196,6 +199,28 @@ def test_each_attempt_and_each_request_is_a_span_of_the_checks_trace(
         assert len(set(parents)) == len(parents), f"{name}: a span id was sent twice"
         traces.add(trace)
     assert len(traces) == 3
+
+
+RERUN_CHECK = """
+from pathlib import Path
+
+
+def test_flaky_once(http):
+    attempt = "second" if Path("tried").exists() else "first"
+    Path("tried").touch()
+    assert http.get(f"/ok?run={run}&attempt={{attempt}}").status_code == 200
+    assert attempt == "second"
+"""
+
+
+def test_a_rerun_is_a_trace_of_its_own(pytester: pytest.Pytester, traced_url: str) -> None:
+    """Under pytest-rerunfailures, each attempt of a check draws a new trace."""
+    run = uuid.uuid4().hex
+    write_project(pytester, traced_url, RERUN_CHECK.format(run=run))
+    result = pytester.runpytest("--deploy-target=t", "--reruns=1")
+    assert result.parseoutcomes()["rerun"] == 1 and result.parseoutcomes()["passed"] == 1
+    first, second = (span_of(traced_url, run, f"/ok?attempt={n}")["trace_id"] for n in ("first", "second"))
+    assert first != second
 
 
 LOCUST_CHECK = """
