@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import pytest
@@ -33,3 +34,13 @@ def recorded_calls(reprec: pytest.HookRecorder, nodeid_part: str = "") -> list[d
 def recorded_fixture_calls(reprec: pytest.HookRecorder, fixture: str) -> list[dict[str, Any]]:
     """The calls fixture *fixture* (wider than a check) made while setting up and cleaning up."""
     return [call for calls in _user_property(reprec, "deploysmoke.fixture_calls") for call in calls.get(fixture, [])]
+
+
+#: How a failed check's message (and its reason) ends when its calls carried a trace.
+TRACE_NOTE = re.compile(r" \(trace [0-9a-f]{32}\)$")
+
+
+def without_trace(line: str) -> str:
+    """*line*, a failed check's message or reason, without the trace note it must end with."""
+    assert TRACE_NOTE.search(line), f"no trace note at the end of: {line}"
+    return TRACE_NOTE.sub("", line)

@@ -150,3 +150,12 @@ def tls_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def closed_port() -> int:
     """A loopback port nothing listens on (connections are refused)."""
     return free_port()
+
+
+@pytest.fixture(scope="session")
+def traced_url() -> Iterator[str]:
+    """Base URL of the stand-in instrumented with the OpenTelemetry SDK; ``GET /_spans`` lists the spans it recorded."""
+    from tests.apps.traced import app
+
+    with serve_in_thread(app, "traced stand-in") as url:
+        yield url

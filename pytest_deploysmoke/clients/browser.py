@@ -1,5 +1,5 @@
 """Browser checks: what a page did wrong (console errors, failed requests, guarded writes), screens that
-render, and screenshots for the reports.
+render, the trace context of the page's requests to the target, and screenshots for the reports.
 
 Playwright is imported only by the functions that drive a page, and only when a check asks for
 ``ui_page``: a run without browser checks never loads it.
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from pytest_deploysmoke.clients import tracecontext
 from pytest_deploysmoke.errors import BudgetExceeded, GuardError, UiError
 from pytest_deploysmoke.guard import ProductionGuard, get_decision, get_guard
 from pytest_deploysmoke.perf.budgets import Budget, Duration, parse_duration
@@ -60,16 +61,21 @@ class PageWatch:
     guard: ProductionGuard
     problems: list[str] = field(default_factory=list)
     origin: str = ""
+    #: The check's trace: every request of the page to the target carries it in its ``traceparent``.
+    trace_id: str = ""
     _blocked: list[Request] = field(default_factory=list)  # aborted by the guard: reported once, as blocked
 
     def __post_init__(self) -> None:
         self.origin = origin_of(self.target.base_url)
+        self.trace_id = tracecontext.check_trace_id(self.item)
         self.page.on("console", self._console)
         self.page.on("pageerror", self._page_error)
         self.page.on("response", self._response)
         self.page.on("requestfailed", self._request_failed)
+        # Routes run in the reverse order of their registration: this one last, once the guard let a request through.
+        self.page.route(self.ours, self._traced)
         decision = get_decision(self.item)
-        if decision is not None and not decision.may_write:  # a check that may write pays nothing for routing
+        if decision is not None and not decision.may_write:  # a check that may write pays nothing for guarding
             self.page.route("**/*", self._guarded)
 
     def ours(self, url: str) -> bool:
@@ -125,11 +131,31 @@ class PageWatch:
             return
         route.fallback()
 
+    def _traced(self, route: Route) -> None:
+        """Send a request of the page to the target with a ``traceparent`` in the check's trace (a new span
+        each), unless the page set its own."""
+        headers = route.request.headers
+        if tracecontext.TRACEPARENT in headers:  # Playwright gives the names in lower case
+            route.fallback()
+            return
+        route.fallback(headers={**headers, tracecontext.TRACEPARENT: tracecontext.traceparent(self.trace_id)})
+
     def record(
-        self, kind: CallKind, action: str, outcome: str, *, ok: bool, ms: float, budget: Budget | None = None
+        self,
+        kind: CallKind,
+        action: str,
+        outcome: str,
+        *,
+        ok: bool,
+        ms: float,
+        budget: Budget | None = None,
+        trace_id: str = "",
     ) -> None:
-        """Record a browser step on the check."""
-        record(self.item.config, CallRecord.budgeted(kind, action, outcome, ok=ok, ms=ms, budget=budget))
+        """Record a browser step on the check (*trace_id*: a navigation's, which carried the check's trace)."""
+        record(
+            self.item.config,
+            CallRecord.budgeted(kind, action, outcome, ok=ok, ms=ms, budget=budget, trace_id=trace_id),
+        )
 
     def settle(self) -> None:
         """Take in the events the browser sent so far: Playwright delivers them only during a call, in
@@ -312,7 +338,7 @@ def expect_renders(
         response = page.goto(path)
         opened = (time.perf_counter() - started) * 1000
         status = response.status if response is not None else 0
-        watch.record("ui", f"open {path}", str(status or "ok"), ok=status < 400, ms=opened)
+        watch.record("ui", f"open {path}", str(status or "ok"), ok=status < 400, ms=opened, trace_id=watch.trace_id)
         if status >= 400:
             raise UiError(f"UI {path}: the page answered {status}; is the screen deployed at that path?")
         if url is None and not _url_matches(page.url, path):

@@ -2,8 +2,8 @@
 
 The seam is the transport, as in httpx itself: :class:`TimedTransport` and
 :class:`AsyncTimedTransport` are thin mirrored shells around one :class:`HttpProbe`, which holds
-the logic both share (the production guard, budgets, retries, records).  This module imports
-httpx, so the fixtures import it only when a check asks for a client.
+the logic both share (the production guard, budgets, retries, the ``traceparent`` header,
+records).  This module imports httpx, so the fixtures import it only when a check asks for a client.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, TypeAlias, TypedDict
 import httpx
 import pytest
 
+from pytest_deploysmoke.clients import tracecontext
 from pytest_deploysmoke.clients.network import ACTION_EXTENSION, KEPT_ALIVE_CLOSED_EXTENSION, describe_error
 from pytest_deploysmoke.clients.version import read_answer
 from pytest_deploysmoke.config.version_source import VersionSource
@@ -63,6 +64,9 @@ RETRY_STATUSES = frozenset({502, 503, 504})
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 #: Set on a request sent again on a new connection after a kept-alive one closed under it (once per request).
 RESENT_EXTENSION = "deploysmoke.resent"
+#: The request's trace context (a ``tracecontext.Outgoing``), set when it is first sent; a redirect
+#: or a re-send of the same request keeps its trace and takes a new span.
+TRACE_EXTENSION = "deploysmoke.trace"
 ACTION_CACHE_SIZE = 512
 
 
@@ -126,6 +130,18 @@ class HttpProbe:
             return None
         return budgets.get(f"{request.method} {request.url.path}")
 
+    def trace(self, request: httpx.Request) -> tracecontext.Outgoing:
+        """The request's trace context: the running check's trace, or the ``traceparent`` its caller set."""
+        trace = request.extensions.get(TRACE_EXTENSION)
+        if trace is None:
+            own = request.headers.get(tracecontext.TRACEPARENT)
+            trace = request.extensions[TRACE_EXTENSION] = tracecontext.outgoing(self.config, own)
+        return trace
+
+    def stamp(self, request: httpx.Request) -> None:
+        """Put the ``traceparent`` of one attempt on *request*: a new span id each time, unless the caller set it."""
+        request.headers[tracecontext.TRACEPARENT] = self.trace(request).header()
+
     def attempts(self, request: httpx.Request) -> int:
         """How many times the request may be sent: retries apply to idempotent methods only."""
         return 1 + (self.target.retries if request.method in IDEMPOTENT_METHODS else 0)
@@ -171,6 +187,7 @@ class HttpProbe:
                 write=self.writes(request),
                 warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
                 retried=attempt < attempts,
+                trace_id=self.trace(request).trace_id,
             ),
         )
 
@@ -197,6 +214,7 @@ class HttpProbe:
             write=self.writes(request),
             warmup=bool(request.extensions.get(WARMUP_EXTENSION)),
             retried=again,
+            trace_id=self.trace(request).trace_id,
         )
         keep(self.config, item, call)
         if item is not None:
@@ -229,6 +247,7 @@ class TimedTransport(httpx.BaseTransport):
         attempt, attempts = 0, probe.attempts(request)
         while True:
             attempt += 1
+            probe.stamp(request)
             started = time.perf_counter()
             response = None
             try:
@@ -270,6 +289,7 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
         attempt, attempts = 0, probe.attempts(request)
         while True:
             attempt += 1
+            probe.stamp(request)
             started = time.perf_counter()
             response = None
             try:
@@ -297,7 +317,7 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
 
 
 class AsyncGuardedTransport(httpx.AsyncBaseTransport):
-    """Guards every request like AsyncTimedTransport, but neither times, retries nor records it.
+    """Guards and traces every request like AsyncTimedTransport, but neither times, retries nor records it.
 
     The load probe sends thousands of requests; one record per request would bloat every report,
     so it keeps its own aggregate and records one call for the whole run.
@@ -309,6 +329,7 @@ class AsyncGuardedTransport(httpx.AsyncBaseTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         self._probe.check_write(request)
+        self._probe.stamp(request)
         response = await self._inner.handle_async_request(request)
         await response.aread()  # the body is part of the request's time
         return response

@@ -14,6 +14,7 @@ import pytest
 import websockets
 from websockets.asyncio.client import ClientConnection
 
+from pytest_deploysmoke.clients import tracecontext
 from pytest_deploysmoke.clients.network import describe_open_error, excerpt, ssl_context
 from pytest_deploysmoke.errors import BudgetExceeded, WebSocketError
 from pytest_deploysmoke.perf.budgets import Budget, Duration
@@ -164,6 +165,7 @@ async def open_websocket(
     """Open ``ws_url + path`` with open, receive and close timeouts; record the open.
 
     *auth_headers* are the login's (a bearer token, the session cookie); they win over *headers*.
+    The handshake carries a ``traceparent`` in the check's trace, unless the headers hold one.
 
     The open is held to *budget*, else the check's ``budget`` mark, else the target's
     ``[budgets]`` entry ``"WS /path"``: over the limit fails, over the target warns.
@@ -171,6 +173,9 @@ async def open_websocket(
     limit = target.timeout if timeout is None else timeout
     url = path if "://" in path else target.ws_url + path
     all_headers = {**target.headers, **(headers or {}), **(auth_headers or {})}
+    trace = tracecontext.outgoing(config, tracecontext.header_in(all_headers))
+    if not trace.kept:
+        all_headers[tracecontext.TRACEPARENT] = trace.header()
     action = redactor.redact(f"connect {path}")
     shown = redactor.redact(call_action("WS", url, target.ws_url))
     started = time.perf_counter()
@@ -186,11 +191,11 @@ async def open_websocket(
     except (OSError, asyncio.TimeoutError, websockets.InvalidHandshake, websockets.InvalidURI) as exc:
         elapsed = (time.perf_counter() - started) * 1000
         phrase = describe_open_error(exc)
-        record(config, CallRecord("ws", action, phrase, ok=False, ms=elapsed))
+        record(config, CallRecord("ws", action, phrase, ok=False, ms=elapsed, trace_id=trace.trace_id))
         raise WebSocketError(f"{shown}: {phrase} after {elapsed:.0f} ms; is the stream up and ws_url right?") from None
     opened = time.perf_counter() - started
     try:
-        _check_budget(config, action, _open_budget(config, target, path, budget), opened, "open")
+        _check_budget(config, action, _open_budget(config, target, path, budget), opened, "open", trace.trace_id)
     except BudgetExceeded:
         await connection.close()
         raise
@@ -213,10 +218,18 @@ def _open_budget(
 
 
 def _check_budget(
-    config: pytest.Config, action: str, budget: Budget | None, elapsed: float, outcome: str = "ok"
+    config: pytest.Config,
+    action: str,
+    budget: Budget | None,
+    elapsed: float,
+    outcome: str = "ok",
+    trace_id: str = "",
 ) -> None:
     """Record a timed WebSocket step; raise BudgetExceeded when it took longer than its budget's limit."""
-    record(config, CallRecord.budgeted("ws", action, outcome, ok=True, ms=elapsed * 1000, budget=budget))
+    record(
+        config,
+        CallRecord.budgeted("ws", action, outcome, ok=True, ms=elapsed * 1000, budget=budget, trace_id=trace_id),
+    )
     if budget is not None and (overrun := budget.overrun(f"WS {action}", elapsed)):
         raise BudgetExceeded(overrun)
 

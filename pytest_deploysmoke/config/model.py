@@ -38,6 +38,8 @@ DEFAULT_SAMPLES: Final = 20
 DEFAULT_MAX_RETRIED: Final = 0.10
 #: The most requests one ``latency()`` measurement may send (warm-up not counted).
 MAX_SAMPLES: Final = 10_000
+#: What ``trace_url`` holds where the trace id goes.
+TRACE_ID_FIELD: Final = "{trace_id}"
 
 
 def _empty() -> Mapping[str, Any]:
@@ -237,6 +239,8 @@ class Target:
     held_back: Literal["list", "warn"] = "list"
     #: The checklist's manual items: the shared ``[manual.ID]`` ones, replaced by the target's own of the same ID.
     manual: tuple[ManualItem, ...] = ()
+    #: Where a trace is shown, with ``{trace_id}`` (``https://tracing.example.com/trace/{trace_id}``); "" when not set.
+    trace_url: str = ""
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     @property
@@ -248,6 +252,12 @@ class Target:
     def checks_version(self) -> bool:
         """Whether the built-in ``deploysmoke::version`` check runs: the target sets ``version`` or ``version_from``."""
         return bool(self.version or self.version_from)
+
+    def trace_link(self, trace_id: str) -> str:
+        """The address of trace *trace_id* in the target's tracing UI (``trace_url``), or "" without one."""
+        if not self.trace_url or not trace_id:
+            return ""
+        return self.trace_url.replace(TRACE_ID_FIELD, trace_id)
 
     def redactor(self) -> Redactor:
         """Return a Redactor that knows every secret of this target."""

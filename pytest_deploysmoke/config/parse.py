@@ -24,6 +24,7 @@ from pytest_deploysmoke.config.model import (
     DEFAULT_SAMPLES,
     MAX_SAMPLES,
     MIGRATION_TOOLS,
+    TRACE_ID_FIELD,
     WATCH_METHODS,
     AuthSettings,
     DeployConfig,
@@ -348,6 +349,7 @@ def build_target(
         read_only_requests=_read_only_requests(where, label, table.get("read_only_requests", [])),
         held_back="warn" if table.get("held_back") == "warn" else "list",
         manual=manual_items(table.get("manual", {}), config.default_phase),
+        trace_url=_trace_url(where, label, table.get("trace_url")),
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
 
@@ -699,6 +701,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "read_only_requests": _STR_LIST,
     "held_back": _Field("'list' or 'warn'", lambda v: v in ("list", "warn")),
     "manual": _TABLE,
+    "trace_url": _STR,
 }
 _MANUAL_KEYS: Mapping[str, _Field] = {
     "text": _STR,
@@ -1052,6 +1055,26 @@ def _check_url(where: str | None, key: str, url: str, schemes: tuple[str, ...]) 
             f"is '{shown}'",
             f"expected an absolute {' or '.join(schemes)} URL such as '{schemes[-1]}://host'",
         )
+
+
+def _trace_url(where: str, label: str, url: str | None) -> str:
+    """``trace_url``, checked: an http(s) URL with ``{trace_id}`` where the trace id goes ("" when not set)."""
+    if url is None:
+        return ""
+    try:
+        parts = urlsplit(url.replace(TRACE_ID_FIELD, "0"))  # as it will be, with an id in place
+        absolute = parts.scheme in ("http", "https") and bool(parts.netloc)
+    except ValueError:  # "http://[::1": an unclosed IPv6 host
+        absolute = False
+    if not absolute or TRACE_ID_FIELD not in url:
+        raise ConfigError(
+            where,
+            f"{label} trace_url",
+            f"is '{redact_url(url)}', " + ("without {trace_id}" if absolute else "not an absolute http(s) URL"),
+            "expected your tracing UI's address of a trace, with {trace_id} where the id goes, "
+            "e.g. 'https://tracing.example.com/trace/{trace_id}'",
+        )
+    return url
 
 
 def _check_path(where: str, key: str, path: Any) -> None:

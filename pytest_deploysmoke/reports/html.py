@@ -17,7 +17,7 @@ from pytest_deploysmoke.reports.monitoring import monitoring_table
 from pytest_deploysmoke.results import wire
 from pytest_deploysmoke.results.records import CallRecord, Measurement
 from pytest_deploysmoke.results.summary import failure_line, get_verdict
-from pytest_deploysmoke.results.verdict import PhaseResult, RunInfo, Verdict, slowest
+from pytest_deploysmoke.results.verdict import CheckResult, PhaseResult, RunInfo, Verdict, slowest, trace_note, trace_of
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.settings import RunSettings
@@ -179,7 +179,9 @@ class HtmlReport:
         if calls or failures or measured:
             from pytest_html import extras  # type: ignore[import-untyped]  # pytest-html ships no type information
 
-            content = render_details(calls, failures, self._redact, measured)
+            trace_id = trace_of(calls) if failures else ""
+            trace = (trace_id, self._redact(self._settings.target.trace_link(trace_id)))
+            content = render_details(calls, failures, self._redact, measured, trace)
             report.extras = [*getattr(report, "extras", []), extras.html(content)]  # type: ignore[attr-defined]  # pytest-html's attribute
 
     def _slowest_cell(self, call: CallRecord | None) -> str:
@@ -316,9 +318,10 @@ def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
     facts.append(f"{run.duration:.1f} s")
     if verdict.ending_note():
         facts.append(verdict.ending_note().strip(" ()"))
-    items = [f"<li><b>ROLLBACK:</b> {escape(redact(reason))}</li>" for reason in verdict.rollback]
+    links = _trace_links(verdict.checks)
+    items = [f"<li><b>ROLLBACK:</b> {_linked(escape(redact(reason)), links)}</li>" for reason in verdict.rollback]
     items += [f"<li><b>Watch:</b> {escape(redact(verdict.watch))}</li>"] if verdict.watch else []
-    items += [f"<li><b>NO-GO:</b> {escape(redact(reason))}</li>" for reason in verdict.reasons]
+    items += [f"<li><b>NO-GO:</b> {_linked(escape(redact(reason)), links)}</li>" for reason in verdict.reasons]
     items += [f"<li><b>Warning:</b> {escape(redact(warning))}</li>" for warning in verdict.warnings]
     for check in verdict.production_writes:
         items.append(f"<li><b>Wrote to production:</b> {escape(redact(f'{check.nodeid}: {check.writes_text()}'))}</li>")
@@ -409,6 +412,30 @@ def render_monitoring(verdict: Verdict, redact: Callable[[str], str]) -> str:
     return "".join(parts)
 
 
+def trace_anchor(trace_id: str, url: str) -> str:
+    """A link to trace *trace_id* at *url* (escaped, and only an http(s) URL), or the id as text without one."""
+    if not url.startswith(("https://", "http://")):
+        return escape(trace_id)
+    return f'<a class="deploysmoke-trace" href="{escape(url, quote=True)}">{escape(trace_id)}</a>'
+
+
+def _trace_links(checks: Sequence[CheckResult]) -> dict[str, str]:
+    """The trace note that ends each failed check's message, and the same note with the trace id as a link."""
+    return {
+        escape(trace_note(check.trace_id)): f"(trace {trace_anchor(check.trace_id, check.trace_url)})"
+        for check in checks
+        if check.outcome == "failed" and check.trace_id and check.trace_url
+    }
+
+
+def _linked(shown: str, links: Mapping[str, str]) -> str:
+    """*shown* (escaped HTML) with the trace note it ends with turned into a link, when it has one."""
+    for note, link in links.items():
+        if shown.endswith(note):
+            return shown[: -len(note)] + link
+    return shown
+
+
 def _render_phases(results: Sequence[PhaseResult]) -> str:
     chips = []
     for phase in results:
@@ -426,8 +453,10 @@ def render_details(
     failures: Sequence[tuple[str, str]],
     redact: Callable[[str], str],
     measurements: Sequence[Measurement] = (),
+    trace: tuple[str, str] = ("", ""),
 ) -> str:
-    """A test's details: what failed (request, response, message), what it measured, then the table of its calls."""
+    """A test's details: what failed (request, response, message, its trace), what it measured, then the table
+    of its calls.  *trace* is the failed check's trace id and where the target's tracing UI shows it ("")."""
     parts = ['<div class="deploysmoke-details">']
     failed_call = next((call for call in reversed(calls) if not call.ok), None)
     for when, message in failures:
@@ -438,6 +467,8 @@ def render_details(
             rows.append(("Response", failed_call.outcome))
         rows.append((f"Failure ({when})", shown or "(no message)"))
         listed = "".join(f"<dt>{escape(name)}</dt><dd>{escape(redact(value))}</dd>" for name, value in rows)
+        if trace[0]:
+            listed += f"<dt>Trace</dt><dd>{trace_anchor(*trace)}</dd>"
         parts.append(f'<dl class="deploysmoke-failure">{listed}</dl>')
     if measurements:
         parts.append(f"<h4>Measured ({len(measurements)})</h4>")

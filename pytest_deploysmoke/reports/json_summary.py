@@ -103,6 +103,7 @@ def _check(check: CheckResult) -> dict[str, Any]:
         "screenshot": check.screenshot or None,
         "calls": [_call(call) for call in check.calls],
         "measurements": [_measurement(measurement) for measurement in check.measurements],
+        "trace_url": check.trace_url or None,
     }
 
 
@@ -120,6 +121,7 @@ def _call(call: CallRecord) -> dict[str, Any]:
         "target_ms": None if call.target_ms is None else _ms(call.target_ms),
         "write": call.write,
         "warmup": call.warmup,
+        "trace_id": call.trace_id or None,
     }
 
 

@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timezone
+from urllib.parse import quote
 
 from pytest_deploysmoke.perf.budgets import format_ms
 from pytest_deploysmoke.reports.monitoring import monitoring_table
 from pytest_deploysmoke.results.manual import ManualResult
 from pytest_deploysmoke.results.records import CallRecord
-from pytest_deploysmoke.results.verdict import CheckResult, FixtureCalls, PhaseOutcome, PhaseResult, RunInfo, Verdict
+from pytest_deploysmoke.results.verdict import (
+    CheckResult,
+    FixtureCalls,
+    PhaseOutcome,
+    PhaseResult,
+    RunInfo,
+    Verdict,
+    trace_note,
+)
 
 #: How many calls the response-time table shows, slowest first.
 SLOWEST_CALLS = 10
@@ -75,13 +84,14 @@ def _heading(verdict: Verdict) -> str:
 
 def _findings(verdict: Verdict) -> list[str]:
     blocks = []
+    notes = _trace_notes(verdict.checks)
     if verdict.rollback:
-        blocks.append("**Why ROLLBACK:**\n\n" + "\n".join(f"- {_text(r)}" for r in verdict.rollback))
+        blocks.append("**Why ROLLBACK:**\n\n" + "\n".join(f"- {_traced_text(r, notes)}" for r in verdict.rollback))
     if verdict.watch:
         blocks.append(f"**Watch window:** {_text(verdict.watch)}")
     if verdict.reasons:
         why = "Failed checks" if verdict.decision == "ROLLBACK" else "Why NO-GO"
-        blocks.append(f"**{why}:**\n\n" + "\n".join(f"- {_text(r)}" for r in verdict.reasons))
+        blocks.append(f"**{why}:**\n\n" + "\n".join(f"- {_traced_text(r, notes)}" for r in verdict.reasons))
     if verdict.warnings:
         blocks.append("**Warnings:**\n\n" + "\n".join(f"- {_text(w)}" for w in verdict.warnings))
     if verdict.production_writes:
@@ -150,8 +160,9 @@ def _item_text(check: CheckResult, run: RunInfo) -> str:
             detail.append("passed only after retried calls")
         return f"- [x] {title} — {'; '.join(detail)}"
     if check.outcome == "failed":
-        message = f": {_code(check.message)}" if check.message.strip() else ""
-        return f"- [ ] {title} — **FAILED**{message}{_measured(check, '; ')}"
+        text, trace = _split_trace(check.message, _trace_notes((check,)))
+        message = f": {_code(text)}" if text.strip() else ""
+        return f"- [ ] {title} — **FAILED**{message}{trace}{_measured(check, '; ')}"
     if check.guard_blocked:
         return f"- [ ] {title} — not run: destructive, and target '{_text(run.target)}' is production"
     reason = f": {_text(check.message)}" if check.message.strip() else ""
@@ -300,6 +311,39 @@ def _budget_cell(call: CallRecord) -> str:
         return "—"
     shown = format_ms(call.budget_ms / 1000)
     return f"{shown}, **over**" if call.over_limit else shown
+
+
+def _trace_notes(checks: Iterable[CheckResult]) -> dict[str, str]:
+    """How each failed check's trace note (the end of its message) shows: a link with ``trace_url``, else text."""
+    return {
+        trace_note(check.trace_id): (
+            f"(trace [{check.trace_id}]({_destination(check.trace_url)}))"
+            if check.trace_url
+            else trace_note(check.trace_id)
+        )
+        for check in checks
+        if check.outcome == "failed" and check.trace_id
+    }
+
+
+def _split_trace(text: str, notes: Mapping[str, str]) -> tuple[str, str]:
+    """*text* without the trace note it ends with, and that note as shown (`` (trace [id](url))``); kept
+    apart, so that cutting a long message never cuts the trace off."""
+    for note, shown in notes.items():
+        if text == note or text.endswith(" " + note):
+            return text[: -len(note)].rstrip(), " " + shown
+    return text, ""
+
+
+def _traced_text(text: str, notes: Mapping[str, str]) -> str:
+    """:func:`_text` of a reason, its trace note kept whole (a link with ``trace_url``)."""
+    rest, trace = _split_trace(text, notes)
+    return _text(rest) + trace
+
+
+def _destination(url: str) -> str:
+    """*url* as a Markdown link destination: what would end or break one (spaces, brackets) percent-encoded."""
+    return re.sub(r"[\s()<>\\`]", lambda match: quote(match[0]), url)
 
 
 def _utc(timestamp: float) -> str:

@@ -81,6 +81,7 @@ class CallRecord:
         write: bool = False,
         warmup: bool = False,
         retried: bool = False,
+        trace_id: str = "",
     ) -> CallRecord:
         """A record that carries *budget*'s limit and target (None: the call had no budget)."""
         return cls(
@@ -95,6 +96,7 @@ class CallRecord:
             write=write,
             warmup=warmup,
             retried=retried,
+            trace_id=trace_id,
         )
 
     @property

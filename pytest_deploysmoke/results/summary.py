@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import subprocess
 import time
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from pytest_deploysmoke.config.model import Target
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.config.version_source import VERSION_NODEID
@@ -28,6 +29,7 @@ from pytest_deploysmoke.results.verdict import (
     against,
     decide,
     phase_results,
+    trace_note,
 )
 from pytest_deploysmoke.run import selection
 
@@ -180,7 +182,10 @@ class RunSummary:
         """
         target = self.settings.target
         config = self.settings.config
-        checks = [c.result(config.default_phase) for c in self._checks.values() if c.finished]
+        redact = get_redactor(self.config).redact
+        checks = [
+            with_trace(c.result(config.default_phase), target, redact) for c in self._checks.values() if c.finished
+        ]
         rank = {name: index for index, name in enumerate(config.phases)}
         checks.sort(key=lambda check: rank.get(check.phase, len(rank)))  # stable: run order within a phase
         phase_list = phase_results(config.phases, config.gates, checks)
@@ -298,6 +303,16 @@ def _checks_rollback(rules: RollbackRules, checks: list[CheckResult]) -> tuple[l
                     f"{m.budget} of {m.action} {m.not_evaluated} (p95 {m.p95_ms or 0:.0f} ms) ({check.nodeid})"
                 )
     return tripped, unjudged
+
+
+def with_trace(check: CheckResult, target: Target, redact: Callable[[str], str]) -> CheckResult:
+    """*check*, and when it failed after calls that carried a trace: its message ends with the trace id,
+    and its ``trace_url`` is where the target's tracing UI shows that trace (redacted; "" without one)."""
+    trace_id = check.trace_id
+    if check.outcome != "failed" or not trace_id:
+        return check
+    message = f"{check.message} {trace_note(trace_id)}".lstrip()
+    return replace(check, message=message, trace_url=redact(target.trace_link(trace_id)))
 
 
 def failure_line(report: pytest.TestReport | pytest.CollectReport) -> str:

@@ -65,6 +65,8 @@ class CheckResult:
 
     #: The distributions the check measured (``latency``, ``load_probe``): its line shows them.
     measurements: tuple[Measurement, ...] = ()
+    #: Where a failed check's trace is shown (the target's ``trace_url`` with its :attr:`trace_id`); "" otherwise.
+    trace_url: str = ""
 
     @property
     def retried_calls(self) -> int:
@@ -85,6 +87,27 @@ class CheckResult:
     def over_target_calls(self) -> tuple[CallRecord, ...]:
         """The measured calls that took longer than their budget's target (a two-level budget)."""
         return tuple(call for call in self.measured_calls if call.over_target)
+
+    @property
+    def trace_id(self) -> str:
+        """The trace its failure line names (see :func:`trace_of`); "" when no call carried one."""
+        return trace_of(self.calls)
+
+
+def trace_note(trace_id: str) -> str:
+    """``(trace 4bf92f3577b34da6a3ce929d0e0e4736)``: how a failure line ends with its check's trace."""
+    return f"(trace {trace_id})"
+
+
+def trace_of(calls: Iterable[CallRecord]) -> str:
+    """The trace id of a check's calls: its last failed call's that carried one, else its last call's that did.
+
+    A check's calls share the check's trace, unless it sent a ``traceparent`` of its own; the one
+    that failed is where to look.  "" when no call carried one (a database or Redis check).
+    """
+    traced = [call for call in calls if call.trace_id]
+    failed = [call for call in traced if not call.ok]
+    return (failed or traced)[-1].trace_id if traced else ""
 
 
 def slowest(calls: Iterable[CallRecord]) -> CallRecord | None:

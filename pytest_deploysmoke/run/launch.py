@@ -16,6 +16,7 @@ from typing import IO
 
 import pytest
 
+from pytest_deploysmoke.clients import tracecontext
 from pytest_deploysmoke.clients.network import describe_error
 from pytest_deploysmoke.clients.version import VersionTally, VersionWait, read_answer
 from pytest_deploysmoke.config.model import LaunchSettings, Target
@@ -137,6 +138,8 @@ def wait_until_ready(
     same answer when that is *url*) must be the expected one, as a rolling deploy still has
     instances of the old release answering.
 
+    The wait is one trace: each request carries a ``traceparent`` in it, with a span of its own.
+
     Raises:
         TargetNotReady: *within* seconds passed, or the launched *process* exited first.
     """
@@ -149,6 +152,11 @@ def wait_until_ready(
     delay = 0.05
     last = "no answer yet"
     tally = VersionTally()
+    trace_id = tracecontext.new_trace_id()
+
+    def traced() -> dict[str, str]:
+        return {tracecontext.TRACEPARENT: tracecontext.traceparent(trace_id)}
+
     with httpx.Client(verify=verify_tls, timeout=request_timeout, follow_redirects=False) as client:
         while True:
             if process is not None and (code := process.exited()) is not None:
@@ -161,12 +169,14 @@ def wait_until_ready(
             attempts += 1
             timeout = min(request_timeout, max(deadline - clock(), 0.1))
             try:
-                response = client.get(url, timeout=timeout)
+                response = client.get(url, timeout=timeout, headers=traced())
                 if 200 <= response.status_code < 300:
                     if version is None:
                         return attempts
                     # The same answer when the version is published on the health path.
-                    answer = response if version.url == url else client.get(version.url, timeout=timeout)
+                    answer = (
+                        response if version.url == url else client.get(version.url, timeout=timeout, headers=traced())
+                    )
                     reading = read_answer(version.source, answer)
                     tally.add(reading)
                     if reading.version == version.expected:

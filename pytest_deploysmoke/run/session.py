@@ -64,6 +64,9 @@ class DeploySession:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> Generator[None, None, None]:
         __tracebackhide__ = True  # a fixture's own failure shows its frames, not this wrapper's
+        from pytest_deploysmoke.clients import tracecontext
+
+        tracecontext.begin_check(item)  # one trace for every call of the check; a rerun starts its own
         return (yield from _translating_failures(item))
 
     @pytest.hookimpl(wrapper=True)

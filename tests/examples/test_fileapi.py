@@ -16,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.fix_examples import replace_budgets
+from tests.fix_pytester import without_trace
 from tests.fix_servers import free_port, start_standin, stop_process
 
 FILEAPI = Path(__file__).parents[2] / "conftest_examples" / "fileapi"
@@ -179,7 +180,9 @@ def test_debug_deploy_is_named_by_each_check_without_the_secret(
     """With DEBUG on, the settings, 404 and secrets checks each say what showed, in one line, and print no secret."""
     monkeypatch.setenv("FILEAPI_FAULTS", "debug_on")
     result, summary = run_fileapi(fileapi, "--deploy-target=local", "--deploy-phase=settings,security")
-    messages = {nodeid: check["message"] for nodeid, check in checks_by_outcome(summary, "failed").items()}
+    messages = {
+        nodeid: without_trace(check["message"]) for nodeid, check in checks_by_outcome(summary, "failed").items()
+    }
     assert messages.pop("test_settings.py::test_service_reports_production_settings") == (
         'GET /info says debug is true; expected environment="production", debug=false, log_level="WARNING": '
         "the deploy does not run with production settings, "

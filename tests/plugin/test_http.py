@@ -144,6 +144,7 @@ def test_production_guard_blocks_writes_before_sending(pytester: pytest.Pytester
             "write": False,
             "warmup": False,
             "retried": False,
+            "trace_id": "",  # a blocked call is never sent, so it carries no traceparent
         }
     ]
 

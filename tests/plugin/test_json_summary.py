@@ -61,14 +61,14 @@ def run_with_json(
 
 
 def comparable(document: dict[str, Any]) -> dict[str, Any]:
-    """The document without what changes from run to run (times, durations), checks by node id."""
+    """The document without what changes from run to run (times, durations, trace ids), checks by node id."""
     kept = copy.deepcopy(document)
     for key in ("started", "finished", "duration_s"):
         del kept[key]
     for check in kept["checks"]:
         del check["duration_s"]
         for call in check["calls"]:
-            del call["ms"]
+            del call["ms"], call["trace_id"]
     kept["checks"].sort(key=lambda check: check["nodeid"])
     return kept
 
@@ -107,7 +107,7 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
         ("test_checks.py::test_teapot_path_answers", "features", "Teapot path answers", "passed", None, 0, False),
     ]
     (health_call,) = document["checks"][1]["calls"]
-    assert {k: v for k, v in health_call.items() if k != "ms"} == {
+    assert {k: v for k, v in health_call.items() if k not in ("ms", "trace_id")} == {
         "kind": "http",
         "action": "GET /health",
         "outcome": "200",
@@ -118,6 +118,7 @@ def test_passing_run_writes_a_go_summary_that_validates(pytester: pytest.Pyteste
         "write": False,
         "warmup": False,
     }
+    assert len(health_call["trace_id"]) == 32  # the traceparent it sent
     assert [call["action"] for call in document["checks"][3]["calls"]] == ["GET /status/418"]
 
 

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fix_pytester import without_trace
+
 _HEADING = re.compile(r"^## (?:✅|⚠️|❌) (?P<decision>GO|GO with warnings|NO-GO): (?P<about>.*)$")
 
 
@@ -90,7 +92,7 @@ def test_deploy_ticket_is_written_from_the_run(pytester: pytest.Pytester, standi
     ticket = parse_ticket(pytester.path / "out" / "ticket.md")
     assert ticket.decision == "NO-GO"
     assert ticket.about.startswith("prod (production), version 1.2.3 (reported 1.2.3), ")
-    assert ticket.reasons == [
+    assert [without_trace(reason) for reason in ticket.reasons] == [
         "The teapot answers 200. failed (test_checks.py::test_teapot): GET /status/418 answered 418 | not 200"
     ]
     assert ticket.phases == {"health": "passed (gate)", "features": "FAILED"}
@@ -105,7 +107,8 @@ def test_deploy_ticket_is_written_from_the_run(pytester: pytest.Pytester, standi
         r"[\d.]+ m?s, `GET /health` [\d.]+ m?s \(budget 5\.00 s\)", ticket.items["GET /health answers 200."][2]
     )
     assert re.fullmatch(r"[\d.]+ m?s, slowest `GET /slow\?s=0\.05` [\d.]+ m?s", ticket.items["Items can be listed"][2])
-    assert ticket.items["The teapot answers 200."][2] == "**FAILED**: `GET /status/418 answered 418 | not 200`"
+    teapot = ticket.items["The teapot answers 200."][2]
+    assert without_trace(teapot) == "**FAILED**: `GET /status/418 answered 418 | not 200`"
     assert ticket.items["Create"][2] == "not run: destructive, and target 'prod' is production"
     assert ticket.environment["Base URL"] == f"`{standin_url}`"
     assert ticket.environment["Production"] == "yes"

@@ -125,6 +125,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "target_ms": None,
                         "write": False,
                         "warmup": False,
+                        "trace_id": None,
                     },
                     {
                         "kind": "http",
@@ -137,9 +138,11 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "target_ms": None,
                         "write": False,
                         "warmup": False,
+                        "trace_id": None,
                     },
                 ],
                 "measurements": [],
+                "trace_url": None,
             },
             {
                 "nodeid": "t.py::test_items",
@@ -166,6 +169,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
                         "not_evaluated": None,
                     }
                 ],
+                "trace_url": None,
             },
         ],
         "held_back": [],

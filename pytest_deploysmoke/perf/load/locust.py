@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
+from pytest_deploysmoke.clients.tracecontext import traceparent
 from pytest_deploysmoke.config.settings import free_port
 from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.perf.load.stats import EngineRun, LoadPlan
@@ -38,8 +39,12 @@ def run(
     target: Target,
     redactor: Redactor,
     plan: LoadPlan,
+    trace_id: str = "",
 ) -> EngineRun:
-    """Run the plan on Locust: one process, or a master and ``plan.workers`` worker processes on loopback."""
+    """Run the plan on Locust: one process, or a master and ``plan.workers`` worker processes on loopback.
+
+    Each request carries a ``traceparent`` in trace *trace_id* (the check's), with a span of its own.
+    """
     __tracebackhide__ = True
     scenario, action, users, workers = plan.scenario, plan.action, plan.users, plan.workers
     import importlib.util
@@ -53,7 +58,7 @@ def run(
         folder = Path(tmp)
         per_process = math.ceil(plan.max_requests / max(1, workers)) if plan.max_requests is not None else 0
         locustfile = folder / "locustfile.py"
-        locustfile.write_text(locustfile_for(scenario, target.timeout, target.verify_tls, per_process))
+        locustfile.write_text(locustfile_for(scenario, target.timeout, target.verify_tls, per_process, trace_id))
         env = {**os.environ, HEADERS_ENV: json.dumps(dict(target.headers))}
         env.pop("PYTEST_CURRENT_TEST", None)
         base = [sys.executable, "-m", "locust", "-f", str(locustfile), "--loglevel", "WARNING"]
@@ -100,6 +105,10 @@ from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
 
 HEADERS = json.loads(os.environ.get({headers_env!r}, "{{}}"))
+# Each request a span of its own in the check's trace, unless the target's headers set a traceparent.
+TRACEPARENT = {traceparent!r}
+if any(name.lower() == "traceparent" for name in HEADERS):
+    TRACEPARENT = ""
 SCENARIO = {scenario!r}
 LIMIT = {limit!r}  # requests this process may send; 0: no limit
 CPU = {{"cpu": time.process_time(), "wall": time.perf_counter()}}
@@ -136,14 +145,19 @@ class ScenarioUser(FastHttpUser):
             if LIMIT and SENT[0] >= LIMIT:
                 raise StopUser()
             SENT[0] += 1
-            self.client.request(method, url, name=method + " " + url, headers=HEADERS)
+            headers = {{**HEADERS, "traceparent": TRACEPARENT % os.urandom(8).hex()}} if TRACEPARENT else HEADERS
+            self.client.request(method, url, name=method + " " + url, headers=headers)
 '''
 
 
-def locustfile_for(scenario: Sequence[tuple[str, str]], timeout: float, verify_tls: bool, limit: int) -> str:
-    """The locustfile for *scenario*; the CPU files land beside it.  Headers come from the environment."""
+def locustfile_for(
+    scenario: Sequence[tuple[str, str]], timeout: float, verify_tls: bool, limit: int, trace_id: str = ""
+) -> str:
+    """The locustfile for *scenario*; the CPU files land beside it.  Headers come from the environment;
+    with *trace_id*, each request carries a ``traceparent`` in that trace."""
     return LOCUSTFILE.format(
         headers_env=HEADERS_ENV,
+        traceparent=traceparent(trace_id, "%s") if trace_id else "",
         scenario=[list(pair) for pair in scenario],
         limit=limit,
         timeout=float(timeout),

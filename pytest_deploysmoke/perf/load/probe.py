@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
+from pytest_deploysmoke.clients import tracecontext
 from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.perf.budgets import parse_duration
 from pytest_deploysmoke.perf.latency import split_request
@@ -81,6 +82,8 @@ class LoadProbe:
         shown = tuple(self._redactor.redact(f"{method} {url}") for method, url in scenario)
         action = f"LOAD {users} users x {duration_s:g} s: {', '.join(shown)}"
         plan = LoadPlan(tuple(scenario), action, users, duration_s, max_requests, workers)
+        # Each request a span of its own in the check's trace, or the target's own traceparent as it is.
+        trace_id = tracecontext.outgoing(self._config, tracecontext.header_in(self._target.headers)).trace_id
         if engine == "builtin":
             from pytest_deploysmoke.perf.load import builtin
 
@@ -88,7 +91,7 @@ class LoadProbe:
         else:
             from pytest_deploysmoke.perf.load import locust
 
-            run = locust.run(self._target, self._redactor, plan)
+            run = locust.run(self._target, self._redactor, plan, trace_id)
         stats = load_stats(run, users=users, duration_s=duration_s, engine=engine, workers=workers, scenario=shown)
         if stats.count == 0:  # nothing sent, or no answer before the hard stop: no evidence, never a pass
             raise unchecked(
@@ -104,6 +107,7 @@ class LoadProbe:
                 outcome + (", client-bound" if stats.client_bound else ""),
                 ok=stats.errors == 0,
                 ms=float(stats.p95) if stats.count > stats.unanswered else 0.0,
+                trace_id=trace_id,
             ),
         )
         record_measurement(self._config, Measurement.of(stats, engine=engine))
