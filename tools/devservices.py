@@ -618,35 +618,14 @@ def _redis_pings(port: int) -> bool:
 
 def start_redis(workdir: Path) -> Service:
     """Start a throwaway Redis (no persistence) on a free 127.0.0.1 port; files under *workdir*."""
-    server = shutil.which("redis-server")
-    if server is None:
-        raise ServiceError("redis-server is not on PATH; run ensure_packages()")
-    tempdir = Path(tempfile.mkdtemp(prefix="deploysmoke-redis-", dir=workdir))
 
-    def start(port: int) -> Service:
-        log = tempdir / "redis.log"
-        log.write_bytes(b"")
-        argv = [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
-        argv += ["--protected-mode", "no", "--daemonize", "no", "--dir", str(tempdir)]
-        process = _spawn(argv, log, tempdir)
-        try:
-            _wait_until("Redis", lambda: _redis_pings(port), process, log, READY_TIMEOUT)
-        except BaseException:
-            _terminate(process)
-            raise
-        return Service(
-            name="Redis",
-            url=f"redis://127.0.0.1:{port}/0",
-            pid=process.pid,
-            _process=process,
-            _tempdir=tempdir,
-        )
+    def argv(server: str, port: int, tempdir: Path) -> list[str]:
+        return [
+            *(server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"),
+            *("--protected-mode", "no", "--daemonize", "no", "--dir", str(tempdir)),
+        ]
 
-    try:
-        return _start_with_retries(start)
-    except BaseException:
-        shutil.rmtree(tempdir, ignore_errors=True)
-        raise
+    return _start_server("Redis", "redis-server", argv, _redis_pings, "redis://127.0.0.1:{port}/0", workdir)
 
 
 # -- Prometheus Pushgateway -------------------------------------------------------------------
@@ -666,30 +645,43 @@ def start_pushgateway(workdir: Path) -> Service:
     The package's own service is never started (see :func:`_services_not_started_by_packages`):
     this one listens on loopback only and keeps what is pushed in memory, gone when it stops.
     """
-    server = shutil.which(PUSHGATEWAY)
-    if server is None:
-        raise ServiceError(f"{PUSHGATEWAY} is not on PATH; run ensure_packages()")
-    tempdir = Path(tempfile.mkdtemp(prefix="deploysmoke-pushgateway-", dir=workdir))
 
-    def start(port: int) -> Service:
-        log = tempdir / "pushgateway.log"
-        log.write_bytes(b"")
+    def argv(server: str, port: int, tempdir: Path) -> list[str]:
         # Debian's build persists to /var/lib/prometheus/pushgateway.data unless told otherwise:
         # an empty --persistence.file keeps the metrics in memory only, gone when it stops.
-        argv = [server, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", "--log.level=warn"]
-        process = _spawn(argv, log, tempdir)
+        return [server, f"--web.listen-address=127.0.0.1:{port}", "--persistence.file=", "--log.level=warn"]
+
+    return _start_server("Pushgateway", PUSHGATEWAY, argv, _pushgateway_ready, "http://127.0.0.1:{port}", workdir)
+
+
+def _start_server(
+    name: str,
+    program: str,
+    argv: Callable[[str, int, Path], list[str]],
+    ready: Callable[[int], bool],
+    url: str,
+    workdir: Path,
+) -> Service:
+    """Start *program* (on PATH) as ``argv(path, port, tempdir)`` on a free port until ``ready(port)``.
+
+    Its log and files go to a temporary directory under *workdir*, removed when it stops; *url*
+    has ``{port}`` in it.  A port taken between choosing and binding it is retried on another.
+    """
+    server = shutil.which(program)
+    if server is None:
+        raise ServiceError(f"{program} is not on PATH; run ensure_packages()")
+    tempdir = Path(tempfile.mkdtemp(prefix=f"deploysmoke-{name.lower()}-", dir=workdir))
+
+    def start(port: int) -> Service:
+        log = tempdir / f"{name.lower()}.log"
+        log.write_bytes(b"")
+        process = _spawn(argv(server, port, tempdir), log, tempdir)
         try:
-            _wait_until("Pushgateway", lambda: _pushgateway_ready(port), process, log, READY_TIMEOUT)
+            _wait_until(name, lambda: ready(port), process, log, READY_TIMEOUT)
         except BaseException:
             _terminate(process)
             raise
-        return Service(
-            name="Pushgateway",
-            url=f"http://127.0.0.1:{port}",
-            pid=process.pid,
-            _process=process,
-            _tempdir=tempdir,
-        )
+        return Service(name=name, url=url.format(port=port), pid=process.pid, _process=process, _tempdir=tempdir)
 
     try:
         return _start_with_retries(start)
