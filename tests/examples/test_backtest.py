@@ -14,13 +14,13 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.fix_browser import CHROMIUM, report_page
 from tests.fix_servers import free_port, start_standin, stop_process
 from tests.fix_services import dsn_password
 
 BACKTEST = Path(__file__).parents[2] / "conftest_examples" / "backtest"
 KNOWN = "bt_reference"  # the backtest the stand-in seeds, and vars.known_backtest_id
 PERFORMANCE = {"total_return", "sharpe_ratio", "max_drawdown", "total_trades", "win_rate"}
-CHROMIUM = "/usr/bin/chromium"
 RENDER_CHECK = "test_ui.py::test_stock_selection_page_renders_with_its_controls_enabled"
 KNOWN_UI_CHECK = "test_ui.py::test_known_backtest_page_shows_it_completed_and_its_result_downloads"
 NEW_UI_CHECK = "test_ui.py::test_backtest_started_on_the_page_completes_and_its_result_downloads"
@@ -258,27 +258,18 @@ browser_path = "${{DEPLOYSMOKE_BROWSER_PATH:-{CHROMIUM}}}"
 
 def test_html_report_shows_the_ui_checks_screenshot_in_its_row(backtest: pytest.Pytester, fresh_db: str) -> None:
     """The self-contained HTML report, opened in Chromium, shows the page's screenshot in the UI check's row."""
-    from playwright.sync_api import sync_playwright
-
     report = backtest.path / "report.html"
     result = run_suite(
         backtest, fresh_db, "--deploy-phase=ui", "-k", "renders", f"--html={report}", "--self-contained-html"
     )
     result.assert_outcomes(passed=1, deselected=12)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(10_000)
-            page.goto(report.as_uri())
-            row = page.locator(f'tbody.results-table-row[id="{RENDER_CHECK}"]')
-            assert row.locator(".col-result").inner_text() == "Passed"
-            row.locator(".collapsible .col-result").click()  # pytest.ini renders passed rows collapsed
-            image = row.locator(".extras-row img")
-            image.wait_for(state="visible")
-            source, width, height = image.evaluate("img => [img.src, img.naturalWidth, img.naturalHeight]")
-        finally:
-            browser.close()
+    with report_page(report) as page:
+        row = page.locator(f'tbody.results-table-row[id="{RENDER_CHECK}"]')
+        assert row.locator(".col-result").inner_text() == "Passed"
+        row.locator(".collapsible .col-result").click()  # pytest.ini renders passed rows collapsed
+        image = row.locator(".extras-row img")
+        image.wait_for(state="visible")
+        source, width, height = image.evaluate("img => [img.src, img.naturalWidth, img.naturalHeight]")
     assert source.startswith("data:image/png;base64,")
     assert width > 0 and height > 0, f"the screenshot did not load: {width}x{height}"
     assert dsn_password(fresh_db) not in report.read_text(encoding="utf-8")

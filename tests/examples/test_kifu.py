@@ -12,12 +12,12 @@ from pathlib import Path
 
 import pytest
 
+from tests.fix_browser import CHROMIUM, report_page
 from tests.fix_examples import run_kifu
 from tests.fix_servers import free_port, start_standin, stop_process
 from tests.fix_services import row_counts
 
 TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
-CHROMIUM = "/usr/bin/chromium"
 UI_CHECKS = (
     "test_ui.py::test_landing_page_loads",
     "test_ui.py::test_login_page_shows_its_form",
@@ -42,24 +42,15 @@ def shown_screenshots(report: Path) -> dict[str, tuple[str, int]]:
     Returns, per UI check, the start of the ``src`` of the visible screenshot in its row, and the
     image's natural width (0 when it did not load).
     """
-    from playwright.sync_api import sync_playwright
-
     shown = {}
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(10_000)
-            page.goto(report.as_uri())
-            for nodeid in UI_CHECKS:
-                row = page.locator(f'#results-table tbody.results-table-row[id="{nodeid}"]')
-                row.locator("tr.collapsible").click()  # passed rows start collapsed (render_collapsed in pytest.ini)
-                image = row.locator(".media img")
-                image.wait_for(state="visible")
-                source, width = image.evaluate("img => [img.getAttribute('src'), img.complete ? img.naturalWidth : 0]")
-                shown[nodeid] = (source[:22], width)
-        finally:
-            browser.close()
+    with report_page(report) as page:
+        for nodeid in UI_CHECKS:
+            row = page.locator(f'#results-table tbody.results-table-row[id="{nodeid}"]')
+            row.locator("tr.collapsible").click()  # passed rows start collapsed (render_collapsed in pytest.ini)
+            image = row.locator(".media img")
+            image.wait_for(state="visible")
+            source, width = image.evaluate("img => [img.getAttribute('src'), img.complete ? img.naturalWidth : 0]")
+            shown[nodeid] = (source[:22], width)
     return shown
 
 

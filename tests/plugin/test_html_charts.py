@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
+from tests.fix_browser import CHROMIUM, report_page
+
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJjaGFydHMifQ.c2lnbmF0dXJlLWNoYXJ0cy1zZWNyZXQ"
 
 CHECKS = f"""
@@ -87,33 +88,14 @@ def loaded_urls(report: Path) -> list[str]:
 
 def open_charts(report: Path, screenshot: Path) -> tuple[dict[str, Any], list[str]]:
     """Open *report* in Chromium with JavaScript off; return the charts' facts and every URL the page asked for."""
-    from playwright.sync_api import Route, sync_playwright
-
     if not os.access(CHROMIUM, os.X_OK):
         pytest.fail(f"{CHROMIUM} is missing: `python3 tasks.py test` installs Debian's chromium", pytrace=False)
     requested: list[str] = []
-
-    def offline(route: Route) -> None:
-        requested.append(route.request.url)
-        if route.request.url.startswith(("file:", "data:")):
-            route.continue_()
-        else:
-            route.abort()
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            context = browser.new_context(java_script_enabled=False, viewport={"width": 1280, "height": 900})
-            context.route("**/*", offline)
-            page = context.new_page()
-            page.set_default_timeout(15_000)
-            page.goto(report.as_uri())
-            section = page.locator("#deploysmoke-charts")
-            section.wait_for(state="visible")
-            section.screenshot(path=str(screenshot))
-            facts: dict[str, Any] = page.evaluate(CHART_FACTS)
-        finally:
-            browser.close()
+    with report_page(report, javascript=False, requested=requested, height=900, timeout_ms=15_000) as page:
+        section = page.locator("#deploysmoke-charts")
+        section.wait_for(state="visible")
+        section.screenshot(path=str(screenshot))
+        facts: dict[str, Any] = page.evaluate(CHART_FACTS)
     return facts, requested
 
 

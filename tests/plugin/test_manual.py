@@ -14,6 +14,7 @@ import jsonschema
 import pytest
 
 from tests.doc_pages import fenced_blocks, read_page
+from tests.fix_browser import report_page
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -21,7 +22,6 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 SCHEMA = json.loads((files("pytest_deploysmoke") / "schemas" / "summary-1.schema.json").read_text(encoding="utf-8"))
-CHROMIUM = "/usr/bin/chromium"
 
 CONFIG = """
 phases = ["preflight", "health", "features"]
@@ -86,27 +86,18 @@ def ticket_section(pytester: pytest.Pytester, phase: str) -> list[str]:
 
 def manual_in_browser(report: Path) -> list[dict[str, str]]:
     """Open the HTML report in headless Chromium; the manual items of its verdict banner as a reader sees them."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(10_000)
-            page.goto(report.as_uri())
-            page.locator("#deploysmoke-verdict").wait_for(state="visible")
-            items: list[dict[str, str]] = page.eval_on_selector_all(
-                "#deploysmoke-verdict #deploysmoke-manual li",
-                """items => items.map(li => ({
-                    id: li.dataset.manualId,
-                    phase: li.parentElement.previousElementSibling.innerText,
-                    text: li.innerText,
-                    visible: String(li.offsetParent !== null),
-                    className: li.className,
-                }))""",
-            )
-        finally:
-            browser.close()
+    with report_page(report) as page:
+        page.locator("#deploysmoke-verdict").wait_for(state="visible")
+        items: list[dict[str, str]] = page.eval_on_selector_all(
+            "#deploysmoke-verdict #deploysmoke-manual li",
+            """items => items.map(li => ({
+                id: li.dataset.manualId,
+                phase: li.parentElement.previousElementSibling.innerText,
+                text: li.innerText,
+                visible: String(li.offsetParent !== null),
+                className: li.className,
+            }))""",
+        )
     return items
 
 

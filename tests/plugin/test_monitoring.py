@@ -28,10 +28,10 @@ import jsonschema
 import pytest
 
 from tests.doc_pages import DOCS, fenced_blocks, read_page
+from tests.fix_browser import report_page
 from tests.fix_servers import socketserver_in_thread
 
 SCHEMA = json.loads((files("pytest_deploysmoke") / "schemas" / "summary-1.schema.json").read_text(encoding="utf-8"))
-CHROMIUM = "/usr/bin/chromium"
 MiB = 2**20
 #: Each read of /metrics adds this much CPU time and this much resident memory to what it says.
 CPU_STEP_S = 1.5
@@ -189,30 +189,21 @@ def monitoring_section(ticket: str) -> tuple[str, list[list[str]]]:
 
 def html_monitoring(report: Path) -> dict[str, Any]:
     """Open the HTML report in headless Chromium; the monitoring section's sentence and table as shown."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page()
-            page.set_default_timeout(10_000)
-            page.goto(report.as_uri())
-            section = page.locator("#deploysmoke-monitoring")
-            section.wait_for(state="visible")
-            shown: dict[str, Any] = section.evaluate(
-                """s => ({
-                    lead: s.querySelector('p').innerText,
-                    rows: [...s.querySelectorAll('tr')].map(tr => [...tr.children].map(c => c.innerText.trim())),
-                })"""
-            )
-            shown["charts"] = page.locator("figure.deploysmoke-chart--watch").evaluate_all(
-                """figures => figures.map(f => {
-                    const box = f.querySelector('svg').getBoundingClientRect();
-                    return {width: box.width, height: box.height, text: f.textContent};
-                })"""
-            )
-        finally:
-            browser.close()
+    with report_page(report) as page:
+        section = page.locator("#deploysmoke-monitoring")
+        section.wait_for(state="visible")
+        shown: dict[str, Any] = section.evaluate(
+            """s => ({
+                lead: s.querySelector('p').innerText,
+                rows: [...s.querySelectorAll('tr')].map(tr => [...tr.children].map(c => c.innerText.trim())),
+            })"""
+        )
+        shown["charts"] = page.locator("figure.deploysmoke-chart--watch").evaluate_all(
+            """figures => figures.map(f => {
+                const box = f.querySelector('svg').getBoundingClientRect();
+                return {width: box.width, height: box.height, text: f.textContent};
+            })"""
+        )
     return shown
 
 

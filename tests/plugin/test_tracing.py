@@ -17,13 +17,13 @@ import httpx
 import jsonschema
 import pytest
 
+from tests.fix_browser import CHROMIUM, report_page
 from tests.fix_pytester import recorded_calls, recorded_fixture_calls
 
 TRACE_URL = "https://tracing.example.com/trace/{trace_id}"
 HEADER = re.compile(r"00-(?P<trace>[0-9a-f]{32})-(?P<span>[0-9a-f]{16})-01")
 OWN_TRACE, OWN_SPAN = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
 SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
-CHROMIUM = "/usr/bin/chromium"
 
 
 def spans(url: str, run: str) -> list[dict[str, Any]]:
@@ -393,26 +393,18 @@ ODD_TRACE_URL = 'https://tracing.example.com/trace/{trace_id}?org=1&q=\\"<b>\\"'
 def test_html_report_links_the_failed_checks_trace(pytester: pytest.Pytester, traced_url: str) -> None:
     """In the HTML report, opened in headless Chromium, the failed check's trace id is a link to trace_url in
     the verdict banner and in the check's details, its href exactly the URL however odd its characters."""
-    from playwright.sync_api import sync_playwright
-
     run = uuid.uuid4().hex
     write_project(pytester, traced_url, HTML_CHECK.format(run=run), f'trace_url = "{ODD_TRACE_URL}"\n')
     result = pytester.runpytest("--deploy-target=t", "--html=report.html", "--self-contained-html")
     result.assert_outcomes(failed=1)
     trace = span_of(traced_url, run, "/fail")["trace_id"]
     expected = f'https://tracing.example.com/trace/{trace}?org=1&q="<b>"'
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM)
-        try:
-            page = browser.new_page()
-            page.goto((pytester.path / "report.html").as_uri())
-            page.wait_for_selector(".deploysmoke-details", state="attached")
-            links = page.eval_on_selector_all(
-                "a.deploysmoke-trace",
-                "links => links.map(a => [a.closest('#deploysmoke-verdict') ? 'banner' : 'details',"
-                " a.textContent, a.getAttribute('href')])",
-            )
-        finally:
-            browser.close()
+    with report_page(pytester.path / "report.html", timeout_ms=30_000) as page:  # Playwright's default timeout
+        page.wait_for_selector(".deploysmoke-details", state="attached")
+        links = page.eval_on_selector_all(
+            "a.deploysmoke-trace",
+            "links => links.map(a => [a.closest('#deploysmoke-verdict') ? 'banner' : 'details',"
+            " a.textContent, a.getAttribute('href')])",
+        )
     # An href cut at the quote, or a <b> let loose, would not read back as exactly the URL.
     assert sorted(links) == [["banner", trace, expected], ["details", trace, expected]]
