@@ -730,29 +730,20 @@ def running_services(workdir: Path | None = None) -> Iterator[dict[str, str]]:
                 f" ready in {time.monotonic() - started:.1f} s",
                 flush=True,
             )
-        if os.environ.get(REDIS_URL_VAR):
-            print(f"devservices: using Redis from {REDIS_URL_VAR}", flush=True)
-            env[REDIS_URL_VAR] = os.environ[REDIS_URL_VAR]
-        else:
+        for var, name, start in (
+            (REDIS_URL_VAR, "Redis", start_redis),
+            (PUSHGATEWAY_URL_VAR, "Pushgateway", start_pushgateway),
+        ):
+            if os.environ.get(var):
+                print(f"devservices: using {name} from {var}", flush=True)
+                env[var] = os.environ[var]
+                continue
             started = time.monotonic()
-            redis = start_redis(base)
-            services.append(redis)
-            env[REDIS_URL_VAR] = redis.url
+            service = start(base)
+            services.append(service)
+            env[var] = service.url
             print(
-                f"devservices: Redis on {_host(redis.url)} (pid {redis.pid}),"
-                f" ready in {time.monotonic() - started:.1f} s",
-                flush=True,
-            )
-        if os.environ.get(PUSHGATEWAY_URL_VAR):
-            print(f"devservices: using the Pushgateway from {PUSHGATEWAY_URL_VAR}", flush=True)
-            env[PUSHGATEWAY_URL_VAR] = os.environ[PUSHGATEWAY_URL_VAR]
-        else:
-            started = time.monotonic()
-            pushgateway = start_pushgateway(base)
-            services.append(pushgateway)
-            env[PUSHGATEWAY_URL_VAR] = pushgateway.url
-            print(
-                f"devservices: Pushgateway on {_host(pushgateway.url)} (pid {pushgateway.pid}),"
+                f"devservices: {name} on {_host(service.url)} (pid {service.pid}),"
                 f" ready in {time.monotonic() - started:.1f} s",
                 flush=True,
             )
