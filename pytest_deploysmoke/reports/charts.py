@@ -238,7 +238,7 @@ def watch_p95_chart(log: WatchLog, *, redact: Callable[[str], str] = _same, max_
     An interval without an answer is a gap in its line.  At most *max_probes* probes are drawn one
     by one (the first ones the window names); all of them count in the overall line.
     """
-    names = _probe_names(log)
+    names = log.probe_names()
     shown = names[:max_probes]
     title = "p95 per interval"
     if len(names) > len(shown):
@@ -370,14 +370,6 @@ def _draw(kind: str, title: str, series: Sequence[_Series], *, no_data: str, **o
     chart.add_xml_filter(offline)
     svg: str = chart.render(is_unicode=True)
     return svg
-
-
-def _probe_names(log: WatchLog) -> list[str]:
-    """Every probe of the window, in the order the intervals first name them."""
-    names: dict[str, None] = {}
-    for interval in log.intervals:
-        names.update((figures.probe, None) for figures in interval.probes)
-    return list(names)
 
 
 def _figures(interval: WatchInterval, probe: str) -> ProbeFigures | None:

@@ -33,9 +33,7 @@ class MonitoringTable:
 
 def monitoring_table(log: WatchLog) -> MonitoringTable:
     """The monitoring table of *log*: one row per interval that ran to its end."""
-    probes: list[str] = []
-    for interval in log.intervals:  # every interval lists every probe; the union guards an empty one
-        probes += [figures.probe for figures in interval.probes if figures.probe not in probes]
+    probes = log.probe_names()
     header = (
         "Time (UTC)",
         "Requests",

@@ -68,6 +68,14 @@ class WatchLog:
     #: The ``error_rate`` rollback threshold (a fraction).
     max_error_rate: float | None = None
 
+    def probe_names(self) -> list[str]:
+        """Every probe of the window, in the order the intervals first name them (each lists every probe;
+        the union guards an interval that lists none)."""
+        names: dict[str, None] = {}
+        for interval in self.intervals:
+            names.update((figures.probe, None) for figures in interval.probes)
+        return list(names)
+
 
 def kinds_text(kinds: Iterable[tuple[str, int]]) -> str:
     """``connection refused x3, 503 x2``: what the failed probes got, in the order given."""
