@@ -56,6 +56,14 @@ class Figures:
     endpoints: tuple[EndpointFigures, ...] = ()
 
 
+def endpoint_of(action: str) -> str:
+    """``GET /items``: the endpoint a call's or a probe's *action* reached, its query left out.
+
+    The one definition every rule, chart and metric groups calls by.
+    """
+    return action.split("?", 1)[0]
+
+
 def parse_percent(value: str) -> float:
     """``"5%"`` -> 0.05.
 
@@ -180,7 +188,7 @@ def phase_figures(scope: str, calls: Iterable[CallRecord], loads: Iterable[Measu
         else:
             continue
         if call.target_ms is not None and call.ok:  # a budgeted WebSocket open counts like an endpoint
-            action = call.action.split("?", 1)[0]
+            action = endpoint_of(call.action)
             timings.setdefault(action, []).append(call.ms)
             targets[action] = call.target_ms
     endpoints = tuple(

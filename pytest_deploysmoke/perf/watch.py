@@ -25,7 +25,7 @@ import websockets
 
 from pytest_deploysmoke.clients.network import describe_error, describe_open_error, ssl_context
 from pytest_deploysmoke.perf.budgets import format_ms
-from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, evaluate, not_evaluated, percent
+from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, endpoint_of, evaluate, not_evaluated, percent
 from pytest_deploysmoke.perf.stats import LatencyHistogram
 from pytest_deploysmoke.results.watch_log import (
     ProbeFigures,
@@ -145,7 +145,7 @@ class Aggregate:
                 _count(self.error_kinds, sample.error or "error")
             if sample.ms is not None:
                 self.histogram.record(sample.ms)
-                endpoint = probe.action.split("?", 1)[0]
+                endpoint = endpoint_of(probe.action)
                 if endpoint in self.targets_ms:
                     if endpoint not in self.endpoints:
                         self.endpoints[endpoint] = LatencyHistogram()
@@ -360,7 +360,7 @@ class Watch:
         probes = []
         for name, tally in (interval.probes or {}).items():  # a probe listed twice is one
             probe = named[name]
-            limit = None if probe.kind == "ws" else self.p95_limits_ms.get(probe.action.split("?", 1)[0])
+            limit = None if probe.kind == "ws" else self.p95_limits_ms.get(endpoint_of(probe.action))
             probes.append(
                 ProbeFigures(
                     probe=self.redact(name),

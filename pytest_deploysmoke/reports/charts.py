@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
-from pytest_deploysmoke.perf.rollback import nearest_rank
+from pytest_deploysmoke.perf.rollback import endpoint_of, nearest_rank
 
 if TYPE_CHECKING:
     from pygal.style import Style
@@ -92,11 +92,6 @@ class Bucket:
     count: int
 
 
-def endpoint_key(action: str) -> str:
-    """``GET /items``: the endpoint a call's *action* reached, its query left out."""
-    return action.split("?", 1)[0]
-
-
 def _answered(call: CallRecord) -> bool:
     """Whether *call* got an answer whose time is a latency: an HTTP status, or a WebSocket step that succeeded.
 
@@ -127,7 +122,7 @@ def endpoint_latencies(calls: Iterable[CallRecord]) -> tuple[EndpointLatency, ..
     for call in calls:
         if call.warmup or call.kind not in CHARTED_KINDS:
             continue
-        key = endpoint_key(call.action)
+        key = endpoint_of(call.action)
         if _answered(call):
             times.setdefault(key, []).append(call.ms)
         elif _no_answer(call):

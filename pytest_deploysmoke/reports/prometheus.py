@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from pytest_deploysmoke.config.redaction import redact_url
-from pytest_deploysmoke.perf.rollback import server_error
+from pytest_deploysmoke.perf.rollback import endpoint_of, server_error
 from pytest_deploysmoke.perf.stats import PERCENTILES, LatencyHistogram
 
 if TYPE_CHECKING:
@@ -120,7 +120,7 @@ def _endpoints(verdict: Verdict, redact: Redact = _keep) -> list[_Endpoint]:
     """
     endpoints: dict[str, _Endpoint] = {}
     for call in _http_calls(verdict):
-        endpoint = redact(call.action.split("?", 1)[0])
+        endpoint = redact(endpoint_of(call.action))
         figures = endpoints.get(endpoint)
         if figures is None:
             figures = endpoints[endpoint] = _Endpoint(endpoint)

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final, Literal
 
 from pytest_deploysmoke.config.model import DEFAULT_MAX_RETRIED
 from pytest_deploysmoke.config.version_source import VERSION_NODEID, mismatch
-from pytest_deploysmoke.perf.rollback import percent
+from pytest_deploysmoke.perf.rollback import endpoint_of, percent
 from pytest_deploysmoke.results.manual import open_required
 
 if TYPE_CHECKING:
@@ -515,7 +515,7 @@ def retried_endpoints(checks: Iterable[CheckResult], max_retried: float) -> list
         for call in check.calls:
             if call.kind != "http" or call.warmup or call.outcome == "blocked":
                 continue
-            tally = endpoints.setdefault(call.action.split("?", 1)[0], _Retries())
+            tally = endpoints.setdefault(endpoint_of(call.action), _Retries())
             if call.attempt == 1:  # each call starts with its first attempt; its retries follow it
                 tally.calls += 1
                 tally.open_retried = False
