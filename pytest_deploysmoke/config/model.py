@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 from pytest_deploysmoke.config.redaction import Redactor, Secret
 from pytest_deploysmoke.config.version_source import VersionSource
 from pytest_deploysmoke.perf.budgets import Budget
+from pytest_deploysmoke.perf.compare import CompareSettings
 from pytest_deploysmoke.perf.rollback import RollbackRules
 from pytest_deploysmoke.results.manual import ManualItem
 
@@ -241,6 +242,8 @@ class Target:
     manual: tuple[ManualItem, ...] = ()
     #: Where a trace is shown, with ``{trace_id}`` (``https://tracing.example.com/trace/{trace_id}``); "" when not set.
     trace_url: str = ""
+    #: How a run is judged against a baseline run or a stable target (``[targets.X.compare]``).
+    compare: CompareSettings = field(default_factory=CompareSettings)
     secrets: tuple[Secret, ...] = field(default=(), compare=False)
 
     @property

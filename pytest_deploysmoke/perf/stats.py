@@ -113,19 +113,51 @@ class LatencyHistogram:
         """The mean of the values recorded, in ms (exact); NaN when empty."""
         return self._sum / self._total if self._total else math.nan
 
-    def record(self, ms: float) -> None:
-        """Count one latency of *ms* milliseconds.
+    def record(self, ms: float, count: int = 1) -> None:
+        """Count *count* latencies of *ms* milliseconds each.
 
         Raises:
-            ValueError: *ms* is negative, infinite or NaN.
+            ValueError: *ms* is negative, infinite or NaN, or *count* is under 1.
         """
         if not (ms >= 0 and math.isfinite(ms)):
             raise ValueError(f"a latency must be a finite number of ms >= 0, got {ms!r}")
-        self._counts[self._index(min(round(ms * 1000), self._highest_us))] += 1
-        self._total += 1
-        self._sum += ms
+        if count < 1:
+            raise ValueError(f"count must be at least 1, got {count!r}")
+        self._counts[self._index(min(round(ms * 1000), self._highest_us))] += count
+        self._total += count
+        self._sum += ms * count
         self._min = min(self._min, ms)
         self._max = max(self._max, ms)
+
+    def buckets(self) -> tuple[tuple[float, int], ...]:
+        """The non-empty buckets, lowest first: each one's highest value in ms, and its count.
+
+        Recording each pair again (``record(ms, count)``) into an empty histogram of the same
+        significant digits fills the same buckets: this is how a run's distribution is written
+        to the JSON summary and read back for a comparison.  The top bucket is reported at the
+        exact maximum, since it also holds every value past the highest trackable one.
+        """
+        pairs = []
+        for index, count in enumerate(self._counts):
+            if count:
+                top = index == self._top_index
+                ms = self._max if top else min(self._highest_equivalent_ms(index), self._max)
+                pairs.append((ms, count))
+        return tuple(pairs)
+
+    def merge(self, other: LatencyHistogram) -> None:
+        """Add every value *other* counted (the same significant digits and highest value)."""
+        if (other.significant_digits, other._highest_us) != (self.significant_digits, self._highest_us):
+            raise ValueError("only histograms of the same significant digits and highest value merge")
+        if not other._total:
+            return
+        for index, count in enumerate(other._counts):
+            if count:
+                self._counts[index] += count
+        self._total += other._total
+        self._sum += other._sum
+        self._min = min(self._min, other._min)
+        self._max = max(self._max, other._max)
 
     def percentile(self, q: float) -> float:
         """The *q*-th percentile (0 to 100) in ms, nearest rank, within :attr:`relative_error`; NaN when empty."""

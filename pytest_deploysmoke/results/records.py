@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     import httpx
 
     from pytest_deploysmoke.perf.budgets import Budget
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
     from pytest_deploysmoke.perf.stats import LatencyStats
 
 CallKind = Literal["http", "ws", "db", "redis", "ui"]
@@ -129,10 +130,18 @@ class Measurement:
     #: "not evaluated: 9 samples < 20" when the p95 was over the budget on fewer samples than
     #: the target's ``min_samples``: the check was not failed for it, the verdict warns instead.
     not_evaluated: str = ""
+    #: Each endpoint's latency buckets and counts (a load probe's scenario may reach several).
+    distributions: tuple[EndpointDistribution, ...] = ()
 
     @classmethod
     def of(
-        cls, stats: LatencyStats, *, budget: str = "", engine: str = "latency", not_evaluated: str = ""
+        cls,
+        stats: LatencyStats,
+        *,
+        budget: str = "",
+        engine: str = "latency",
+        not_evaluated: str = "",
+        distributions: tuple[EndpointDistribution, ...] = (),
     ) -> Measurement:
         """The measurement of *stats* (its percentiles are None when nothing was answered)."""
         answered = stats.count > stats.unanswered
@@ -146,6 +155,7 @@ class Measurement:
             budget=budget,
             engine=engine,
             not_evaluated=not_evaluated,
+            distributions=distributions,
         )
 
     def describe(self) -> str:

@@ -13,6 +13,8 @@ from pytest_deploysmoke.perf.rollback import endpoint_of, percent
 from pytest_deploysmoke.results.manual import open_required
 
 if TYPE_CHECKING:
+    from pytest_deploysmoke.perf.compare import Comparison
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
     from pytest_deploysmoke.results.manual import ManualResult
     from pytest_deploysmoke.results.records import CallRecord, Measurement
     from pytest_deploysmoke.results.watch_log import WatchLog
@@ -236,6 +238,11 @@ class Verdict:
     manual: tuple[ManualResult, ...] = ()
     #: The watch window's intervals (None when no window ran).
     watch_log: WatchLog | None = None
+    #: Each endpoint's (and each watch probe's) measured distribution over the run, for a later comparison.
+    endpoints: tuple[EndpointDistribution, ...] = ()
+    #: This run judged against a baseline run (``--deploy-baseline``) or a stable target
+    #: (``--deploy-compare``); None when neither was asked for.
+    comparison: Comparison | None = None
 
     @property
     def selection(self) -> Selection:
@@ -333,6 +340,8 @@ def decide(
     max_retried: float = DEFAULT_MAX_RETRIED,
     manual: Sequence[ManualResult] = (),
     watch_log: WatchLog | None = None,
+    endpoints: Sequence[EndpointDistribution] = (),
+    comparison: Comparison | None = None,
 ) -> Verdict:
     """Apply the rules: a tripped rollback rule is ROLLBACK; any failure is NO-GO; so is a run that
     checked nothing, never got its target ready, or was cut short; retries and self-skipped checks
@@ -399,6 +408,8 @@ def decide(
         ending=ending,
         manual=tuple(manual),
         watch_log=watch_log,
+        endpoints=tuple(endpoints),
+        comparison=comparison,
     )
 
 

@@ -1,0 +1,90 @@
+"""One endpoint's measured latencies and errors as a bounded, mergeable record that two runs compare (no pytest).
+
+An :class:`EndpointDistribution` is what the JSON summary keeps per endpoint (the method and
+the path template, ``GET /api/markets/krw``) and per watch probe: the request and error counts
+and the non-empty buckets of its :class:`~pytest_deploysmoke.perf.stats.LatencyHistogram`, at
+most a few thousand pairs however many requests were sent.  A later run reads it back from that
+file and compares its own distributions with it (:mod:`pytest_deploysmoke.perf.compare`).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from pytest_deploysmoke.perf.stats import LatencyHistogram
+
+
+@dataclass(frozen=True, slots=True)
+class EndpointDistribution:
+    """What one endpoint (or one watch probe) measured over a run: counts and its latency buckets.
+
+    ``buckets`` are ``(ms, count)`` pairs, lowest first: each non-empty bucket's highest value and
+    how many answered requests fell in it (:meth:`LatencyHistogram.buckets`).  The latencies are
+    those of the requests that got an answer, whatever its status; ``errors`` counts the requests
+    that got a status of 400 or more or no answer at all, out of ``requests``.
+    """
+
+    endpoint: str
+    requests: int
+    errors: int
+    buckets: tuple[tuple[float, int], ...] = ()
+    #: Measured while the load client, not the server, limited the run: its latencies are upper bounds.
+    client_bound: bool = False
+
+    @classmethod
+    def of(
+        cls,
+        endpoint: str,
+        histogram: LatencyHistogram,
+        *,
+        requests: int,
+        errors: int,
+        client_bound: bool = False,
+    ) -> EndpointDistribution:
+        """The distribution of *histogram*'s latencies, with the request and error counts beside it."""
+        return cls(endpoint, requests, errors, histogram.buckets(), client_bound)
+
+    @property
+    def answered(self) -> int:
+        """How many latencies the buckets hold (requests that got an answer)."""
+        return sum(count for _, count in self.buckets)
+
+    @property
+    def error_rate(self) -> float | None:
+        """``errors / requests``; None without requests."""
+        return self.errors / self.requests if self.requests else None
+
+    def histogram(self) -> LatencyHistogram:
+        """A histogram holding these latencies again (in the same buckets)."""
+        histogram = LatencyHistogram()
+        for ms, count in self.buckets:
+            histogram.record(ms, count)
+        return histogram
+
+    def percentile(self, q: float) -> float | None:
+        """The *q*-th percentile in ms (within the histogram's 1 %); None without an answered request."""
+        value = self.histogram().percentile(q) if self.buckets else math.nan
+        return None if math.isnan(value) else value
+
+    def merged(self, other: EndpointDistribution) -> EndpointDistribution:
+        """This distribution and *other*'s (the same endpoint) as one."""
+        histogram = self.histogram()
+        histogram.merge(other.histogram())
+        return EndpointDistribution.of(
+            self.endpoint,
+            histogram,
+            requests=self.requests + other.requests,
+            errors=self.errors + other.errors,
+            client_bound=self.client_bound or other.client_bound,
+        )
+
+
+def merge_by_endpoint(distributions: Iterable[EndpointDistribution]) -> tuple[EndpointDistribution, ...]:
+    """One distribution per endpoint, in order of first appearance, each merging every part of it."""
+    merged: dict[str, EndpointDistribution] = {}
+    for distribution in distributions:
+        seen = merged.get(distribution.endpoint)
+        merged[distribution.endpoint] = distribution if seen is None else seen.merged(distribution)
+    return tuple(merged.values())
