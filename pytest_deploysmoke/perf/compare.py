@@ -5,9 +5,11 @@ two-sided Mann-Whitney U test (the normal approximation with tie correction, as 
 counted in histogram buckets tie), and the two error rates with Fisher's exact test.  A
 **regression** is a difference that is significant at the configured confidence *and* larger
 than the tolerance: the median moved up by more than ``tolerance`` (``latency_regression``), or
-the error rate rose (``error_regression``).  With fewer than ``min_samples`` latencies on either
-side the endpoint is **not evaluated**: it neither passes nor fails.  The defaults are Kayenta's
-(Netflix's canary judge): tolerance 25 %, confidence 0.98, 50 samples.
+the error rate rose (``error_regression``).  An **improvement** is the median moving down by
+more than the tolerance, significantly; it is shown, never a reason.  With fewer than
+``min_samples`` answered requests on either side the latencies are **not evaluated** (and with
+fewer than ``min_samples`` requests, the errors): such an endpoint neither passes nor fails.
+The defaults are Kayenta's (Netflix's canary judge): tolerance 25 %, confidence 0.98, 50 samples.
 
 scipy is imported only when :func:`compare` runs (the ``compare`` extra).
 """
@@ -16,10 +18,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Final, Literal
 
 from pytest_deploysmoke.perf.distributions import EndpointDistribution
+from pytest_deploysmoke.perf.rollback import percent
 
 DEFAULT_TOLERANCE: Final = 0.25
 DEFAULT_CONFIDENCE: Final = 0.98
@@ -27,6 +30,13 @@ DEFAULT_MIN_SAMPLES: Final = 50
 
 OnRegression = Literal["rollback", "no-go"]
 EndpointVerdict = Literal["regression", "improvement", "no significant change", "not evaluated"]
+#: The verdicts of one endpoint, in the order the reports explain them.
+ENDPOINT_VERDICTS: Final[tuple[EndpointVerdict, ...]] = (
+    "regression",
+    "improvement",
+    "no significant change",
+    "not evaluated",
+)
 #: The rules a regression's reason names.
 LATENCY_RULE: Final = "latency_regression"
 ERROR_RULE: Final = "error_regression"
@@ -43,31 +53,82 @@ class CompareSettings:
     endpoints: tuple[str, ...] = ()
     on_regression: OnRegression = "rollback"
 
+    @property
+    def alpha(self) -> float:
+        """The significance level: a p-value under it is significant (0.02 at confidence 0.98)."""
+        return 1 - self.confidence
+
+    def describe(self) -> str:
+        """``confidence 0.98 (p < 0.02), tolerance 25% on the median, at least 50 samples a side``."""
+        return (
+            f"confidence {self.confidence:g} (p < {p_text(self.alpha)}), tolerance {percent(self.tolerance)} "
+            f"on the median, at least {self.min_samples} samples a side"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BaselineIdentity:
+    """Which run or target a comparison was made against: what the JSON summary's ``comparison.baseline`` holds."""
+
+    #: ``"run"``: a previous run's JSON summary (``--deploy-baseline``); ``"target"``: a target measured live
+    #: beside this one (``--deploy-compare``).
+    kind: Literal["run", "target"]
+    #: The baseline run's target, or the compared target's name.
+    target: str
+    #: The version the baseline run reported (else expected); "" when unknown or live.
+    version: str = ""
+    #: When the baseline run started (seconds since the epoch); None for a live target.
+    started: float | None = None
+    #: The JSON summary read, as given on the command line; "" for a live target.
+    path: str = ""
+
 
 @dataclass(frozen=True, slots=True)
 class EndpointComparison:
     """One endpoint, baseline against now: the figures, the tests' p-values and the verdict."""
 
     endpoint: str
+    #: Answered requests (latencies) on each side.
     n_baseline: int
     n_now: int
     p50_baseline_ms: float | None
     p50_now_ms: float | None
     p95_baseline_ms: float | None
     p95_now_ms: float | None
-    #: The median's shift, now against the baseline, as a fraction (0.4: 40 % slower); None when not computed.
+    #: The median's shift, now against the baseline, in percent (42.0: 42 % slower); None without both medians.
     shift_pct: float | None
-    #: The Mann-Whitney U test's two-sided p-value; None when not evaluated.
+    #: The Mann-Whitney U test's two-sided p-value; None when the latencies were not evaluated.
     p_value: float | None
     error_rate_baseline: float | None
     error_rate_now: float | None
     verdict: EndpointVerdict
-    #: Fisher's exact test's two-sided p-value on the error counts; None when not evaluated.
+    #: Fisher's exact test's two-sided p-value on the error counts; None when the errors were not evaluated.
     error_p_value: float | None = None
     #: The rules a regression broke (``latency_regression``, ``error_regression``).
     rules: tuple[str, ...] = ()
-    #: Why it was not evaluated (``"12 samples now < 50"``), or a caveat (client-bound); "" otherwise.
+    #: Why it was not evaluated (``"12 samples now < 50"``), and a caveat (client-bound); "" otherwise.
     note: str = ""
+    #: Requests sent and errors (a status of 400 or more, or no answer) on each side.
+    requests_baseline: int = 0
+    requests_now: int = 0
+    errors_baseline: int = 0
+    errors_now: int = 0
+    #: The two distributions compared, for the charts (no report writes their buckets out).
+    baseline_distribution: EndpointDistribution | None = field(default=None, repr=False, compare=False)
+    now_distribution: EndpointDistribution | None = field(default=None, repr=False, compare=False)
+
+    def latency_text(self) -> str:
+        """``p50 12.0 -> 17.1 ms (+42%), p95 15.0 -> 21.0 ms``: the latency figures of both sides."""
+        shift = "" if self.shift_pct is None else f" ({shift_text(self.shift_pct)})"
+        p50 = f"p50 {ms_text(self.p50_baseline_ms)} -> {ms_text(self.p50_now_ms)} ms{shift}"
+        return f"{p50}, p95 {ms_text(self.p95_baseline_ms)} -> {ms_text(self.p95_now_ms)} ms"
+
+    def error_text(self) -> str:
+        """``error rate 0.2% -> 4% (2 of 1000 -> 40 of 1000 requests)``."""
+        return (
+            f"error rate {rate_text(self.error_rate_baseline)} -> {rate_text(self.error_rate_now)} "
+            f"({self.errors_baseline} of {self.requests_baseline} -> {self.errors_now} of {self.requests_now} requests)"
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +139,57 @@ class Comparison:
     baseline: str
     settings: CompareSettings
     endpoints: tuple[EndpointComparison, ...]
+    #: The baseline's target, version and time, or the compared target's name; None when not given.
+    identity: BaselineIdentity | None = None
+    #: Endpoints measured only in the baseline, or only now: not compared (``settings.endpoints`` empty).
+    only_baseline: tuple[str, ...] = ()
+    only_now: tuple[str, ...] = ()
 
     @property
     def regressions(self) -> tuple[EndpointComparison, ...]:
         """The endpoints judged a regression."""
-        return tuple(row for row in self.endpoints if row.verdict == "regression")
+        return self.of("regression")
+
+    def of(self, verdict: EndpointVerdict) -> tuple[EndpointComparison, ...]:
+        """The endpoints judged *verdict*, in table order."""
+        return tuple(row for row in self.endpoints if row.verdict == verdict)
+
+    def regression_lines(self) -> tuple[str, ...]:
+        """One line per rule each regression broke, naming the rule, the endpoint, its figures and the baseline.
+
+        ``latency_regression: GET /x p50 12.0 -> 17.1 ms (+42%), p95 15.0 -> 21.0 ms, p = 0.0001 < 0.02,
+        over the 25% tolerance, against local 1.7.0 at ... (reports/previous.json)``
+        """
+        alpha = p_text(self.settings.alpha)
+        lines = []
+        for row in self.regressions:
+            caveat = f"; {row.note}" if row.note else ""
+            for rule in row.rules:
+                if rule == LATENCY_RULE:
+                    figures = (
+                        f"{row.latency_text()}, p = {p_text(row.p_value)} < {alpha}, "
+                        f"over the {percent(self.settings.tolerance)} tolerance"
+                    )
+                else:
+                    figures = f"{row.error_text()}, p = {p_text(row.error_p_value)} < {alpha} (Fisher's exact test)"
+                lines.append(f"{rule}: {row.endpoint} {figures}, against {self.baseline}{caveat}")
+        return tuple(lines)
+
+    def warning_lines(self) -> tuple[str, ...]:
+        """Each endpoint not evaluated, and a line when nothing at all was compared: a warning each, never a pass.
+
+        ``GET /x not evaluated against the baseline: 12 samples now < 50``.
+        """
+        lines = [f"{row.endpoint} not evaluated against the baseline: {row.note}" for row in self.of("not evaluated")]
+        if not self.endpoints:
+            sides = f"{len(self.only_baseline)} endpoint(s) only in the baseline, {len(self.only_now)} only now"
+            lines.append(f"nothing was compared against the baseline {self.baseline}: no endpoint in common ({sides})")
+        elif len(lines) == len(self.endpoints):
+            lines.append(
+                f"nothing was compared against the baseline {self.baseline}: "
+                f"not one of its {len(self.endpoints)} endpoint(s) could be evaluated"
+            )
+        return tuple(lines)
 
 
 def compare(
@@ -91,29 +198,38 @@ def compare(
     settings: CompareSettings,
     *,
     label: str,
+    identity: BaselineIdentity | None = None,
 ) -> Comparison:
-    """Judge each endpoint in both *baseline* and *now* (only ``settings.endpoints``, when it names any).
+    """Judge each endpoint in both *baseline* and *now*, or each of ``settings.endpoints`` when it names any.
 
-    *label* names the baseline in every report.  Each side is merged per endpoint first.
+    *label* names the baseline in every report, *identity* in the JSON summary.  Each side is
+    merged per endpoint first.  An endpoint ``settings.endpoints`` names that one side did not
+    measure is not evaluated.
     """
     from pytest_deploysmoke.perf.distributions import merge_by_endpoint
 
     before = {row.endpoint: row for row in merge_by_endpoint(baseline)}
     after = {row.endpoint: row for row in merge_by_endpoint(now)}
     wanted = settings.endpoints or tuple(name for name in after if name in before)
-    rows = tuple(judge(before[name], after[name], settings) for name in wanted if name in before and name in after)
-    return Comparison(label, settings, rows)
+    rows = tuple(
+        judge(
+            before.get(name, EndpointDistribution(name, 0, 0)),
+            after.get(name, EndpointDistribution(name, 0, 0)),
+            settings,
+        )
+        for name in wanted
+    )
+    only_baseline = tuple(name for name in before if name not in after and name not in wanted)
+    only_now = tuple(name for name in after if name not in before and name not in wanted)
+    return Comparison(label, settings, rows, identity, only_baseline, only_now)
 
 
 def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: CompareSettings) -> EndpointComparison:
     """One endpoint's comparison (see the module's docstring for the method)."""
-    import numpy as np
-    from scipy import stats
-
     p50_before, p50_after = baseline.percentile(50.0), now.percentile(50.0)
     shift = None
     if p50_before is not None and p50_after is not None and p50_before > 0:
-        shift = (p50_after - p50_before) / p50_before
+        shift = (p50_after - p50_before) / p50_before * 100
     row = EndpointComparison(
         endpoint=now.endpoint,
         n_baseline=baseline.answered,
@@ -127,37 +243,68 @@ def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: C
         error_rate_baseline=baseline.error_rate,
         error_rate_now=now.error_rate,
         verdict="not evaluated",
+        requests_baseline=baseline.requests,
+        requests_now=now.requests,
+        errors_baseline=baseline.errors,
+        errors_now=now.errors,
+        baseline_distribution=baseline,
+        now_distribution=now,
     )
     minimum = max(settings.min_samples, 1)
-    short = [
-        f"{n} samples {side} < {minimum}"
-        for side, n in (("in the baseline", baseline.answered), ("now", now.answered))
-        if n < minimum
-    ]
-    if short or shift is None:
-        return replace(row, note="; ".join(short) or "no median to compare")
-    alpha = 1 - settings.confidence
-    test = stats.mannwhitneyu(_samples(now), _samples(baseline), alternative="two-sided", method="asymptotic")
-    p_value = float(test.pvalue)
-    if math.isnan(p_value):  # every latency on both sides in one bucket: nothing tells them apart
-        p_value = 1.0
-    table = np.array([[now.errors, now.requests - now.errors], [baseline.errors, baseline.requests - baseline.errors]])
-    error_p = float(stats.fisher_exact(table, alternative="two-sided").pvalue)
+    short = []
+    for side, part in (("in the baseline", baseline), ("now", now)):
+        if not part.requests:
+            short.append(f"not measured {side}")
+        elif part.answered < minimum:
+            short.append(f"{part.answered} samples {side} < {minimum}")
+    if not short and shift is None:  # every latency 0 µs in the baseline: no median to move from
+        short.append("no median in the baseline to compare with")
+    latencies = not short
+    errors = min(baseline.requests, now.requests) >= minimum
+    alpha = settings.alpha
     rules = []
-    if p_value < alpha and shift > settings.tolerance:
-        rules.append(LATENCY_RULE)
-    if error_p < alpha and now.errors * baseline.requests > baseline.errors * now.requests:
-        rules.append(ERROR_RULE)
-    verdict: EndpointVerdict = "no significant change"
+    p_value = error_p = None
+    if latencies and shift is not None:
+        p_value = _mann_whitney(now, baseline)
+        if p_value < alpha and shift > settings.tolerance * 100:
+            rules.append(LATENCY_RULE)
+    if errors:
+        error_p = _fisher(now, baseline)
+        if error_p < alpha and now.errors * baseline.requests > baseline.errors * now.requests:
+            rules.append(ERROR_RULE)
+    verdict: EndpointVerdict = "not evaluated"
     if rules:
         verdict = "regression"
-    elif p_value < alpha and shift < -settings.tolerance:
-        verdict = "improvement"
-    note = ""
-    if baseline.client_bound or now.client_bound:
-        sides = " and ".join(side for side, part in (("baseline", baseline), ("now", now)) if part.client_bound)
-        note = f"measured while the load client was the bottleneck ({sides}): latencies are upper bounds"
-    return replace(row, p_value=p_value, verdict=verdict, error_p_value=error_p, rules=tuple(rules), note=note)
+    elif p_value is not None and shift is not None:
+        improved = p_value < alpha and shift < -settings.tolerance * 100
+        verdict = "improvement" if improved else "no significant change"
+    notes = list(short)  # also on an error regression: its latencies were not judged
+    bound = [side for side, part in (("baseline", baseline), ("now", now)) if part.client_bound]
+    if bound:
+        notes.append(
+            f"measured while the load client was the bottleneck ({' and '.join(bound)}): latencies are upper bounds"
+        )
+    return replace(
+        row, p_value=p_value, verdict=verdict, error_p_value=error_p, rules=tuple(rules), note="; ".join(notes)
+    )
+
+
+def _mann_whitney(now: EndpointDistribution, baseline: EndpointDistribution) -> float:
+    """The two-sided p-value of the Mann-Whitney U test on the two sides' latencies (tie-corrected)."""
+    from scipy import stats
+
+    test = stats.mannwhitneyu(_samples(now), _samples(baseline), alternative="two-sided", method="asymptotic")
+    p_value = float(test.pvalue)
+    return 1.0 if math.isnan(p_value) else p_value  # every latency in one bucket: nothing tells them apart
+
+
+def _fisher(now: EndpointDistribution, baseline: EndpointDistribution) -> float:
+    """The two-sided p-value of Fisher's exact test on the two sides' error and success counts."""
+    import numpy as np
+    from scipy import stats
+
+    table = np.array([[now.errors, now.requests - now.errors], [baseline.errors, baseline.requests - baseline.errors]])
+    return float(stats.fisher_exact(table, alternative="two-sided").pvalue)
 
 
 def _samples(distribution: EndpointDistribution) -> Any:
@@ -167,3 +314,23 @@ def _samples(distribution: EndpointDistribution) -> Any:
     values = np.fromiter((ms for ms, _ in distribution.buckets), dtype=float, count=len(distribution.buckets))
     counts = np.fromiter((n for _, n in distribution.buckets), dtype=np.int64, count=len(distribution.buckets))
     return np.repeat(values, counts)
+
+
+def ms_text(ms: float | None) -> str:
+    """``12.0``: a comparison's latency to 0.1 ms; ``n/a`` without one."""
+    return "n/a" if ms is None else f"{ms:.1f}"
+
+
+def shift_text(shift_pct: float) -> str:
+    """``+42%``, ``-8%``, ``+0.4%``: a median's shift with its sign, to two significant digits at most."""
+    return f"{shift_pct:+.0f}%" if abs(shift_pct) >= 10 else f"{shift_pct:+.1f}%".replace(".0%", "%")
+
+
+def rate_text(rate: float | None) -> str:
+    """``4.1%``; ``n/a`` without requests."""
+    return "n/a" if rate is None else percent(rate)
+
+
+def p_text(p_value: float | None) -> str:
+    """``0.0001``, ``1.2e-09``, ``0.02``: a p-value to two significant digits; ``n/a`` when not computed."""
+    return "n/a" if p_value is None else f"{p_value:.2g}"
