@@ -41,6 +41,7 @@ from pytest_deploysmoke.config.redaction import Secret, is_secret_name, redact_u
 from pytest_deploysmoke.config.version_source import VersionSource, VersionSourceError, parse_source
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.perf.budgets import Budget, parse_duration
+from pytest_deploysmoke.perf.compare import ON_REGRESSION, CompareSettings
 from pytest_deploysmoke.perf.rollback import RollbackRules, parse_percent
 from pytest_deploysmoke.results.manual import ManualItem
 
@@ -315,6 +316,7 @@ def build_target(
 
     watch = _build_watch(where, label, table.get("watch", {}), health_path, sub_port)
     rollback = _build_rollback(where, label, table.get("rollback", {}))
+    compare = _build_compare(where, label, table.get("compare", {}))
     ui = _build_ui(where, label, table.get("ui", {}))
 
     return Target(
@@ -350,6 +352,7 @@ def build_target(
         held_back="warn" if table.get("held_back") == "warn" else "list",
         manual=manual_items(table.get("manual", {}), config.default_phase),
         trace_url=_trace_url(where, label, table.get("trace_url")),
+        compare=compare,
         secrets=tuple(Secret(s) for s in dict.fromkeys(secrets) if s),
     )
 
@@ -511,6 +514,50 @@ def _build_rollback(where: str, label: str, table: Mapping[str, Any]) -> Rollbac
         health_consecutive_failures=int(table.get("health_consecutive_failures", defaults.health_consecutive_failures)),
         min_samples=int(table.get("min_samples", defaults.min_samples)),
     )
+
+
+def _build_compare(where: str, label: str, table: Mapping[str, Any]) -> CompareSettings:
+    """``[targets.X.compare]``, its types already checked: the tolerance parsed, the choices and endpoints checked."""
+    compare_label = f"{label[:-1]}.compare]"
+    defaults = CompareSettings()
+    tolerance = defaults.tolerance
+    if "tolerance" in table:
+        try:
+            tolerance = parse_percent(table["tolerance"])
+        except ValueError as exc:
+            raise ConfigError(where, f"{compare_label} tolerance", f"is {table['tolerance']!r}", str(exc)) from None
+    on_regression = table.get("on_regression", defaults.on_regression)
+    if on_regression not in ON_REGRESSION:
+        close = difflib.get_close_matches(on_regression.lower(), ON_REGRESSION, n=1)
+        hint = f'did you mean "{close[0]}"?' if close else f"expected {_quoted(ON_REGRESSION)}"
+        raise ConfigError(where, f"{compare_label} on_regression", f"is '{on_regression}'", hint)
+    endpoints = []
+    for entry in table.get("endpoints", []):
+        try:
+            endpoints.append(compare_endpoint(entry))
+        except ValueError as exc:
+            raise ConfigError(where, f"{compare_label} endpoints", f"has '{entry}'", str(exc)) from None
+    return CompareSettings(
+        tolerance=tolerance,
+        confidence=float(table.get("confidence", defaults.confidence)),
+        min_samples=int(table.get("min_samples", defaults.min_samples)),
+        endpoints=tuple(dict.fromkeys(endpoints)),
+        on_regression=on_regression,
+    )
+
+
+def compare_endpoint(text: str) -> str:
+    """``"GET /api/markets"`` as it is, ``"/api/markets"`` as ``"GET /api/markets"``: an endpoint to compare.
+
+    Raises:
+        ValueError: *text* is neither form, or has a query (an endpoint is its method and path only).
+    """
+    entry = text.strip()
+    method, _, path = ("GET", "", entry) if entry.startswith("/") else entry.partition(" ")
+    path = path.strip()
+    if not (method.isalpha() and method.isupper()) or not path.startswith("/") or "?" in path or " " in path:
+        raise ValueError('expected "METHOD /path", or "/path" for a GET, without a query, e.g. "GET /api/items"')
+    return f"{method} {path}"
 
 
 def _read_only_requests(where: str, label: str, entries: list[str]) -> frozenset[str]:
@@ -702,6 +749,7 @@ _TARGET_KEYS: Mapping[str, _Field] = {
     "held_back": _Field("'list' or 'warn'", lambda v: v in ("list", "warn")),
     "manual": _TABLE,
     "trace_url": _STR,
+    "compare": _TABLE,
 }
 _MANUAL_KEYS: Mapping[str, _Field] = {
     "text": _STR,
@@ -828,6 +876,13 @@ _ROLLBACK_KEYS: Mapping[str, _Field] = {
     ),
     "min_samples": _Field("a whole number of samples (1 or more)", lambda v: type(v) is int and v >= 1),
 }
+_COMPARE_KEYS: Mapping[str, _Field] = {
+    "tolerance": _Field('a percentage such as "25%"', _is_str),
+    "confidence": _Field("a confidence from 0.5 to under 1, such as 0.98", lambda v: _is_number(v) and 0.5 <= v < 1),
+    "min_samples": _Field("a whole number of samples (1 or more)", lambda v: type(v) is int and v >= 1),
+    "endpoints": _Field('a list of endpoints such as "GET /api/items"', _is_str_list),
+    "on_regression": _Field('"rollback" or "no-go"', _is_str),
+}
 
 
 def _inherited(
@@ -875,6 +930,8 @@ def _check_target_shape(where: str, label: str, table: Mapping[str, Any]) -> Non
         _check_keys(where, label[:-1] + ".watch]", table["watch"], _WATCH_KEYS)
     if "rollback" in table:
         _check_keys(where, label[:-1] + ".rollback]", table["rollback"], _ROLLBACK_KEYS)
+    if "compare" in table:
+        _check_keys(where, label[:-1] + ".compare]", table["compare"], _COMPARE_KEYS)
     if "ui" in table:
         _check_keys(where, label[:-1] + ".ui]", table["ui"], _UI_KEYS)
     if "migrations" in table:

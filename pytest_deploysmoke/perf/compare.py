@@ -29,6 +29,8 @@ DEFAULT_CONFIDENCE: Final = 0.98
 DEFAULT_MIN_SAMPLES: Final = 50
 
 OnRegression = Literal["rollback", "no-go"]
+#: What a regression makes the verdict (``on_regression``): ROLLBACK, or NO-GO.
+ON_REGRESSION: Final[tuple[OnRegression, ...]] = ("rollback", "no-go")
 EndpointVerdict = Literal["regression", "improvement", "no significant change", "not evaluated"]
 #: The verdicts of one endpoint, in the order the reports explain them.
 ENDPOINT_VERDICTS: Final[tuple[EndpointVerdict, ...]] = (

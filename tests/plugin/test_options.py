@@ -259,6 +259,23 @@ def test_show_config_prints_the_target_as_resolved(pytester: pytest.Pytester, mo
     assert shown["gates"] == ["preflight", "migrations", "health", "auth"]
 
 
+def test_show_config_shows_the_compare_table_merged(pytester: pytest.Pytester) -> None:
+    """[targets.X.compare] is shown as the run reads it: what extends brings in, merged key by key."""
+    pytester.makefile(
+        ".toml",
+        deploysmoke=(
+            '[targets.staging]\nbase_url = "https://s.example.com"\n'
+            '[targets.staging.compare]\ntolerance = "30%"\nendpoints = ["/api/items"]\n'
+            '[targets.prod]\nextends = "staging"\nbase_url = "https://example.com"\n'
+            '[targets.prod.compare]\non_regression = "no-go"\n'
+        ),
+    )
+    result = pytester.runpytest("--deploy-target=prod", "--deploy-show-config")
+    assert result.ret == 0
+    shown = tomllib.loads(result.stdout.str())["targets"]["prod"]["compare"]
+    assert shown == {"tolerance": "30%", "endpoints": ["/api/items"], "on_regression": "no-go"}
+
+
 def test_show_config_without_a_target_is_a_usage_error(pytester: pytest.Pytester) -> None:
     """--deploy-show-config with no target selected says how to select one."""
     pytester.makefile(".toml", deploysmoke=SHOWN)

@@ -10,6 +10,8 @@ import pytest
 from pytest_deploysmoke.config.model import ADHOC_TARGET, DEFAULT_GATES, DEFAULT_PHASES, DeployConfig, Target
 from pytest_deploysmoke.config.parse import build_target, find_config, load_config
 from pytest_deploysmoke.errors import ConfigError
+from pytest_deploysmoke.perf.compare import CompareSettings
+from tests.doc_pages import DOCS, fenced_blocks
 
 
 def revealed(target: Target) -> list[str]:
@@ -873,3 +875,121 @@ username = "smoke-prod"
     assert (built.auth.login_path, built.auth.username) == ("/api/login", "smoke-prod")
     parent = target(project, text, "staging")
     assert (parent.base_url, parent.production) == ("https://staging.example.com", False)
+
+
+# --------------------------------------------------------------------------- [compare]
+
+
+def test_compare_settings_are_read_and_a_bare_path_is_a_get(project: Path) -> None:
+    """[compare] gives the tolerance as a fraction, the confidence, the minimum, the endpoints and the decision."""
+    built = target(
+        project,
+        """
+        [targets.prod]
+        base_url = "https://x.example"
+        [targets.prod.compare]
+        tolerance = "${TOLERANCE:-10%}"
+        confidence = 0.99
+        min_samples = 100
+        endpoints = ["/api/markets/krw", "HEAD /health", "GET /api/markets/krw"]
+        on_regression = "no-go"
+        """,
+    )
+    assert built.compare == CompareSettings(0.10, 0.99, 100, ("GET /api/markets/krw", "HEAD /health"), "no-go")
+
+
+def test_compare_defaults_are_kayentas(project: Path) -> None:
+    """Without [compare]: 25 %, 0.98, 50 samples, every endpoint both runs measured, a regression is ROLLBACK."""
+    built = target(project, '[targets.prod]\nbase_url = "https://x.example"\n')
+    assert built.compare == CompareSettings(0.25, 0.98, 50, (), "rollback")
+
+
+def test_compare_table_is_merged_through_extends(project: Path) -> None:
+    """A target's [compare] keys win over the one it extends, key by key."""
+    text = """
+    [targets.staging]
+    base_url = "https://staging.example.com"
+    [targets.staging.compare]
+    tolerance = "30%"
+    on_regression = "no-go"
+
+    [targets.prod]
+    extends = "staging"
+    base_url = "https://example.com"
+    [targets.prod.compare]
+    on_regression = "rollback"
+    """
+    assert target(project, text, "prod").compare == CompareSettings(tolerance=0.30, on_regression="rollback")
+
+
+#: A [targets.prod.compare] line that cannot be read, and the one-line ConfigError it gives.
+BAD_COMPARE = [
+    pytest.param("tolerance = 25", 'tolerance is int 25; expected a percentage such as "25%"', id="tolerance-number"),
+    pytest.param(
+        'tolerance = "25"',
+        "tolerance is '25'; expected a percentage from 0% to 100% such as '5%'",
+        id="tolerance-without-percent-sign",
+    ),
+    pytest.param(
+        "confidence = 98",
+        "confidence is int 98; expected a confidence from 0.5 to under 1, such as 0.98",
+        id="confidence-as-percent",
+    ),
+    pytest.param(
+        "confidence = 1.0",
+        "confidence is float 1.0; expected a confidence from 0.5 to under 1, such as 0.98",
+        id="confidence-one",
+    ),
+    pytest.param(
+        "min_samples = 0",
+        "min_samples is int 0; expected a whole number of samples (1 or more)",
+        id="min-samples-zero",
+    ),
+    pytest.param(
+        'endpoints = "GET /x"',
+        "endpoints is 'GET /x'; expected a list of endpoints such as \"GET /api/items\"",
+        id="endpoints-not-a-list",
+    ),
+    pytest.param(
+        'endpoints = ["get /x"]',
+        'endpoints has \'get /x\'; expected "METHOD /path", or "/path" for a GET, without a query, '
+        'e.g. "GET /api/items"',
+        id="endpoint-lower-case-method",
+    ),
+    pytest.param(
+        'endpoints = ["/x?page=2"]',
+        'endpoints has \'/x?page=2\'; expected "METHOD /path", or "/path" for a GET, without a query, '
+        'e.g. "GET /api/items"',
+        id="endpoint-with-query",
+    ),
+    pytest.param(
+        'on_regression = "nogo"', "on_regression is 'nogo'; did you mean \"no-go\"?", id="on-regression-close"
+    ),
+    pytest.param(
+        'on_regression = "NO-GO"', "on_regression is 'NO-GO'; did you mean \"no-go\"?", id="on-regression-case"
+    ),
+    pytest.param(
+        'on_regression = "fail"', 'on_regression is \'fail\'; expected "rollback" or "no-go"', id="on-regression-other"
+    ),
+    pytest.param('tolerence = "10%"', "unknown key 'tolerence'; did you mean 'tolerance'?", id="unknown-key"),
+]
+
+
+@pytest.mark.parametrize(("line", "message"), BAD_COMPARE)
+def test_bad_compare_setting_is_one_line_naming_the_key(project: Path, line: str, message: str) -> None:
+    """A wrong [compare] value is one line: the file, the table and key, what it is and what is expected."""
+    text = f'[targets.prod]\nbase_url = "https://x.example"\n[targets.prod.compare]\n{line}\n'
+    assert target_error(project, text) == f"deploysmoke.toml: [targets.prod.compare] {message}"
+
+
+def test_compare_doc_example_and_its_error_lines_are_what_the_parser_gives(project: Path) -> None:
+    """docs/configuration.md's [compare] example reads as the page says, and each error line it shows is real."""
+    page = DOCS / "configuration.md"
+    heading = "### `[targets.NAME.compare]`"
+    (example,) = fenced_blocks(page, "toml", after=heading)[:1]
+    assert target(project, example).compare == CompareSettings(
+        0.40, 0.99, 100, ("GET /api/markets/krw", "GET /api/items"), "no-go"
+    )
+    shown = fenced_blocks(page, "text", after=heading)[0].splitlines()
+    given = {f"deploysmoke.toml: [targets.prod.compare] {param.values[1]}" for param in BAD_COMPARE}
+    assert shown and set(shown) <= given
