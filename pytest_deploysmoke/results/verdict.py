@@ -365,6 +365,12 @@ def decide(
     retried calls, a check that skipped itself, and cleanup that failed are named as warnings,
     never hidden.  A destructive check the production guard held back is listed apart, by design;
     it warns only with ``held_back = "warn"``.
+
+    *comparison* is this run judged against a baseline (see :mod:`pytest_deploysmoke.perf.compare`):
+    each regression is a line naming its rule (``latency_regression``, ``error_regression``), the
+    endpoint and its figures, among the rollback reasons or, with ``on_regression = "no-go"``, the
+    NO-GO reasons.  Each endpoint not evaluated is a warning, and so is a comparison that compared
+    nothing; an improvement is shown by the reports and is never a reason.
     """
     ending = ending or Ending(selection=Selection(len(checks), len(checks)))
     reasons = _reasons(run, phases, checks, collection_errors, ending, max_retried, manual)
@@ -392,8 +398,15 @@ def decide(
             warnings.append(f"{check.title} skipped{reason} ({check.nodeid})")
     warnings += ending.cleanup
     warnings.extend(not_evaluated)
+    regressions: tuple[str, ...] = ()
+    if comparison is not None:
+        warnings.extend(comparison.warning_lines())
+        regressions = comparison.regression_lines()
+        if comparison.settings.on_regression == "no-go":
+            reasons.extend(regressions)
+            regressions = ()
     decision: Decision = "NO-GO" if reasons else ("GO with warnings" if warnings else "GO")
-    rollback = [*rollback, *rollback_checks(checks)]
+    rollback = [*rollback, *rollback_checks(checks), *regressions]
     if rollback:
         decision = "ROLLBACK"
     return Verdict(

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_deploysmoke.perf.compare import (
+    ERROR_RULE,
+    LATENCY_RULE,
+    CompareSettings,
+    Comparison,
+    EndpointComparison,
+    EndpointVerdict,
+    OnRegression,
+)
 from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import CheckResult, Ending, RunInfo, Selection, decide, phase_results
 
@@ -230,3 +239,126 @@ def test_retries_count_per_endpoint_over_every_check_and_name_what_the_attempts_
     assert verdict.reasons == (
         "GET /files needed a retry on 2 of 4 calls (50%, max_retried 10%): 503 x2, timed out x1",
     )
+
+
+# -- judged against a baseline -------------------------------------------------------------------------
+
+BASELINE = "prod 1.7.0 at 2026-12-01T10:00:00Z (reports/previous.json)"
+
+
+def compared(verdict: EndpointVerdict, endpoint: str = "GET /api/markets/krw", **kw: object) -> EndpointComparison:
+    """A row of a comparison: 400 samples a side, p50 12.0 -> 17.1 ms unless *kw* says otherwise."""
+    values: dict[str, object] = {
+        "endpoint": endpoint,
+        "n_baseline": 400,
+        "n_now": 400,
+        "p50_baseline_ms": 12.0,
+        "p50_now_ms": 17.1,
+        "p95_baseline_ms": 15.0,
+        "p95_now_ms": 21.0,
+        "shift_pct": 42.5,
+        "p_value": 0.0001,
+        "error_rate_baseline": 0.0,
+        "error_rate_now": 0.0,
+        "verdict": verdict,
+        "rules": (LATENCY_RULE,) if verdict == "regression" else (),
+        "requests_baseline": 400,
+        "requests_now": 400,
+        **kw,
+    }
+    return EndpointComparison(**values)  # type: ignore[arg-type]  # test data
+
+
+def judged(*rows: EndpointComparison, on_regression: OnRegression = "rollback", **kw: object) -> Comparison:
+    return Comparison(BASELINE, CompareSettings(on_regression=on_regression), rows, **kw)  # type: ignore[arg-type]  # test data
+
+
+def verdict_against(comparison: Comparison):  # type: ignore[no-untyped-def]  # a local shorthand
+    checks = (check("a", "health"),)
+    return decide(RUN, phase_results(PHASES, GATES, checks), checks, comparison=comparison)
+
+
+LATENCY_LINE = (
+    "latency_regression: GET /api/markets/krw p50 12.0 -> 17.1 ms (+42%), p95 15.0 -> 21.0 ms, p = 0.0001 < 0.02, "
+    f"over the 25% tolerance, against {BASELINE}"
+)
+
+
+def test_a_regression_is_rollback_naming_the_rule_endpoint_and_figures() -> None:
+    """With on_regression "rollback" (the default), each regression is a rollback reason with its figures."""
+    verdict = verdict_against(judged(compared("regression"), compared("no significant change", "GET /health")))
+    assert (verdict.decision, verdict.rollback, verdict.reasons, verdict.warnings) == (
+        "ROLLBACK",
+        (LATENCY_LINE,),
+        (),
+        (),
+    )
+    assert verdict.headline() == f"ROLLBACK: {LATENCY_LINE}"
+
+
+def test_a_regression_is_no_go_when_configured() -> None:
+    """With on_regression "no-go", the same line is a NO-GO reason and nothing rolls back."""
+    verdict = verdict_against(judged(compared("regression"), on_regression="no-go"))
+    assert (verdict.decision, verdict.reasons, verdict.rollback) == ("NO-GO", (LATENCY_LINE,), ())
+
+
+def test_both_rules_of_one_endpoint_are_two_reasons() -> None:
+    """An endpoint slower and failing more is named once per rule it broke."""
+    row = compared(
+        "regression",
+        rules=(LATENCY_RULE, ERROR_RULE),
+        error_rate_now=0.1,
+        errors_now=40,
+        error_p_value=3.1e-12,
+    )
+    rules = [line.split(":", 1)[0] for line in verdict_against(judged(row)).rollback]
+    assert rules == ["latency_regression", "error_regression"]
+
+
+def test_a_client_bound_comparison_says_so_in_its_line() -> None:
+    """Latencies measured while the load client was the bottleneck: the line carries the caveat."""
+    note = "measured while the load client was the bottleneck (now): latencies are upper bounds"
+    (line,) = verdict_against(judged(compared("regression", note=note))).rollback
+    assert line == f"{LATENCY_LINE}; {note}"
+
+
+def test_an_improvement_is_never_a_reason() -> None:
+    """A faster endpoint changes nothing: GO."""
+    verdict = verdict_against(judged(compared("improvement", shift_pct=-40.0, p50_now_ms=7.2)))
+    assert (verdict.decision, verdict.reasons, verdict.warnings, verdict.rollback) == ("GO", (), (), ())
+
+
+def test_an_endpoint_not_evaluated_is_a_warning_never_a_pass() -> None:
+    """Too few samples on one side: GO with warnings, the endpoint and why named, while another endpoint passed."""
+    verdict = verdict_against(
+        judged(
+            compared("no significant change"),
+            compared("not evaluated", "GET /x", n_now=12, p_value=None, note="12 samples now < 50"),
+        )
+    )
+    assert verdict.decision == "GO with warnings"
+    assert verdict.warnings == ("GET /x not evaluated against the baseline: 12 samples now < 50",)
+
+
+def test_nothing_compared_is_never_a_clean_go() -> None:
+    """A baseline sharing no endpoint with the run, or none evaluated: a warning that nothing was compared."""
+    nothing = verdict_against(judged(only_baseline=("GET /old",), only_now=("GET /new", "GET /health")))
+    assert nothing.decision == "GO with warnings"
+    assert nothing.warnings == (
+        f"nothing was compared against the baseline {BASELINE}: no endpoint in common "
+        "(1 endpoint(s) only in the baseline, 2 only now)",
+    )
+    unjudged = verdict_against(
+        judged(compared("not evaluated", n_baseline=3, p_value=None, note="3 samples in the baseline < 50"))
+    )
+    assert unjudged.decision == "GO with warnings"
+    assert unjudged.warnings[-1] == (
+        f"nothing was compared against the baseline {BASELINE}: not one of its 1 endpoint(s) could be evaluated"
+    )
+
+
+def test_the_comparison_travels_on_the_verdict() -> None:
+    """The reports read the comparison from the verdict; without one it is None."""
+    comparison = judged(compared("no significant change"))
+    assert verdict_against(comparison).comparison is comparison
+    assert verdict_of(check("a", "health")).comparison is None
