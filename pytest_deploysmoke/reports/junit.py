@@ -29,20 +29,30 @@ def add_verdict(config: pytest.Config, verdict: Verdict) -> None:
 
     xml = config.stash.get(xml_key, None)
     if xml is not None:
-        xml.add_global_property("deploysmoke.verdict", verdict.decision)
-        xml.add_global_property("deploysmoke.verdict.headline", verdict.headline())
-        xml.add_global_property("deploysmoke.partial", "true" if verdict.partial else "false")
-        xml.add_global_property("deploysmoke.selection", verdict.selection.describe())
-        for name, value in (
-            ("deploysmoke.expected_version", verdict.run.expected_version),
-            ("deploysmoke.reported_version", verdict.run.reported_version),
-            ("deploysmoke.version_source", verdict.run.version_source),
-        ):
-            if value:
-                xml.add_global_property(name, value)
-        if verdict.ending.interrupted:
-            xml.add_global_property("deploysmoke.interrupted", verdict.ending.interrupted)
-        for check in verdict.held_back:
-            xml.add_global_property("deploysmoke.held_back", check.nodeid)
-        for check in verdict.production_writes:
-            xml.add_global_property("deploysmoke.production_write", f"{check.nodeid}: {check.writes_text()}")
+        for name, value in verdict_properties(verdict):
+            xml.add_global_property(name, value)
+
+
+def verdict_properties(verdict: Verdict) -> list[tuple[str, str]]:
+    """The ``<testsuite>`` properties of *verdict*, in order: (name, value), a name repeated for each of a list."""
+    properties = [
+        ("deploysmoke.verdict", verdict.decision),
+        ("deploysmoke.verdict.headline", verdict.headline()),
+        ("deploysmoke.partial", "true" if verdict.partial else "false"),
+        ("deploysmoke.selection", verdict.selection.describe()),
+    ]
+    for name, value in (
+        ("deploysmoke.expected_version", verdict.run.expected_version),
+        ("deploysmoke.reported_version", verdict.run.reported_version),
+        ("deploysmoke.version_source", verdict.run.version_source),
+    ):
+        if value:
+            properties.append((name, value))
+    if verdict.ending.interrupted:
+        properties.append(("deploysmoke.interrupted", verdict.ending.interrupted))
+    properties += [("deploysmoke.held_back", check.nodeid) for check in verdict.held_back]
+    properties += [
+        ("deploysmoke.production_write", f"{check.nodeid}: {check.writes_text()}")
+        for check in verdict.production_writes
+    ]
+    return properties
