@@ -374,17 +374,17 @@ def render_manual(verdict: Verdict, redact: Callable[[str], str]) -> str:
     return f'<div class="deploysmoke-manual" id="deploysmoke-manual"><b>By hand:</b>{listed}</div>'
 
 
-# The monitoring section's own style travels with it, as the banner's does.
-_MONITORING_STYLE = """
-.deploysmoke-monitoring { margin: 0 0 14px; color: #222; font-size: 13px; }
-.deploysmoke-monitoring h2 { font-size: 16px; margin: 0 0 4px; }
-.deploysmoke-monitoring p { margin: 2px 0 6px; }
-.deploysmoke-monitoring table { border-collapse: collapse; }
-.deploysmoke-monitoring th, .deploysmoke-monitoring td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
+# A section of figures (the monitoring table) carries its own style, as the banner does.
+_FIGURES_STYLE = """
+.deploysmoke-figures { margin: 0 0 14px; color: #222; font-size: 13px; }
+.deploysmoke-figures h2 { font-size: 16px; margin: 0 0 4px; }
+.deploysmoke-figures p { margin: 2px 0 6px; }
+.deploysmoke-figures table { border-collapse: collapse; }
+.deploysmoke-figures th, .deploysmoke-figures td { border: 1px solid #ddd; padding: 3px 8px; text-align: left;
   vertical-align: top; }
-.deploysmoke-monitoring th { background: #f4f4f4; }
-.deploysmoke-monitoring td { font-family: "Courier New", Courier, monospace; font-size: 12px; }
-.deploysmoke-monitoring td.num { text-align: right; }
+.deploysmoke-figures th { background: #f4f4f4; }
+.deploysmoke-figures td { font-family: "Courier New", Courier, monospace; font-size: 12px; }
+.deploysmoke-figures td.num { text-align: right; }
 """
 
 
@@ -393,21 +393,45 @@ def render_monitoring(verdict: Verdict, redact: Callable[[str], str]) -> str:
     if verdict.watch_log is None:
         return ""
     table = monitoring_table(verdict.watch_log)
+    return _figures_section(
+        "monitoring", "Monitoring", (table.ended,), table.header, table.rows, table.numeric, redact=redact
+    )
+
+
+def _figures_section(
+    name: str,
+    title: str,
+    lead: Sequence[str],
+    header: Sequence[str],
+    rows: Sequence[Sequence[str]],
+    numeric: Sequence[int],
+    *,
+    redact: Callable[[str], str],
+    row_classes: Sequence[str] = (),
+    notes: Sequence[str] = (),
+) -> str:
+    """A ``<section id="deploysmoke-NAME">`` with its *title*, paragraphs, the table (when it has rows) and *notes*.
+
+    *row_classes* gives each row a class (``""`` for none); every text is redacted and escaped.
+    """
     parts = [
-        f"<style>{_MONITORING_STYLE}</style>",
-        '<section id="deploysmoke-monitoring" class="deploysmoke-monitoring" aria-label="monitoring">',
-        "<h2>Monitoring</h2>",
-        f"<p>{escape(redact(table.ended))}</p>",
+        f"<style>{_FIGURES_STYLE}</style>",
+        f'<section id="deploysmoke-{name}" class="deploysmoke-{name} deploysmoke-figures"'
+        f' aria-label="{escape(title.lower())}">',
+        f"<h2>{escape(title)}</h2>",
+        *(f"<p>{escape(redact(text))}</p>" for text in lead),
     ]
-    if table.rows:
-        parts.append("<table><tr>" + "".join(f"<th>{escape(redact(cell))}</th>" for cell in table.header) + "</tr>")
-        for row in table.rows:
+    if rows:
+        parts.append("<table><tr>" + "".join(f"<th>{escape(redact(cell))}</th>" for cell in header) + "</tr>")
+        for index, row in enumerate(rows):
+            css = row_classes[index] if index < len(row_classes) else ""
             cells = "".join(
-                f"<td{' class=num' if index in table.numeric else ''}>{escape(redact(cell))}</td>"
-                for index, cell in enumerate(row)
+                f"<td{' class=num' if column in numeric else ''}>{escape(redact(cell))}</td>"
+                for column, cell in enumerate(row)
             )
-            parts.append(f"<tr>{cells}</tr>")
+            parts.append(f'<tr class="{css}">{cells}</tr>' if css else f"<tr>{cells}</tr>")
         parts.append("</table>")
+    parts += [f"<p>{escape(redact(text))}</p>" for text in notes]
     parts.append("</section>")
     return "".join(parts)
 
