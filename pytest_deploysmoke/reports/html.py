@@ -13,6 +13,7 @@ import pytest
 
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import get_redactor
+from pytest_deploysmoke.reports.comparison import comparison_table
 from pytest_deploysmoke.reports.monitoring import monitoring_table
 from pytest_deploysmoke.results import wire
 from pytest_deploysmoke.results.records import CallRecord, Measurement
@@ -205,6 +206,8 @@ class HtmlReport:
         prefix.insert(0, f"<style>{_STYLE}</style>{render_banner(verdict, self._redact)}")
         if verdict.watch_log is not None:
             prefix.insert(1, render_monitoring(verdict, self._redact))
+        if verdict.comparison is not None:
+            prefix.insert(2 if verdict.watch_log is not None else 1, render_comparison(verdict, self._redact))
 
     # -- charts: each endpoint's latency, the watch window ------------------------------------
 
@@ -385,6 +388,9 @@ _FIGURES_STYLE = """
 .deploysmoke-figures th { background: #f4f4f4; }
 .deploysmoke-figures td { font-family: "Courier New", Courier, monospace; font-size: 12px; }
 .deploysmoke-figures td.num { text-align: right; }
+.deploysmoke-figures tr.deploysmoke-regression td { background: #fdeaea; color: #b71c1c; }
+.deploysmoke-figures tr.deploysmoke-improvement td { background: #e7f5e9; color: #1b5e20; }
+.deploysmoke-figures tr.deploysmoke-not-evaluated td { color: #777; }
 """
 
 
@@ -395,6 +401,24 @@ def render_monitoring(verdict: Verdict, redact: Callable[[str], str]) -> str:
     table = monitoring_table(verdict.watch_log)
     return _figures_section(
         "monitoring", "Monitoring", (table.ended,), table.header, table.rows, table.numeric, redact=redact
+    )
+
+
+def render_comparison(verdict: Verdict, redact: Callable[[str], str]) -> str:
+    """The run against its baseline: how it was judged, one row per endpoint coloured by its verdict ("" without)."""
+    if verdict.comparison is None:
+        return ""
+    table = comparison_table(verdict.comparison)
+    return _figures_section(
+        "comparison",
+        "Comparison with the baseline",
+        (table.lead,),
+        table.header,
+        table.rows,
+        table.numeric,
+        redact=redact,
+        row_classes=[f"deploysmoke-{judged.replace(' ', '-')}" for judged in table.verdicts],
+        notes=table.notes,
     )
 
 

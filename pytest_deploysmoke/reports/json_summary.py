@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_deploysmoke.results.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
 
 if TYPE_CHECKING:
+    from pytest_deploysmoke.perf.compare import Comparison, EndpointComparison
     from pytest_deploysmoke.results.manual import ManualResult
     from pytest_deploysmoke.results.records import CallRecord, Measurement
     from pytest_deploysmoke.results.watch_log import ProbeFigures, WatchInterval
@@ -52,6 +53,7 @@ def summary_document(verdict: Verdict) -> dict[str, Any]:
         "interrupted": verdict.ending.interrupted or None,
         "not_ready": verdict.ending.not_ready or None,
         "watch": _watch(verdict),
+        "comparison": _comparison(verdict.comparison),
         "phases": [_phase(phase) for phase in verdict.phases],
         "checks": [_check(check) for check in verdict.checks],
         "held_back": [{"nodeid": check.nodeid, "title": check.title} for check in verdict.held_back],
@@ -171,6 +173,62 @@ def _watch(verdict: Verdict) -> dict[str, Any] | None:
         "max_error_rate": log.max_error_rate,
         "intervals": [_watch_interval(interval) for interval in log.intervals],
     }
+
+
+def _comparison(comparison: Comparison | None) -> dict[str, Any] | None:
+    """The run against its baseline: who the baseline is, the settings, each endpoint; None without a comparison."""
+    if comparison is None:
+        return None
+    identity, settings = comparison.identity, comparison.settings
+    return {
+        "baseline": {
+            "label": comparison.baseline,
+            "kind": None if identity is None else identity.kind,
+            "target": None if identity is None else identity.target,
+            "version": None if identity is None else identity.version or None,
+            "started": None if identity is None or identity.started is None else _timestamp(identity.started),
+            "path": None if identity is None else identity.path or None,
+        },
+        "settings": {
+            "tolerance_pct": round(settings.tolerance * 100, 3),
+            "confidence": settings.confidence,
+            "min_samples": settings.min_samples,
+            "endpoints": list(settings.endpoints),
+            "on_regression": settings.on_regression,
+        },
+        "endpoints": [_compared(row) for row in comparison.endpoints],
+        "only_baseline": list(comparison.only_baseline),
+        "only_now": list(comparison.only_now),
+    }
+
+
+def _compared(row: EndpointComparison) -> dict[str, Any]:
+    # The issue's names first, in its order; then what the reasons and the table also show.
+    return {
+        "endpoint": row.endpoint,
+        "n_baseline": row.n_baseline,
+        "n_now": row.n_now,
+        "p50_baseline_ms": _optional_ms(row.p50_baseline_ms),
+        "p50_now_ms": _optional_ms(row.p50_now_ms),
+        "p95_baseline_ms": _optional_ms(row.p95_baseline_ms),
+        "p95_now_ms": _optional_ms(row.p95_now_ms),
+        "shift_pct": None if row.shift_pct is None else round(row.shift_pct, 1),
+        "p_value": row.p_value,
+        "error_rate_baseline": _rate(row.error_rate_baseline),
+        "error_rate_now": _rate(row.error_rate_now),
+        "verdict": row.verdict,
+        "error_p_value": row.error_p_value,
+        "rules": list(row.rules),
+        "note": row.note or None,
+        "requests_baseline": row.requests_baseline,
+        "requests_now": row.requests_now,
+        "errors_baseline": row.errors_baseline,
+        "errors_now": row.errors_now,
+    }
+
+
+def _rate(rate: float | None) -> float | None:
+    return None if rate is None else round(rate, 6)
 
 
 def _watch_interval(interval: WatchInterval) -> dict[str, Any]:

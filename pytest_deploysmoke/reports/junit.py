@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from pytest_deploysmoke.reports.comparison import counts
 from pytest_deploysmoke.results.verdict import Verdict
 
 
@@ -55,4 +56,9 @@ def verdict_properties(verdict: Verdict) -> list[tuple[str, str]]:
         ("deploysmoke.production_write", f"{check.nodeid}: {check.writes_text()}")
         for check in verdict.production_writes
     ]
+    comparison = verdict.comparison
+    if comparison is not None:
+        properties.append(("deploysmoke.comparison.baseline", comparison.baseline))
+        properties.append(("deploysmoke.comparison", counts(comparison)))
+        properties += [("deploysmoke.comparison.regression", line) for line in comparison.regression_lines()]
     return properties

@@ -7,11 +7,13 @@ from typing import Any
 
 import pytest
 
+from pytest_deploysmoke.reports.comparison import terminal_lines
 from pytest_deploysmoke.results.summary import get_verdict
 from pytest_deploysmoke.results.verdict import Verdict
 
 _WORDS = {"passed": "PASSED", "failed": "FAILED", "skipped": "SKIPPED", "not run": "not run"}
 _COLOURS = {"passed": {"green": True}, "failed": {"red": True}, "skipped": {"yellow": True}}
+_COMPARISON_COLOURS = {"regression": {"red": True, "bold": True}, "improvement": {"green": True}}
 _DECISION_COLOURS = {
     "GO": {"green": True},
     "GO with warnings": {"yellow": True},
@@ -54,6 +56,9 @@ def write_summary(terminalreporter: Any, config: pytest.Config) -> None:
         tr.write_line(f"  {manual_line(verdict)}")
     if verdict.watch:
         tr.write_line(f"  {verdict.watch}")
+    if verdict.comparison is not None:
+        for kind, line in terminal_lines(verdict.comparison):
+            tr.write_line(f"  {line}", **_COMPARISON_COLOURS.get(kind, {}))
     for reason in verdict.rollback:
         tr.write_line(f"  ROLLBACK: {reason}", purple=True, bold=True)
     for reason in verdict.reasons:

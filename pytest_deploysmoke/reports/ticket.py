@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from urllib.parse import quote
 
 from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.reports.comparison import comparison_table
 from pytest_deploysmoke.reports.monitoring import monitoring_table
 from pytest_deploysmoke.results.manual import ManualResult
 from pytest_deploysmoke.results.records import CallRecord
@@ -48,6 +49,7 @@ def render_ticket(verdict: Verdict) -> str:
         *_findings(verdict),
         *_checklist(verdict),
         *_monitoring(verdict),
+        *_comparison(verdict),
         *_setup_and_cleanup(verdict.fixture_calls),
         *_response_times(verdict.checks, verdict.fixture_calls),
         *_environment(verdict.run),
@@ -216,6 +218,24 @@ def _monitoring(verdict: Verdict) -> list[str]:
         header = [_text(cell) for cell in table.header]
         rows = [[_text(cell) for cell in row] for row in table.rows]
         section += "\n\n" + _table(header, rows, right=table.numeric)
+    return [section]
+
+
+def _comparison(verdict: Verdict) -> list[str]:
+    """The run against its baseline: how it was judged, a row per endpoint, what was not compared ([] without one)."""
+    if verdict.comparison is None:
+        return []
+    table = comparison_table(verdict.comparison)
+    section = f"### Comparison with the baseline\n\n{_text(table.lead)}"
+    if table.rows:
+        rows = []
+        for row, judged in zip(table.rows, table.verdicts, strict=True):
+            endpoint, *figures, said, note = row
+            shown = f"**{_text(said)}**" if judged == "regression" else _text(said)
+            rows.append([_code(endpoint, SHORT_LIMIT), *(_text(cell) for cell in figures), shown, _text(note)])
+        section += "\n\n" + _table([_text(cell) for cell in table.header], rows, right=table.numeric)
+    if table.notes:
+        section += "\n\n" + " ".join(_text(note) for note in table.notes)
     return [section]
 
 

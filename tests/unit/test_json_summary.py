@@ -97,6 +97,7 @@ def test_hand_built_verdict_renders_every_field() -> None:
         "interrupted": None,
         "not_ready": None,
         "watch": None,
+        "comparison": None,
         "phases": [
             {"name": "health", "gate": True, "outcome": "passed", "passed": 1, "failed": 0, "skipped": 0},
             {"name": "features", "gate": False, "outcome": "failed", "passed": 0, "failed": 1, "skipped": 0},
@@ -206,6 +207,7 @@ def test_rendering_is_stable_text() -> None:
         "interrupted",
         "not_ready",
         "watch",
+        "comparison",
         "phases",
         "checks",
         "held_back",
