@@ -17,11 +17,14 @@ from dataclasses import dataclass
 from types import ModuleType
 from typing import TYPE_CHECKING, Any, Final
 
+from pytest_deploysmoke.perf.compare import shift_text
 from pytest_deploysmoke.perf.rollback import endpoint_of, nearest_rank
 
 if TYPE_CHECKING:
     from pygal.style import Style
 
+    from pytest_deploysmoke.perf.compare import EndpointComparison
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
     from pytest_deploysmoke.results.records import CallRecord
     from pytest_deploysmoke.results.watch_log import ProbeFigures, WatchInterval, WatchLog
 
@@ -42,6 +45,9 @@ _MAX_MARKS: Final = 6
 _TIME_LABELS: Final = 8
 
 _BLUE, _GREY, _DARK, _AMBER, _RED = "#4a7bd0", "#6b6b6b", "#222222", "#d08a00", "#c62828"
+_GREEN = "#2e7d32"
+#: The colour of the "now" curve of a compared endpoint, by its verdict (the baseline's is grey).
+_VERDICT_COLOURS: Final = {"regression": _RED, "improvement": _GREEN}
 #: Colours of the watch window's probes, in turn; each probe's rollback line has its colour.
 _PROBE_COLOURS: Final = ("#00897b", "#8e24aa", "#ef6c00", "#3949ab", "#6d4c41", "#c2185b", "#7cb342", "#546e7a")
 #: Legend entries per row, under each chart.
@@ -225,6 +231,57 @@ def latency_chart(endpoint: EndpointLatency, *, redact: Callable[[str], str] = _
         x_labels=_log_marks(low, high),
         y_labels=_count_marks(int(top)),
     )
+
+
+def comparison_chart(row: EndpointComparison, *, redact: Callable[[str], str] = _same) -> str:
+    """A compared endpoint's two latency distributions, baseline and now, as cumulative curves on a log scale.
+
+    Each curve is the share of the side's answered requests at or under each time (a step at each
+    histogram bucket's top), with a dotted line at the side's median.  The baseline is grey; now is
+    red for a regression, green for an improvement, blue otherwise.  Without a latency on either
+    side it is a figure that says ``no samples``.
+    """
+    shift = "" if row.shift_pct is None else f" \u00b7 p50 {shift_text(row.shift_pct)}"
+    title = f"{redact(row.endpoint)} \u00b7 {row.verdict}{shift}"
+    sides = [
+        ("baseline", row.baseline_distribution, _GREY),
+        ("now", row.now_distribution, _VERDICT_COLOURS.get(row.verdict, _BLUE)),
+    ]
+    drawn = [(name, part, colour) for name, part, colour in sides if part is not None and part.buckets]
+    axis = {"x_title": "time per request (log scale)", "y_title": "% of requests at or under"}
+    if not drawn:
+        return _draw("XY", title, [], no_data="no samples", **axis)
+    series, medians = [], []
+    for name, part, colour in drawn:
+        median = part.percentile(50.0)
+        series.append(_Series(f"{name} \u00b7 n {part.answered}", _cumulative(part), colour, {"width": 3}))
+        if median is not None:
+            at = [(_log(median), 0.0), (_log(median), 100.0)]
+            medians.append(_Series(f"p50 {name} {ms_label(median)}", at, colour, _DOTTED))
+    low, high = _latency_axis(
+        min(part.buckets[0][0] for _, part, _ in drawn), max(part.buckets[-1][0] for _, part, _ in drawn)
+    )
+    return _draw(
+        "XY",
+        title,
+        [*series, *medians],
+        no_data="no samples",
+        xrange=(_log(low), _log(high)),
+        x_labels=_log_marks(low, high),
+        y_labels=[0.0, 25.0, 50.0, 75.0, 100.0],
+        **axis,
+    )
+
+
+def _cumulative(part: EndpointDistribution) -> list[tuple[float, float]]:
+    """*part*'s share of answered requests at or under each bucket's top, in percent: a step per bucket."""
+    total, seen = part.answered, 0
+    points = []
+    for ms, count in part.buckets:
+        points.append((_log(ms), seen / total * 100))
+        seen += count
+        points.append((_log(ms), seen / total * 100))
+    return points
 
 
 def watch_p95_chart(log: WatchLog, *, redact: Callable[[str], str] = _same, max_probes: int = 6) -> str:

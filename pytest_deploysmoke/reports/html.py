@@ -13,6 +13,7 @@ import pytest
 
 from pytest_deploysmoke.config.redaction import redact_url
 from pytest_deploysmoke.config.settings import get_redactor
+from pytest_deploysmoke.perf.compare import ENDPOINT_VERDICTS
 from pytest_deploysmoke.reports.comparison import comparison_table
 from pytest_deploysmoke.reports.monitoring import monitoring_table
 from pytest_deploysmoke.results import wire
@@ -295,6 +296,7 @@ def render_charts(verdict: Verdict, redact: Callable[[str], str]) -> str:
             )
     else:
         parts.append('<p class="deploysmoke-charts__note">No HTTP request or WebSocket step was recorded.</p>')
+    parts += _comparison_charts(verdict, redact)
     log = verdict.watch_log
     if log is not None:
         parts.append("<h3>Watch window</h3>")
@@ -307,6 +309,44 @@ def render_charts(verdict: Verdict, redact: Callable[[str], str]) -> str:
             parts.append('<p class="deploysmoke-charts__note">The watch window ended before its first interval.</p>')
     parts.append("</section>")
     return "".join(parts)
+
+
+def _comparison_charts(verdict: Verdict, redact: Callable[[str], str]) -> list[str]:
+    """Each compared endpoint's two distributions, regressions first, at most :data:`CHARTED_ENDPOINTS`."""
+    from pytest_deploysmoke.reports import charts
+
+    if verdict.comparison is None:
+        return []
+    rows = sorted(
+        (row for row in verdict.comparison.endpoints if row.n_baseline or row.n_now),
+        key=lambda row: ENDPOINT_VERDICTS.index(row.verdict),
+    )
+    drawn, left_out = rows[:CHARTED_ENDPOINTS], rows[CHARTED_ENDPOINTS:]
+    parts = [f"<h3>Baseline and now: {escape(redact(verdict.comparison.baseline))}</h3>"]
+    if not drawn:
+        parts.append('<p class="deploysmoke-charts__note">No compared endpoint had a latency to draw.</p>')
+        return parts
+    parts.append(
+        '<p class="deploysmoke-charts__note">Each compared endpoint\'s latencies in the baseline (grey) and now,'
+        " as the share of requests answered within each time (log scale); dotted lines mark each side's median."
+        " A curve to the right of the grey one is slower; red is a regression, green an improvement.</p>"
+    )
+    parts.append('<div class="deploysmoke-charts__grid">')
+    for row in drawn:
+        name = escape(redact(row.endpoint))
+        svg = charts.comparison_chart(row, redact=redact)
+        parts.append(
+            f'<figure class="deploysmoke-chart deploysmoke-chart--comparison" data-endpoint="{name}"'
+            f' data-verdict="{escape(row.verdict)}">{svg}</figure>'
+        )
+    parts.append("</div>")
+    if left_out:
+        others = ", ".join(f"{redact(row.endpoint)} ({row.verdict})" for row in left_out)
+        parts.append(
+            f'<p class="deploysmoke-charts__note">{len(drawn)} of {len(rows)} compared endpoints drawn,'
+            f" regressions first; not drawn: {escape(others)}</p>"
+        )
+    return parts
 
 
 def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:

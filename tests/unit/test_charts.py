@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import random
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
 import pytest
 
+from pytest_deploysmoke.perf.compare import CompareSettings, Comparison, EndpointComparison, judge, shift_text
+from pytest_deploysmoke.perf.distributions import EndpointDistribution
+from pytest_deploysmoke.perf.stats import LatencyHistogram
 from pytest_deploysmoke.reports.charts import (
     Bucket,
     EndpointLatency,
+    comparison_chart,
     endpoint_latencies,
     latency_buckets,
     latency_chart,
@@ -275,6 +280,7 @@ def test_charts_need_no_script_and_reference_no_url() -> None:
         latency_chart(EndpointLatency("GET /y", ())),
         watch_p95_chart(log),
         watch_error_rate_chart(log),
+        comparison_chart(compared("GET /z", 10.0, 14.0, 60)),
     ]
     for svg in svgs:
         assert "<!--" not in svg and "url(" not in svg and "@import" not in svg
@@ -348,3 +354,88 @@ def test_section_shows_the_watch_window_when_it_has_intervals() -> None:
         "No HTTP request or WebSocket step was recorded.",
         "The watch window ended before its first interval.",
     ]
+
+
+# -- baseline and now ----------------------------------------------------------------------------
+
+
+def sampled(endpoint: str, median_ms: float, n: int, seed: int) -> EndpointDistribution:
+    """*n* lognormal latencies around *median_ms*, kept as a run keeps them (a histogram's buckets)."""
+    histogram = LatencyHistogram()
+    rng = random.Random(seed)
+    for _ in range(n):
+        histogram.record(median_ms * rng.lognormvariate(0, 0.3))
+    return EndpointDistribution.of(endpoint, histogram, requests=n, errors=0)
+
+
+def compared(endpoint: str, before_ms: float, after_ms: float, n: int = 300) -> EndpointComparison:
+    return judge(sampled(endpoint, before_ms, n, 1), sampled(endpoint, after_ms, n, 2), CompareSettings())
+
+
+def test_comparison_chart_draws_both_distributions_and_their_medians() -> None:
+    """Baseline and now as two cumulative curves, each with a dotted median line; now is to the right when slower."""
+    row = compared("GET /api/markets/krw", 12.0, 17.0)
+    drawn = read(comparison_chart(row))
+    assert row.verdict == "regression" and row.shift_pct is not None
+    assert drawn.title == f"GET /api/markets/krw \u00b7 regression \u00b7 p50 {shift_text(row.shift_pct)}"
+    assert drawn.legend[:2] == ["baseline \u00b7 n 300", "now \u00b7 n 300"]
+    assert drawn.legend[2].startswith("p50 baseline ") and drawn.legend[3].startswith("p50 now ")
+    before, after, before_p50, after_p50 = drawn.lines
+    for curve, part in ((before, row.baseline_distribution), (after, row.now_distribution)):
+        assert part is not None and len(curve) == 2 * len(part.buckets)  # a step at each bucket's top
+        assert [x for x, _ in curve] == sorted(x for x, _ in curve)
+        assert [y for _, y in curve] == sorted((y for _, y in curve), reverse=True)  # rising: SVG's y points down
+    assert after_p50[0][0] > before_p50[0][0]
+    assert {(x0 == x1) for (x0, _), (x1, _) in (before_p50, after_p50)} == {True}
+
+
+def test_comparison_chart_with_one_side_empty_draws_the_other_and_with_none_says_so() -> None:
+    """An endpoint not measured now shows the baseline alone; without any latency the figure says no samples."""
+    before = sampled("GET /x", 10.0, 60, 3)
+    one = judge(before, EndpointDistribution("GET /x", 0, 0), CompareSettings())
+    drawn = read(comparison_chart(one))
+    assert drawn.title == "GET /x \u00b7 not evaluated"
+    assert drawn.legend[0] == "baseline \u00b7 n 60" and not [name for name in drawn.legend if name.startswith("now")]
+    empty = EndpointDistribution("GET /y", 0, 0)
+    assert read(comparison_chart(judge(empty, empty, CompareSettings()))).no_data == "no samples"
+
+
+class _Figures(HTMLParser):
+    """The comparison figures of the Charts section: each one's endpoint and verdict, and the notes."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.figures: list[tuple[str, str]] = []
+        self.headings: list[str] = []
+        self._heading = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "figure" and "deploysmoke-chart--comparison" in (values.get("class") or ""):
+            self.figures.append((values.get("data-endpoint") or "", values.get("data-verdict") or ""))
+        self._heading = tag == "h3"
+        if self._heading:
+            self.headings.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        self._heading = False
+
+    def handle_data(self, data: str) -> None:
+        if self._heading:
+            self.headings[-1] += data
+
+
+def test_section_draws_each_compared_endpoint_regressions_first() -> None:
+    """With a comparison, the Charts section draws each compared endpoint, regressions first, named and redacted."""
+    rows = (
+        compared("GET /same", 10.0, 10.0),
+        compared("GET /s3cret", 10.0, 16.0),
+        judge(EndpointDistribution("GET /gone", 0, 0), EndpointDistribution("GET /gone", 0, 0), CompareSettings()),
+    )
+    comparison = Comparison("prod 1.7.0 (s3cret.json)", CompareSettings(), rows)
+    run = RunInfo(target="staging", base_url="http://127.0.0.1:9", production=False)
+    verdict = Verdict("GO", (), (), run, (), checks=(), comparison=comparison)
+    parsed = _Figures()
+    parsed.feed(render_charts(verdict, lambda text: text.replace("s3cret", "***")))
+    assert parsed.figures == [("GET /***", "regression"), ("GET /same", "no significant change")]
+    assert "Baseline and now: prod 1.7.0 (***.json)" in parsed.headings
