@@ -14,12 +14,12 @@ from pytest_deploysmoke.perf.compare import (
     LATENCY_RULE,
     CompareSettings,
     Comparison,
-    EndpointComparison,
     compare,
     judge,
 )
 from pytest_deploysmoke.perf.distributions import EndpointDistribution
 from pytest_deploysmoke.perf.stats import LatencyHistogram
+from tests.comparisons import endpoint_row
 
 SETTINGS = CompareSettings()
 
@@ -207,33 +207,10 @@ def test_every_endpoint_not_evaluated_also_says_nothing_was_compared() -> None:
 # -- the lines the verdict shows -------------------------------------------------------------------------
 
 
-def row_of(**changes: object) -> EndpointComparison:
-    values: dict[str, object] = {
-        "endpoint": "GET /api/markets/krw",
-        "n_baseline": 400,
-        "n_now": 380,
-        "p50_baseline_ms": 12.0,
-        "p50_now_ms": 17.1,
-        "p95_baseline_ms": 15.0,
-        "p95_now_ms": 21.04,
-        "shift_pct": 42.5,
-        "p_value": 0.0001,
-        "error_rate_baseline": 0.0,
-        "error_rate_now": 0.0,
-        "verdict": "regression",
-        "error_p_value": 1.0,
-        "rules": (LATENCY_RULE,),
-        "requests_baseline": 400,
-        "requests_now": 380,
-    }
-    values.update(changes)
-    return EndpointComparison(**values)  # type: ignore[arg-type]  # the test's own table of values
-
-
 def test_a_regression_line_names_the_rule_the_endpoint_its_figures_and_the_baseline() -> None:
     """The issue's line: the rule, the endpoint, p50 and p95 both sides, the shift, p against alpha, the tolerance."""
     label = "local 1.7.0 at 2026-12-01T10:00:00Z (reports/previous.json)"
-    errors = row_of(
+    errors = endpoint_row(
         endpoint="GET /x",
         rules=(ERROR_RULE,),
         error_rate_baseline=0.002,
@@ -245,7 +222,9 @@ def test_a_regression_line_names_the_rule_the_endpoint_its_figures_and_the_basel
         error_p_value=1.23e-09,
         note="measured while the load client was the bottleneck (now): latencies are upper bounds",
     )
-    comparison = Comparison(label, SETTINGS, (row_of(), errors, row_of(endpoint="GET /y", verdict="improvement")))
+    comparison = Comparison(
+        label, SETTINGS, (endpoint_row(), errors, endpoint_row(endpoint="GET /y", verdict="improvement"))
+    )
     assert comparison.regression_lines() == (
         "latency_regression: GET /api/markets/krw p50 12.0 -> 17.1 ms (+42%), p95 15.0 -> 21.0 ms, "
         f"p = 0.0001 < 0.02, over the 25% tolerance, against {label}",

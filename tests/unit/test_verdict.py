@@ -10,11 +10,11 @@ from pytest_deploysmoke.perf.compare import (
     CompareSettings,
     Comparison,
     EndpointComparison,
-    EndpointVerdict,
     OnRegression,
 )
 from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import CheckResult, Ending, RunInfo, Selection, decide, phase_results
+from tests.comparisons import endpoint_row
 
 RUN = RunInfo(target="prod", base_url="https://x", production=True)
 PHASES = ("preflight", "health", "features")
@@ -246,29 +246,6 @@ def test_retries_count_per_endpoint_over_every_check_and_name_what_the_attempts_
 BASELINE = "prod 1.7.0 at 2026-12-01T10:00:00Z (reports/previous.json)"
 
 
-def compared(verdict: EndpointVerdict, endpoint: str = "GET /api/markets/krw", **kw: object) -> EndpointComparison:
-    """A row of a comparison: 400 samples a side, p50 12.0 -> 17.1 ms unless *kw* says otherwise."""
-    values: dict[str, object] = {
-        "endpoint": endpoint,
-        "n_baseline": 400,
-        "n_now": 400,
-        "p50_baseline_ms": 12.0,
-        "p50_now_ms": 17.1,
-        "p95_baseline_ms": 15.0,
-        "p95_now_ms": 21.0,
-        "shift_pct": 42.5,
-        "p_value": 0.0001,
-        "error_rate_baseline": 0.0,
-        "error_rate_now": 0.0,
-        "verdict": verdict,
-        "rules": (LATENCY_RULE,) if verdict == "regression" else (),
-        "requests_baseline": 400,
-        "requests_now": 400,
-        **kw,
-    }
-    return EndpointComparison(**values)  # type: ignore[arg-type]  # test data
-
-
 def judged(*rows: EndpointComparison, on_regression: OnRegression = "rollback", **kw: object) -> Comparison:
     return Comparison(BASELINE, CompareSettings(on_regression=on_regression), rows, **kw)  # type: ignore[arg-type]  # test data
 
@@ -286,7 +263,9 @@ LATENCY_LINE = (
 
 def test_a_regression_is_rollback_naming_the_rule_endpoint_and_figures() -> None:
     """With on_regression "rollback" (the default), each regression is a rollback reason with its figures."""
-    verdict = verdict_against(judged(compared("regression"), compared("no significant change", "GET /health")))
+    verdict = verdict_against(
+        judged(endpoint_row(verdict="regression"), endpoint_row("GET /health", "no significant change"))
+    )
     assert (verdict.decision, verdict.rollback, verdict.reasons, verdict.warnings) == (
         "ROLLBACK",
         (LATENCY_LINE,),
@@ -298,14 +277,14 @@ def test_a_regression_is_rollback_naming_the_rule_endpoint_and_figures() -> None
 
 def test_a_regression_is_no_go_when_configured() -> None:
     """With on_regression "no-go", the same line is a NO-GO reason and nothing rolls back."""
-    verdict = verdict_against(judged(compared("regression"), on_regression="no-go"))
+    verdict = verdict_against(judged(endpoint_row(verdict="regression"), on_regression="no-go"))
     assert (verdict.decision, verdict.reasons, verdict.rollback) == ("NO-GO", (LATENCY_LINE,), ())
 
 
 def test_both_rules_of_one_endpoint_are_two_reasons() -> None:
     """An endpoint slower and failing more is named once per rule it broke."""
-    row = compared(
-        "regression",
+    row = endpoint_row(
+        verdict="regression",
         rules=(LATENCY_RULE, ERROR_RULE),
         error_rate_now=0.1,
         errors_now=40,
@@ -318,13 +297,13 @@ def test_both_rules_of_one_endpoint_are_two_reasons() -> None:
 def test_a_client_bound_comparison_says_so_in_its_line() -> None:
     """Latencies measured while the load client was the bottleneck: the line carries the caveat."""
     note = "measured while the load client was the bottleneck (now): latencies are upper bounds"
-    (line,) = verdict_against(judged(compared("regression", note=note))).rollback
+    (line,) = verdict_against(judged(endpoint_row(verdict="regression", note=note))).rollback
     assert line == f"{LATENCY_LINE}; {note}"
 
 
 def test_an_improvement_is_never_a_reason() -> None:
     """A faster endpoint changes nothing: GO."""
-    verdict = verdict_against(judged(compared("improvement", shift_pct=-40.0, p50_now_ms=7.2)))
+    verdict = verdict_against(judged(endpoint_row(verdict="improvement", shift_pct=-40.0, p50_now_ms=7.2)))
     assert (verdict.decision, verdict.reasons, verdict.warnings, verdict.rollback) == ("GO", (), (), ())
 
 
@@ -332,8 +311,8 @@ def test_an_endpoint_not_evaluated_is_a_warning_never_a_pass() -> None:
     """Too few samples on one side: GO with warnings, the endpoint and why named, while another endpoint passed."""
     verdict = verdict_against(
         judged(
-            compared("no significant change"),
-            compared("not evaluated", "GET /x", n_now=12, p_value=None, note="12 samples now < 50"),
+            endpoint_row(verdict="no significant change"),
+            endpoint_row("GET /x", "not evaluated", n_now=12, p_value=None, note="12 samples now < 50"),
         )
     )
     assert verdict.decision == "GO with warnings"
@@ -349,7 +328,7 @@ def test_nothing_compared_is_never_a_clean_go() -> None:
         "(1 endpoint(s) only in the baseline, 2 only now)",
     )
     unjudged = verdict_against(
-        judged(compared("not evaluated", n_baseline=3, p_value=None, note="3 samples in the baseline < 50"))
+        judged(endpoint_row(verdict="not evaluated", n_baseline=3, p_value=None, note="3 samples in the baseline < 50"))
     )
     assert unjudged.decision == "GO with warnings"
     assert unjudged.warnings[-1] == (
@@ -359,6 +338,6 @@ def test_nothing_compared_is_never_a_clean_go() -> None:
 
 def test_the_comparison_travels_on_the_verdict() -> None:
     """The reports read the comparison from the verdict; without one it is None."""
-    comparison = judged(compared("no significant change"))
+    comparison = judged(endpoint_row(verdict="no significant change"))
     assert verdict_against(comparison).comparison is comparison
     assert verdict_of(check("a", "health")).comparison is None
