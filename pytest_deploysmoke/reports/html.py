@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime
 import re
 import socket
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from html import escape
 from typing import TYPE_CHECKING, Any
 
@@ -282,12 +282,14 @@ def render_charts(verdict: Verdict, redact: Callable[[str], str]) -> str:
             " made (warm-up requests left out), in buckets on a log scale; a dotted line marks the median (p50),"
             " a dashed one p95, and solid ones the budget's target and limit when its calls had one.</p>"
         )
-        parts.append('<div class="deploysmoke-charts__grid">')
-        for endpoint in drawn:
-            name = escape(redact(endpoint.endpoint))
-            svg = charts.latency_chart(endpoint, redact=redact)
-            parts.append(f'<figure class="deploysmoke-chart" data-endpoint="{name}">{svg}</figure>')
-        parts.append("</div>")
+        figures = [
+            (
+                f'class="deploysmoke-chart" data-endpoint="{escape(redact(endpoint.endpoint))}"',
+                charts.latency_chart(endpoint, redact=redact),
+            )
+            for endpoint in drawn
+        ]
+        parts.append(_chart_grid(figures))
         if left_out:
             others = ", ".join(f"{redact(endpoint.endpoint)} ({endpoint.calls})" for endpoint in left_out)
             parts.append(
@@ -301,10 +303,10 @@ def render_charts(verdict: Verdict, redact: Callable[[str], str]) -> str:
     if log is not None:
         parts.append("<h3>Watch window</h3>")
         if log.intervals:
-            parts.append('<div class="deploysmoke-charts__grid deploysmoke-charts__grid--wide">')
-            for svg in (charts.watch_p95_chart(log, redact=redact), charts.watch_error_rate_chart(log)):
-                parts.append(f'<figure class="deploysmoke-chart deploysmoke-chart--watch">{svg}</figure>')
-            parts.append("</div>")
+            svgs = (charts.watch_p95_chart(log, redact=redact), charts.watch_error_rate_chart(log))
+            parts.append(
+                _chart_grid((('class="deploysmoke-chart deploysmoke-chart--watch"', svg) for svg in svgs), wide=True)
+            )
         else:
             parts.append('<p class="deploysmoke-charts__note">The watch window ended before its first interval.</p>')
     parts.append("</section>")
@@ -331,15 +333,14 @@ def _comparison_charts(verdict: Verdict, redact: Callable[[str], str]) -> list[s
         " as the share of requests answered within each time (log scale); dotted lines mark each side's median."
         " A curve to the right of the grey one is slower; red is a regression, green an improvement.</p>"
     )
-    parts.append('<div class="deploysmoke-charts__grid">')
+    figures = []
     for row in drawn:
-        name = escape(redact(row.endpoint))
-        svg = charts.comparison_chart(row, redact=redact)
-        parts.append(
-            f'<figure class="deploysmoke-chart deploysmoke-chart--comparison" data-endpoint="{name}"'
-            f' data-verdict="{escape(row.verdict)}">{svg}</figure>'
+        attributes = (
+            f'class="deploysmoke-chart deploysmoke-chart--comparison" data-endpoint="{escape(redact(row.endpoint))}"'
+            f' data-verdict="{escape(row.verdict)}"'
         )
-    parts.append("</div>")
+        figures.append((attributes, charts.comparison_chart(row, redact=redact)))
+    parts.append(_chart_grid(figures))
     if left_out:
         others = ", ".join(f"{redact(row.endpoint)} ({row.verdict})" for row in left_out)
         parts.append(
@@ -347,6 +348,16 @@ def _comparison_charts(verdict: Verdict, redact: Callable[[str], str]) -> list[s
             f" regressions first; not drawn: {escape(others)}</p>"
         )
     return parts
+
+
+def _chart_grid(figures: Iterable[tuple[str, str]], *, wide: bool = False) -> str:
+    """A grid of charts, each ``(the <figure>'s attributes, its SVG)``; *wide* for the watch window's."""
+    css = "deploysmoke-charts__grid" + (" deploysmoke-charts__grid--wide" if wide else "")
+    return (
+        f'<div class="{css}">'
+        + "".join(f"<figure {attributes}>{svg}</figure>" for attributes, svg in figures)
+        + "</div>"
+    )
 
 
 def render_banner(verdict: Verdict, redact: Callable[[str], str]) -> str:
