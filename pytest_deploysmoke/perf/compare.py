@@ -280,7 +280,9 @@ def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: C
     elif p_value is not None and shift is not None:
         improved = p_value < alpha and shift < -settings.tolerance * 100
         verdict = "improvement" if improved else "no significant change"
-    notes = list(short)  # also on an error regression: its latencies were not judged
+    notes = list(short)
+    if short and verdict == "regression":  # an error regression whose latencies could not be judged
+        notes = [f"latencies not evaluated: {'; '.join(short)}"]
     bound = [side for side, part in (("baseline", baseline), ("now", now)) if part.client_bound]
     if bound:
         notes.append(

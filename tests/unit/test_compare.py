@@ -130,7 +130,7 @@ def test_errors_without_answers_are_judged_even_when_latencies_cannot_be() -> No
     after = distribution(lognormal(12, 12.0, 20), unanswered=180)
     row = judge(before, after, SETTINGS)
     assert (row.verdict, row.rules, row.p_value) == ("regression", (ERROR_RULE,), None)
-    assert row.note == "20 samples now < 50"
+    assert row.note == "latencies not evaluated: 20 samples now < 50"
 
 
 def test_every_latency_in_one_bucket_on_both_sides_is_no_change() -> None:
