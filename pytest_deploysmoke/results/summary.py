@@ -18,6 +18,7 @@ from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.config.version_source import VERSION_NODEID
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
 from pytest_deploysmoke.results import records, wire
+from pytest_deploysmoke.results.endpoints import run_distributions
 from pytest_deploysmoke.results.manual import ManualItem, ManualResult, manual_results
 from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import (
@@ -217,6 +218,11 @@ class RunSummary:
             watch_log = outcome.log
             if outcome.interrupted:
                 ending = replace(ending, interrupted="SIGINT during the watch window")
+        endpoints = run_distributions(
+            [call for check in checks for call in check.calls]
+            + [call for fixture in ending.fixture_calls for call in fixture.calls],
+            [m for check in checks for m in check.measurements],
+        )
         return decide(
             run,
             phase_list,
@@ -229,6 +235,7 @@ class RunSummary:
             max_retried=target.max_retried,
             manual=manual,
             watch_log=watch_log,
+            endpoints=endpoints,
         )
 
     def manual(self) -> tuple[ManualResult, ...]:
