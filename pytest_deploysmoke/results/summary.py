@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -33,6 +33,11 @@ from pytest_deploysmoke.results.verdict import (
     trace_note,
 )
 from pytest_deploysmoke.run import selection
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.perf.compare import Comparison
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
+    from pytest_deploysmoke.results.watch_log import WatchLog
 
 verdict_key = pytest.StashKey[Verdict]()
 #: The phase whose budgeted calls the p95_over_target and ws_failure_rate rules are also evaluated on.
@@ -236,7 +241,18 @@ class RunSummary:
             manual=manual,
             watch_log=watch_log,
             endpoints=endpoints,
+            comparison=self.comparison(endpoints, watch_log),
         )
+
+    def comparison(self, endpoints: tuple[EndpointDistribution, ...], watch_log: WatchLog | None) -> Comparison | None:
+        """The run judged against ``--deploy-baseline`` (None without one): checks with checks, watch with watch."""
+        baseline = self.settings.baseline
+        if baseline is None:
+            return None
+        from pytest_deploysmoke.perf.baseline import judge_against
+
+        watched = watch_log.distributions if watch_log is not None else ()
+        return judge_against(baseline, endpoints, watched, self.settings.target.compare)
 
     def manual(self) -> tuple[ManualResult, ...]:
         """The checklist's manual items, each confirmed (``--deploy-confirm``) at the run's start or open.

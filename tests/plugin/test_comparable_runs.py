@@ -1,4 +1,4 @@
-"""Runs that can be compared: the JSON summary's endpoints, from the checks' calls, the load probes and the watch window."""
+"""Runs that can be compared: the JSON summary's endpoints, and --deploy-baseline reading a previous run's summary."""
 
 from __future__ import annotations
 
@@ -121,3 +121,121 @@ def test_watch_window_probes_are_endpoints_of_source_watch(pytester: pytest.Pyte
     assert sum(n for _, n in watched[0]["histogram"]) == probed
     checks = [e for e in document["endpoints"] if e["source"] == "checks"]
     assert [(e["endpoint"], e["requests"]) for e in checks] == [("GET /health", 1)]
+
+
+# -- --deploy-baseline ----------------------------------------------------------------------------------
+
+
+def test_run_against_a_baseline_carries_the_comparison_on_its_verdict(
+    pytester: pytest.Pytester, standin_url: str
+) -> None:
+    """A run given the summary of a previous run is judged against it: every shared endpoint is a row."""
+    project(pytester, standin_url)
+    pytester.runpytest("--deploy-target=local", "--deploy-json=previous.json").assert_outcomes(passed=2)
+    result = pytester.runpytest("--deploy-target=local", "--deploy-baseline=previous.json", "-n", "2")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(
+        [
+            "deploysmoke: rerun with --deploy-target=local --deploy-baseline=previous.json",
+            "deploysmoke: baseline local 1.2.3 at ????-??-?? ??:?? UTC (previous.json): 4 endpoints",
+        ]
+    )
+    seen = seen_comparison(pytester)
+    assert seen["baseline"].startswith("local 1.2.3 at ") and seen["baseline"].endswith(" UTC (previous.json)")
+    rows = {row["endpoint"]: row for row in seen["rows"]}
+    assert set(rows) == {"GET /health", "GET /items", "GET /status/404", "GET /status/503"}
+    health = rows["GET /health"]
+    assert (health["n_baseline"], health["n_now"]) == (60, 60)
+    assert health["p_value"] is not None and health["verdict"] != "not evaluated"  # 60 samples >= 50 on both sides
+    assert rows["GET /items"]["verdict"] == "not evaluated"  # 3 samples < 50
+    assert rows["GET /status/503"]["error_rate_baseline"] == rows["GET /status/503"]["error_rate_now"] == 1.0
+
+
+def test_baseline_written_without_endpoints_is_accepted_and_evaluates_nothing(
+    pytester: pytest.Pytester, standin_url: str
+) -> None:
+    """An older summary, without the endpoints list, is read: each endpoint is "not evaluated", saying why."""
+    project(pytester, standin_url)
+    pytester.runpytest("--deploy-target=local", "--deploy-json=previous.json").assert_outcomes(passed=2)
+    older = json.loads((pytester.path / "previous.json").read_text(encoding="utf-8"))
+    del older["endpoints"]
+    (pytester.path / "previous.json").write_text(json.dumps(older), encoding="utf-8")
+    result = pytester.runpytest("--deploy-target=local", "--deploy-baseline=previous.json")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["deploysmoke: baseline * (previous.json): written without distributions, *"])
+    rows = seen_comparison(pytester)["rows"]
+    assert len(rows) == 4
+    assert {(row["verdict"], row["note"].split(":")[0]) for row in rows} == {("not evaluated", "not evaluated")}
+    assert all("written without distributions" in row["note"] for row in rows)
+
+
+def run_usage_error(pytester: pytest.Pytester, *args: str) -> str:
+    """Run expecting a usage error; return its one line (without ``ERROR: ``)."""
+    result = pytester.runpytest("--deploy-target=local", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stdout.no_fnmatch_line("*INTERNALERROR*")
+    assert "Traceback" not in result.stdout.str() + result.stderr.str()
+    errors = [line for line in result.stderr.lines if line.startswith("ERROR: ")]
+    assert len(errors) == 1, result.stderr.lines
+    return errors[0].removeprefix("ERROR: ")
+
+
+FIX = "give the JSON summary a previous run of this target wrote with --deploy-json"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, f"--deploy-baseline previous.json does not exist; {FIX}"),
+        (
+            '{"schema": 1,',
+            f"--deploy-baseline previous.json is not JSON (Expecting property name enclosed in double "
+            f"quotes at line 1 column 14); {FIX}",
+        ),
+        (
+            '{"verdict": "GO"}',
+            "--deploy-baseline previous.json is not a pytest-deploysmoke JSON summary "
+            f"(no tool.name 'pytest-deploysmoke'); {FIX}",
+        ),
+    ],
+    ids=["missing", "malformed", "not-a-summary"],
+)
+def test_unusable_baseline_file_is_a_usage_error_naming_it(
+    pytester: pytest.Pytester, standin_url: str, content: str | None, message: str
+) -> None:
+    """A missing, malformed or foreign file stops the run before collection, in one line naming the file."""
+    project(pytester, standin_url)
+    if content is not None:
+        (pytester.path / "previous.json").write_text(content, encoding="utf-8")
+    assert run_usage_error(pytester, "--deploy-baseline=previous.json") == message
+
+
+def test_baseline_of_another_target_is_a_usage_error(pytester: pytest.Pytester, standin_url: str) -> None:
+    """A summary of prod given as the baseline of local says whose it is and what to give."""
+    project(pytester, standin_url)
+    pytester.runpytest("--deploy-target=prod", "--deploy-json=reports/prod.json").assert_outcomes(passed=2)
+    assert run_usage_error(pytester, "--deploy-baseline=reports/prod.json") == (
+        "--deploy-baseline reports/prod.json is a summary of target 'prod', not 'local'; "
+        "give a summary of a previous run on 'local'"
+    )
+
+
+def test_baseline_without_scipy_is_a_usage_error_naming_the_extra(pytester: pytest.Pytester, standin_url: str) -> None:
+    """Without scipy a comparison cannot run: the run stops at once, saying which extra to install."""
+    project(pytester, standin_url)
+    pytester.makeconftest(VERDICT_HOOK + "\nimport sys\n\nsys.modules['scipy'] = None  # as if not installed\n")
+    (pytester.path / "previous.json").write_text("{}", encoding="utf-8")
+    result = pytester.runpytest_subprocess("--deploy-target=local", "--deploy-baseline=previous.json")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert "Traceback" not in result.stderr.str()
+    result.stderr.fnmatch_lines(["ERROR: --deploy-baseline needs scipy: pip install 'pytest-deploysmoke[compare]'"])
+
+
+def test_baseline_without_a_target_does_nothing(pytester: pytest.Pytester) -> None:
+    """Inert without a target: the option is not even read, so a missing file changes nothing."""
+    pytester.makepyfile(test_plain="def test_plain():\n    pass\n")
+    result = pytester.runpytest("--deploy-baseline=missing.json")
+    result.assert_outcomes(passed=1)
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.no_fnmatch_line("deploysmoke*")  # no header line, no verdict
+    assert "missing.json" not in result.stdout.str() + result.stderr.str()
