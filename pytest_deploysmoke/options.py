@@ -66,6 +66,14 @@ def add_options(parser: pytest.Parser) -> None:
         help="Write the JSON summary (schema 1) to PATH",
     )
     group.addoption(
+        "--deploy-baseline",
+        dest="deploysmoke_baseline",
+        metavar="PATH",
+        default=None,
+        help="Judge each endpoint against a previous run of the same target: the JSON summary it wrote "
+        "with --deploy-json (needs the compare extra)",
+    )
+    group.addoption(
         "--deploy-pushgateway",
         dest="deploysmoke_pushgateway",
         metavar="URL",

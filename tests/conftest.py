@@ -16,6 +16,7 @@ import httpcore  # noqa: F401
 import httpx  # noqa: F401
 import psycopg  # noqa: F401
 import redis  # noqa: F401
+import scipy.stats  # noqa: F401  (a comparison's tests: numpy and scipy cannot be loaded twice in one process)
 import uvicorn  # noqa: F401
 
 import pytest_deploysmoke

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import socket
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -19,6 +20,9 @@ from pytest_deploysmoke.config.version_source import VERSION_NODEID
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.options import TARGET_ENV
 from pytest_deploysmoke.results.manual import confirmer, parse_confirm
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.perf.baseline import Baseline
 
 #: Key of the launched port in xdist's ``workerinput``, so workers see the controller's port.
 PORT_WORKERINPUT = "deploysmoke_port"
@@ -41,6 +45,8 @@ class RunSettings:
     confirmations: tuple[tuple[str, str], ...] = ()
     #: Who confirmed them (a CI's user variable, else the login name); "" without confirmations.
     confirmed_by: str = ""
+    #: ``--deploy-baseline PATH``: the previous run this one is judged against (read on the controller only).
+    baseline: Baseline | None = None
 
     @property
     def destructive_allowed(self) -> bool:
@@ -126,10 +132,33 @@ def configure(config: pytest.Config) -> RunSettings | None:
         port=port,
         confirmations=confirmations,
         confirmed_by=confirmer(os.environ) if confirmations else "",
+        baseline=None if hasattr(config, "workerinput") else read_baseline_option(option.deploysmoke_baseline, target),
     )
     config.stash[settings_key] = settings
     config.stash[redactor_key] = target.redactor()
     return settings
+
+
+def read_baseline_option(path: str | None, target: Target) -> Baseline | None:
+    """``--deploy-baseline PATH`` read as *target*'s baseline; None without the option.
+
+    Raises:
+        ConfigError: scipy is missing, or the file is no summary of *target* this version reads.
+    """
+    if path is None:
+        return None
+    try:
+        import scipy  # noqa: F401  (the comparison's statistics, at the end of the run)
+    except ImportError as exc:
+        broken = "" if isinstance(exc, ModuleNotFoundError) else f", which did not import ({exc})"
+        problem = f"needs scipy{broken}: pip install 'pytest-deploysmoke[compare]'"
+        raise ConfigError(None, "--deploy-baseline", problem) from None
+    from pytest_deploysmoke.perf.baseline import BaselineError, read_baseline
+
+    try:
+        return read_baseline(path, target.name)
+    except BaselineError as exc:
+        raise ConfigError(None, f"--deploy-baseline {path}", exc.problem, exc.fix) from None
 
 
 def read_confirmations(values: list[str], target: Target) -> tuple[tuple[str, str], ...]:
@@ -225,6 +254,8 @@ def header_lines(config: pytest.Config) -> list[str]:
     if config.option.deploysmoke_watch_every is not None:
         rerun.append(f"--deploy-watch-every={config.option.deploysmoke_watch_every}")
     rerun += [f"--deploy-confirm={item_id}" for item_id, _ in settings.confirmations]
+    if config.option.deploysmoke_baseline is not None:
+        rerun.append(f"--deploy-baseline={config.option.deploysmoke_baseline}")
     lines.append(f"deploysmoke: rerun with {' '.join(rerun)}")
     if target.watch.duration > 0:
         probes = ", ".join(probe.action for probe in target.watch.probes)
@@ -232,11 +263,23 @@ def header_lines(config: pytest.Config) -> list[str]:
             f"deploysmoke: watch window {target.watch.duration:g} s after the checks, "
             f"a line every {target.watch.every:g} s; probes: {probes}"
         )
+    if settings.baseline is not None:
+        lines.append(baseline_line(settings.baseline))
     if target.manual:
         lines.append(manual_line(settings))
     if target.production and not target.allow_destructive:
         lines.append("deploysmoke: production guard on: checks marked destructive will not run")
     return [get_redactor(config).redact(line) for line in lines]
+
+
+def baseline_line(baseline: Baseline) -> str:
+    """``deploysmoke: baseline local 1.7.0 at 2026-12-01 10:00 UTC (previous.json): 4 endpoints, 1 watch probe``."""
+    if not baseline.has_distributions:
+        return f"deploysmoke: baseline {baseline.label}: written without distributions, nothing to compare with"
+    parts = [f"{len(baseline.endpoints)} endpoint{'s' if len(baseline.endpoints) != 1 else ''}"]
+    if baseline.watch:
+        parts.append(f"{len(baseline.watch)} watch probe{'s' if len(baseline.watch) != 1 else ''}")
+    return f"deploysmoke: baseline {baseline.label}: {', '.join(parts)}"
 
 
 def manual_line(settings: RunSettings) -> str:

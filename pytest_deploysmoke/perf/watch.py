@@ -25,6 +25,7 @@ import websockets
 
 from pytest_deploysmoke.clients.network import describe_error, describe_open_error, ssl_context
 from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint
 from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, endpoint_of, evaluate, not_evaluated, percent
 from pytest_deploysmoke.perf.stats import LatencyHistogram
 from pytest_deploysmoke.results.watch_log import (
@@ -118,7 +119,7 @@ class Aggregate:
     #: What the failed HTTP probes and WebSocket probes got, by kind (at most MAX_ERROR_KINDS kinds each).
     error_kinds: Counter[str] = field(default_factory=Counter)
     ws_error_kinds: Counter[str] = field(default_factory=Counter)
-    #: Per probe (by :func:`probe_name`) for an interval; None for the whole window, which reports no probe apart.
+    #: Per probe (by :func:`probe_name`); None where no probe is told apart.
     probes: dict[str, ProbeTally] | None = None
 
     def add(self, sample: ProbeSample, streak: int) -> None:
@@ -261,7 +262,8 @@ class Watch:
         }
         #: The p95 over which p95_over_target trips, per endpoint with a budget target.
         self.p95_limits_ms = {action: target.rollback.p95_over_target * ms for action, ms in self.targets_ms.items()}
-        self.total = Aggregate(self.targets_ms)
+        #: The whole window; its per-probe tallies become the log's distributions (one fixed-size histogram each).
+        self.total = Aggregate(self.targets_ms, probes={})
         self.intervals = math.ceil(duration / every)
         self.log: list[WatchInterval] = []
         self.done = 0
@@ -341,9 +343,19 @@ class Watch:
             intervals=tuple(self.log),
             stopped=self.stopped,
             max_error_rate=self.target.rollback.error_rate,
+            distributions=self._distributions(),
         )
         return WatchOutcome(
             self.rollback, what, interrupted=self.stopped == "interrupted", not_evaluated=unjudged, log=log
+        )
+
+    def _distributions(self) -> tuple[EndpointDistribution, ...]:
+        """Each probe's figures over the whole window, by endpoint (a probe's query left out), names redacted."""
+        return merge_by_endpoint(
+            EndpointDistribution.of(
+                endpoint_of(self.redact(name)), tally.histogram, requests=tally.requests, errors=tally.errors
+            )
+            for name, tally in (self.total.probes or {}).items()
         )
 
     def _logged(

@@ -6,10 +6,12 @@ import json
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from pytest_deploysmoke.results.endpoints import histogram_json
 from pytest_deploysmoke.results.verdict import CheckResult, PhaseResult, RunInfo, Selection, Verdict
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.perf.compare import Comparison, EndpointComparison
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
     from pytest_deploysmoke.results.manual import ManualResult
     from pytest_deploysmoke.results.records import CallRecord, Measurement
     from pytest_deploysmoke.results.watch_log import ProbeFigures, WatchInterval
@@ -23,9 +25,17 @@ TOOL_NAME = "pytest-deploysmoke"
 
 
 def render_json(verdict: Verdict) -> str:
-    """The JSON summary of *verdict*: keys in a fixed order, two-space indent, a final newline."""
+    """The JSON summary of *verdict*: keys in a fixed order, two-space indent, a final newline.
+
+    Each ``endpoints[].histogram`` is written on one line: hundreds of ``[ms, count]`` pairs
+    indented one number a line would make the file unreadable.
+    """
     document = summary_document(verdict)
-    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+    inline = _inline_histograms(document)
+    text = json.dumps(document, indent=2, ensure_ascii=False)
+    for placeholder, compact in inline.items():
+        text = text.replace(placeholder, compact, 1)
+    return text + "\n"
 
 
 def summary_document(verdict: Verdict) -> dict[str, Any]:
@@ -67,6 +77,7 @@ def summary_document(verdict: Verdict) -> dict[str, Any]:
         ],
         "cleanup_failures": list(verdict.ending.cleanup),
         "manual": [_manual(result) for result in verdict.manual],
+        "endpoints": _endpoints(verdict),
         "environment": _environment(run),
     }
 
@@ -255,6 +266,40 @@ def _watch_probe(probe: ProbeFigures) -> dict[str, Any]:
         "requests": probe.requests,
         "errors": probe.errors,
     }
+
+
+def _endpoints(verdict: Verdict) -> list[dict[str, Any]]:
+    """Each endpoint's distribution over the run: the checks' (and load probes'), then the watch window's probes."""
+    watched = verdict.watch_log.distributions if verdict.watch_log is not None else ()
+    sources = [("checks", part) for part in verdict.endpoints] + [("watch", part) for part in watched]
+    return [_endpoint(source, part) for source, part in sources]
+
+
+def _endpoint(source: str, part: EndpointDistribution) -> dict[str, Any]:
+    return {
+        "endpoint": part.endpoint,
+        "source": source,
+        "requests": part.requests,
+        "errors": part.errors,
+        "client_bound": part.client_bound,
+        "p50_ms": _optional_ms(part.percentile(50.0)),
+        "p95_ms": _optional_ms(part.percentile(95.0)),
+        "histogram": histogram_json(part),
+    }
+
+
+def _inline_histograms(document: dict[str, Any]) -> dict[str, str]:
+    """Put a placeholder in place of each histogram of *document*; return each placeholder's
+    quoted JSON text and the histogram's one-line JSON, to put back into the indented text."""
+    from uuid import uuid4
+
+    marker = uuid4().hex
+    inline = {}
+    for index, entry in enumerate(document["endpoints"]):
+        placeholder = f"{marker}-{index}"
+        inline[json.dumps(placeholder)] = json.dumps(entry["histogram"], separators=(", ", ": "))
+        entry["histogram"] = placeholder
+    return inline
 
 
 def _optional_ms(value: float | None) -> float | None:

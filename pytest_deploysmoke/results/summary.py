@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Generator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -18,6 +18,7 @@ from pytest_deploysmoke.config.settings import RunSettings, get_redactor
 from pytest_deploysmoke.config.version_source import VERSION_NODEID
 from pytest_deploysmoke.perf.rollback import RollbackRules, evaluate, not_evaluated, phase_figures
 from pytest_deploysmoke.results import records, wire
+from pytest_deploysmoke.results.endpoints import run_distributions
 from pytest_deploysmoke.results.manual import ManualItem, ManualResult, manual_results
 from pytest_deploysmoke.results.records import CallRecord
 from pytest_deploysmoke.results.verdict import (
@@ -32,6 +33,11 @@ from pytest_deploysmoke.results.verdict import (
     trace_note,
 )
 from pytest_deploysmoke.run import selection
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.perf.compare import Comparison
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
+    from pytest_deploysmoke.results.watch_log import WatchLog
 
 verdict_key = pytest.StashKey[Verdict]()
 #: The phase whose budgeted calls the p95_over_target and ws_failure_rate rules are also evaluated on.
@@ -217,6 +223,11 @@ class RunSummary:
             watch_log = outcome.log
             if outcome.interrupted:
                 ending = replace(ending, interrupted="SIGINT during the watch window")
+        endpoints = run_distributions(
+            [call for check in checks for call in check.calls]
+            + [call for fixture in ending.fixture_calls for call in fixture.calls],
+            [m for check in checks for m in check.measurements],
+        )
         return decide(
             run,
             phase_list,
@@ -229,7 +240,19 @@ class RunSummary:
             max_retried=target.max_retried,
             manual=manual,
             watch_log=watch_log,
+            endpoints=endpoints,
+            comparison=self.comparison(endpoints, watch_log),
         )
+
+    def comparison(self, endpoints: tuple[EndpointDistribution, ...], watch_log: WatchLog | None) -> Comparison | None:
+        """The run judged against ``--deploy-baseline`` (None without one): checks with checks, watch with watch."""
+        baseline = self.settings.baseline
+        if baseline is None:
+            return None
+        from pytest_deploysmoke.perf.baseline import judge_against
+
+        watched = watch_log.distributions if watch_log is not None else ()
+        return judge_against(baseline, endpoints, watched, self.settings.target.compare)
 
     def manual(self) -> tuple[ManualResult, ...]:
         """The checklist's manual items, each confirmed (``--deploy-confirm``) at the run's start or open.

@@ -238,7 +238,8 @@ class Verdict:
     manual: tuple[ManualResult, ...] = ()
     #: The watch window's intervals (None when no window ran).
     watch_log: WatchLog | None = None
-    #: Each endpoint's (and each watch probe's) measured distribution over the run, for a later comparison.
+    #: Each endpoint's measured distribution over the run (the checks' calls and load probes, sorted by
+    #: endpoint), for a later comparison; the watch window's probes are ``watch_log.distributions``.
     endpoints: tuple[EndpointDistribution, ...] = ()
     #: This run judged against a baseline run (``--deploy-baseline``) or a stable target
     #: (``--deploy-compare``); None when neither was asked for.

@@ -9,6 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +71,9 @@ class WatchLog:
     stopped: str = ""
     #: The ``error_rate`` rollback threshold (a fraction).
     max_error_rate: float | None = None
+    #: Each probe's distribution over the whole window (by its endpoint, ``GET /health``, ``WS /ws/tickers``):
+    #: what a later run's window is compared with.
+    distributions: tuple[EndpointDistribution, ...] = ()
 
     def probe_names(self) -> list[str]:
         """Every probe of the window, in the order the intervals first name them (each lists every probe;

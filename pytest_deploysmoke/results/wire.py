@@ -16,6 +16,8 @@ from typing import Any, Final
 
 import pytest
 
+from pytest_deploysmoke.perf.distributions import EndpointDistribution
+from pytest_deploysmoke.results.endpoints import buckets_from_json, histogram_json
 from pytest_deploysmoke.results.records import CallRecord, Measurement
 
 #: The check's phase, on every report.
@@ -24,7 +26,8 @@ PHASE_PROPERTY: Final = "deploysmoke.phase"
 CHECKLIST_PROPERTY: Final = "deploysmoke.checklist"
 #: Every call of the check, a JSON list of objects (teardown report, the one ``--junitxml`` reads).
 CALLS_PROPERTY: Final = "deploysmoke.calls"
-#: The distributions the check measured, a JSON list of objects (teardown report).
+#: The distributions the check measured, a JSON list of objects (teardown report); a load probe's
+#: per-endpoint latencies are in each one's ``distributions``, as compact ``[ms, count]`` buckets.
 MEASUREMENTS_PROPERTY: Final = "deploysmoke.measurements"
 #: The version the target's health endpoint reported during the check.
 REPORTED_VERSION_PROPERTY: Final = "deploysmoke.reported_version"
@@ -132,7 +135,8 @@ def add_check_facts(
     if calls:
         properties.append((CALLS_PROPERTY, encode_calls(calls)))
     if measurements:
-        properties.append((MEASUREMENTS_PROPERTY, json.dumps([m.as_dict() for m in measurements])))
+        encoded = [_measurement_json(m) for m in measurements]
+        properties.append((MEASUREMENTS_PROPERTY, json.dumps(encoded, separators=(",", ":"))))
 
 
 def add_fixture_facts(
@@ -157,4 +161,32 @@ def _calls(loaded: Any) -> tuple[CallRecord, ...]:
 
 
 def _measurement(entry: Mapping[str, Any]) -> Measurement:
-    return Measurement(**{k: v for k, v in entry.items() if k in _MEASUREMENT_FIELDS})
+    known = {k: v for k, v in entry.items() if k in _MEASUREMENT_FIELDS}
+    known["distributions"] = tuple(_distribution(part) for part in known.get("distributions", ()))
+    return Measurement(**known)
+
+
+def _measurement_json(measurement: Measurement) -> dict[str, Any]:
+    entry = measurement.as_dict()
+    entry["distributions"] = [_distribution_json(part) for part in measurement.distributions]
+    return entry
+
+
+def _distribution_json(distribution: EndpointDistribution) -> dict[str, Any]:
+    return {
+        "endpoint": distribution.endpoint,
+        "requests": distribution.requests,
+        "errors": distribution.errors,
+        "buckets": histogram_json(distribution),
+        "client_bound": distribution.client_bound,
+    }
+
+
+def _distribution(entry: Mapping[str, Any]) -> EndpointDistribution:
+    return EndpointDistribution(
+        endpoint=str(entry["endpoint"]),
+        requests=int(entry["requests"]),
+        errors=int(entry["errors"]),
+        buckets=buckets_from_json(entry["buckets"]),
+        client_bound=bool(entry.get("client_bound", False)),
+    )

@@ -61,7 +61,8 @@ def run_with_json(
 
 
 def comparable(document: dict[str, Any]) -> dict[str, Any]:
-    """The document without what changes from run to run (times, durations, trace ids), checks by node id."""
+    """The document without what changes from run to run (times, durations, trace ids, latencies), checks by
+    node id; each endpoint's histogram is its count of latencies."""
     kept = copy.deepcopy(document)
     for key in ("started", "finished", "duration_s"):
         del kept[key]
@@ -70,6 +71,9 @@ def comparable(document: dict[str, Any]) -> dict[str, Any]:
         for call in check["calls"]:
             del call["ms"], call["trace_id"]
     kept["checks"].sort(key=lambda check: check["nodeid"])
+    for endpoint in kept["endpoints"]:
+        del endpoint["p50_ms"], endpoint["p95_ms"]
+        endpoint["histogram"] = sum(count for _, count in endpoint["histogram"])
     return kept
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 from importlib.metadata import PackageNotFoundError
 from importlib.metadata import version as installed_version
@@ -13,9 +14,11 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pytest_deploysmoke.perf.distributions import EndpointDistribution
 from pytest_deploysmoke.reports.json_summary import render_json
 from pytest_deploysmoke.results.records import CallRecord, Measurement
 from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, decide, phase_results
+from pytest_deploysmoke.results.watch_log import WatchLog
 from tests.doc_pages import fenced_blocks
 
 DOC = Path(__file__).parents[2] / "docs" / "json-schema.md"
@@ -73,7 +76,11 @@ CHECKS = (
         measurements=(Measurement("GET /items", 3, 3, None, None, None, "p95 budget 500 ms"),),
     ),
 )
-VERDICT = decide(RUN, phase_results(("health", "features"), ("health",), CHECKS), CHECKS)
+ENDPOINTS = (
+    EndpointDistribution("GET /health", requests=2, errors=1, buckets=((8.04, 1),)),
+    EndpointDistribution("GET /items", requests=3, errors=3),
+)
+VERDICT = decide(RUN, phase_results(("health", "features"), ("health",), CHECKS), CHECKS, endpoints=ENDPOINTS)
 
 
 def test_hand_built_verdict_renders_every_field() -> None:
@@ -178,6 +185,28 @@ def test_hand_built_verdict_renders_every_field() -> None:
         "setup_and_cleanup": [],
         "cleanup_failures": [],
         "manual": [],
+        "endpoints": [
+            {
+                "endpoint": "GET /health",
+                "source": "checks",
+                "requests": 2,
+                "errors": 1,
+                "client_bound": False,
+                "p50_ms": 8.0,
+                "p95_ms": 8.0,
+                "histogram": [[8.04, 1]],
+            },
+            {
+                "endpoint": "GET /items",
+                "source": "checks",
+                "requests": 3,
+                "errors": 3,
+                "client_bound": False,
+                "p50_ms": None,
+                "p95_ms": None,
+                "histogram": [],
+            },
+        ],
         "environment": {
             "host": "runner-7",
             "commit": None,
@@ -215,8 +244,10 @@ def test_rendering_is_stable_text() -> None:
         "setup_and_cleanup",
         "cleanup_failures",
         "manual",
+        "endpoints",
         "environment",
     ]
+    assert '"histogram": [[8.04, 1]]\n' in text  # a histogram on one line, however many buckets
     assert render_json(VERDICT) == text
 
 
@@ -270,6 +301,9 @@ def _drop(key: str) -> Any:
         _set(("started",), "2025-06-15 15:06:40"),
         _set(("environment", "pipeline"), 42),
         _drop("checks"),
+        _set(("endpoints", 0, "source"), "load"),
+        _set(("endpoints", 0, "histogram"), [[8.0, 0]]),
+        _set(("endpoints", 0, "histogram"), [[8.0]]),
     ],
     ids=[
         "unknown-key",
@@ -282,6 +316,9 @@ def _drop(key: str) -> Any:
         "timestamp",
         "environment-row",
         "missing-checks",
+        "endpoint-source",
+        "empty-bucket",
+        "bucket-without-count",
     ],
 )
 def test_schema_rejects_what_the_writer_never_writes(change: Any) -> None:
@@ -311,3 +348,26 @@ def test_doc_validation_snippet_runs(
     (tmp_path / "smoke.json").write_text(render_json(VERDICT), encoding="utf-8")
     exec(compile(snippet, str(DOC), "exec"), {"__name__": "snippet"})
     assert capsys.readouterr().out == "NO-GO\n"
+
+
+def test_watch_probes_follow_the_checks_endpoints_with_source_watch() -> None:
+    """The watch window's per-probe distributions come after the checks' endpoints, as source "watch"."""
+    watched = (EndpointDistribution("GET /health", requests=4, errors=1, buckets=((1.5, 2), (2.25, 1))),)
+    verdict = dataclasses.replace(VERDICT, watch_log=WatchLog(2.0, 1.0, 2, (), distributions=watched))
+    document = json.loads(render_json(verdict))
+    validate(document)
+    assert [(e["endpoint"], e["source"]) for e in document["endpoints"]] == [
+        ("GET /health", "checks"),
+        ("GET /items", "checks"),
+        ("GET /health", "watch"),
+    ]
+    assert document["endpoints"][2] == {
+        "endpoint": "GET /health",
+        "source": "watch",
+        "requests": 4,
+        "errors": 1,
+        "client_bound": False,
+        "p50_ms": 1.5,
+        "p95_ms": 2.2,  # 2.25 to 0.1 ms, as every figure of the document
+        "histogram": [[1.5, 2], [2.25, 1]],
+    }
