@@ -12,6 +12,7 @@ from __future__ import annotations
 import importlib
 import pkgutil
 
+import aiohttp  # noqa: F401
 import httpcore  # noqa: F401
 import httpx  # noqa: F401
 import psycopg  # noqa: F401

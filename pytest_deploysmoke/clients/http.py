@@ -316,28 +316,6 @@ class AsyncTimedTransport(httpx.AsyncBaseTransport):
         await self._inner.aclose()
 
 
-class AsyncGuardedTransport(httpx.AsyncBaseTransport):
-    """Guards and traces every request like AsyncTimedTransport, but neither times, retries nor records it.
-
-    The load probe sends thousands of requests; one record per request would bloat every report,
-    so it keeps its own aggregate and records one call for the whole run.
-    """
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, probe: HttpProbe) -> None:
-        self._inner = inner
-        self._probe = probe
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        self._probe.check_write(request)
-        self._probe.stamp(request)
-        response = await self._inner.handle_async_request(request)
-        await response.aread()  # the body is part of the request's time
-        return response
-
-    async def aclose(self) -> None:
-        await self._inner.aclose()
-
-
 class QueryOptions(TypedDict, total=False):
     """The keyword arguments of httpx's ``get``, ``head``, ``options`` and ``delete``, with httpx's types."""
 
@@ -509,12 +487,15 @@ def make_async_client(
     return AsyncSmokeClient(transport=transport, **_client_options(target, headers, auth, cookies))
 
 
-def make_load_client(config: pytest.Config, target: Target, *, connections: int) -> httpx.AsyncClient:
-    """An async client for the load probe: guarded like every client, its calls not recorded one by one."""
-    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
-    inner = httpx.AsyncHTTPTransport(verify=target.verify_tls, limits=limits)
-    transport = AsyncGuardedTransport(inner, _make_probe(config, target))
-    return httpx.AsyncClient(transport=transport, **_client_options(target, None))
+def target_url(target: Target, url: str) -> httpx.URL:
+    """*url* as the clients on *target* send it: a path joined to base_url as httpx's ``base_url`` joins it
+    (``/health`` on ``http://h/api`` is ``http://h/api/health``), a full URL as it is."""
+    merged = httpx.URL(url)
+    if merged.is_relative_url:
+        base = httpx.URL(target.base_url)
+        path = base.raw_path if base.raw_path.endswith(b"/") else base.raw_path + b"/"
+        merged = base.copy_with(raw_path=path + merged.raw_path.lstrip(b"/"))
+    return merged
 
 
 def guard_requests(config: pytest.Config, target: Target, requests: list[httpx.Request]) -> None:

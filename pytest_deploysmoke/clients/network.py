@@ -36,8 +36,9 @@ KEPT_ALIVE_CLOSED_EXTENSION = "deploysmoke.kept_alive_closed"
 def describe_error(exc: BaseException) -> str:
     """Say what came back instead of an answer: ``connection refused``, ``timed out``, ...
 
-    Works on httpx exceptions and on the OS errors beneath them; anything else is named by
-    its type and message.
+    Works on httpx and aiohttp exceptions (the built-in load engine's client) and on the OS
+    errors beneath them, in the same words whichever client met them; anything else is named
+    by its type and message.
     """
     text = str(exc) or type(exc).__name__
     chain = [exc, *_causes(exc)]
@@ -53,16 +54,40 @@ def describe_error(exc: BaseException) -> str:
     if (
         any(isinstance(e, TimeoutError) for e in chain)
         or "timed out" in lowered
-        or (type(exc).__name__.endswith("Timeout"))
+        # aiohttp's SocketTimeoutError and ConnectionTimeoutError are not TimeoutErrors before Python 3.11
+        or (type(exc).__name__.endswith(("Timeout", "TimeoutError")))
     ):
         return "timed out"
     if any(isinstance(e, ConnectionResetError) for e in chain) or "reset by peer" in lowered:
         return "connection reset by peer"
+    aiohttp = sys.modules.get("aiohttp")
+    if aiohttp is not None and isinstance(exc, aiohttp.ClientError):
+        return _describe_aiohttp(exc, aiohttp)
     if "complete message body" in lowered or "incomplete chunked read" in lowered:
         counts = re.search(r"received \d+ bytes, expected \d+", lowered)
-        return "server closed the connection before the whole body came" + (f" ({counts[0]})" if counts else "")
+        return BODY_CUT_SHORT + (f" ({counts[0]})" if counts else "")
     if "disconnected without sending a response" in lowered or "remoteprotocolerror" in lowered:
-        return "server closed the connection without a response"
+        return CLOSED_WITHOUT_ANSWER
+    return _named(exc)
+
+
+BODY_CUT_SHORT = "server closed the connection before the whole body came"
+CLOSED_WITHOUT_ANSWER = "server closed the connection without a response"
+
+
+def _describe_aiohttp(exc: BaseException, aiohttp: Any) -> str:
+    """aiohttp's errors the OS errors beneath them did not name, in httpx's words (see describe_error)."""
+    if isinstance(exc, aiohttp.ServerDisconnectedError):
+        return CLOSED_WITHOUT_ANSWER
+    if isinstance(exc, aiohttp.ClientPayloadError):
+        counts = re.search(r"received (\d+) of (\d+) bytes", str(exc))
+        return BODY_CUT_SHORT + (f" (received {counts[1]} bytes, expected {counts[2]})" if counts else "")
+    if isinstance(exc, aiohttp.ClientResponseError) and exc.status == 400 and exc.message:
+        return f"not a valid HTTP answer ({exc.message.splitlines()[0].rstrip(':')})"  # the parser's own words
+    return _named(exc)
+
+
+def _named(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 

@@ -147,6 +147,49 @@ def test_capped(load_probe):
     pytester.inline_run("--deploy-target=t").assertoutcome(passed=1)
 
 
+DISTRIBUTIONS = """
+import json
+from dataclasses import asdict
+
+from pytest_deploysmoke.results.records import measurements_of
+
+
+def test_endpoints(load_probe, request):
+    stats = load_probe(
+        users=3, duration="{duration}", requests=["GET /health", "GET /status/404", "GET /items?page=2", "/items?page=3"],
+        engine="{engine}",
+    )
+    (measurement,) = measurements_of(request.node)
+    print("STATS", json.dumps({{
+        "count": stats.count, "errors": stats.errors, "unanswered": stats.unanswered, "bound": stats.client_bound,
+        "distributions": [asdict(part) | {{"answered": part.answered}} for part in stats.distributions],
+        "recorded": measurement.distributions == stats.distributions,
+    }}))
+"""
+
+
+@pytest.mark.parametrize("engine", ["builtin"])
+def test_each_endpoint_has_its_distribution(pytester: pytest.Pytester, server_url: str, engine: str) -> None:
+    """Each endpoint of the scenario (its query left out) keeps its requests, errors and latencies; they add up to the run's."""
+    pytester.makefile(".toml", deploysmoke=target_toml(server_url))
+    pytester.makepyfile(test_load=DISTRIBUTIONS.format(engine=engine, duration="1s" if engine == "builtin" else "3s"))
+    result = pytester.runpytest_subprocess("--deploy-target=t", "-s", timeout=90)
+    result.assert_outcomes(passed=1)
+    stats = _stats_line(result)
+    parts = stats["distributions"]
+    assert [part["endpoint"] for part in parts] == ["GET /health", "GET /status/404", "GET /items"]
+    assert sum(part["requests"] for part in parts) == stats["count"]
+    assert sum(part["errors"] for part in parts) == stats["errors"]
+    health, missing, items = parts
+    assert health["requests"] > 0 and health["errors"] == 0 and health["answered"] == health["requests"]
+    assert missing["requests"] > 0 and missing["errors"] == missing["requests"] == missing["answered"]
+    # Each user sends the scenario in turn: the two /items requests are one endpoint, twice the share.
+    assert items["requests"] >= health["requests"] and items["errors"] == 0
+    assert all(part["client_bound"] is stats["bound"] for part in parts)
+    assert all(sum(count for _, count in part["buckets"]) == part["answered"] for part in parts)
+    assert stats["recorded"] is True
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

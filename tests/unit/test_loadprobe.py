@@ -1,11 +1,23 @@
-"""The load probe's own logic: the client-bound judgement and the generated locustfile (no requests)."""
+"""The load probe's own logic: the client-bound judgement, the generated locustfile, per-endpoint tallies (no requests)."""
 
 from __future__ import annotations
 
 import math
 
+import pytest
+
 from pytest_deploysmoke.perf.load.locust import locustfile_for
-from pytest_deploysmoke.perf.load.stats import LoopLag, judge_client
+from pytest_deploysmoke.perf.load.stats import (
+    EngineRun,
+    LoadPlan,
+    LoopLag,
+    distributions_of,
+    judge_client,
+    load_stats,
+    step_tallies,
+    whole_run,
+)
+from pytest_deploysmoke.perf.stats import LatencyStats
 
 
 def test_client_bound_note_flags_the_client() -> None:
@@ -27,3 +39,52 @@ def test_locustfile_compiles() -> None:
     source = locustfile_for([("GET", "/health"), ("POST", "/items")], 5.0, True, 0)
     compile(source, "locustfile.py", "exec")
     assert "[['GET', '/health'], ['POST', '/items']]" in source
+
+
+def _plan(*requests: tuple[str, str, str]) -> LoadPlan:
+    """A plan of (method, url, endpoint) requests."""
+    return LoadPlan(
+        tuple((method, url) for method, url, _ in requests), tuple(e for _, _, e in requests), "LOAD", 2, 1.0
+    )
+
+
+def test_a_plan_names_one_endpoint_per_request() -> None:
+    """A plan whose endpoints do not match its requests one to one is refused."""
+    with pytest.raises(ValueError, match="one endpoint per request"):
+        LoadPlan((("GET", "/a"), ("GET", "/b")), ("GET /a",), "LOAD", 1, 1.0)
+
+
+def test_requests_to_one_endpoint_share_its_tally() -> None:
+    """Two queries of one path are one endpoint; the whole run merges each endpoint once."""
+    tallies = step_tallies(
+        _plan(
+            ("GET", "/items?page=1", "GET /items"),
+            ("GET", "/health", "GET /health"),
+            ("GET", "/items?page=2", "GET /items"),
+        )
+    )
+    assert tallies[0] is tallies[2] and tallies[0] is not tallies[1]
+    tallies[0].histogram.record(3.0, 4)
+    tallies[0].requests, tallies[0].errors = 5, 1
+    tallies[1].histogram.record(1.0)
+    tallies[1].requests = 1
+    histogram, errors = whole_run(tallies)
+    assert (histogram.count, errors) == (5, 1)
+    assert [(d.endpoint, d.requests, d.errors, d.answered) for d in distributions_of(tallies)] == [
+        ("GET /items", 5, 1, 4),
+        ("GET /health", 1, 0, 1),
+    ]
+
+
+def test_a_client_bound_run_marks_every_distribution() -> None:
+    """The run's client_bound is each endpoint distribution's, so no comparison takes them for the server's."""
+    (tally,) = set(step_tallies(_plan(("GET", "/a", "GET /a"))))
+    tally.histogram.record(2.0)
+    tally.requests = 1
+    histogram, _ = whole_run((tally,))
+    stats = LatencyStats.from_histogram(histogram, action="LOAD")
+    for cpu, bound in ((0.95, True), (0.1, False)):
+        run = EngineRun(stats, 100.0, cpu, None, distributions=distributions_of((tally,)))
+        loaded = load_stats(run, users=2, duration_s=1.0, engine="builtin", workers=0, scenario=("GET /a",))
+        assert loaded.client_bound is bound
+        assert [d.client_bound for d in loaded.distributions] == [bound]

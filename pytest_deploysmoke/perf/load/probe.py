@@ -12,7 +12,8 @@ from pytest_deploysmoke.errors import unchecked
 from pytest_deploysmoke.perf.budgets import parse_duration
 from pytest_deploysmoke.perf.latency import split_request
 from pytest_deploysmoke.perf.load.stats import ENGINES, Engine, LoadPlan, LoadStats, load_stats
-from pytest_deploysmoke.results.records import CallRecord, Measurement, record, record_measurement
+from pytest_deploysmoke.perf.rollback import endpoint_of
+from pytest_deploysmoke.results.records import CallRecord, Measurement, call_action, record, record_measurement
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.model import Target
@@ -53,7 +54,7 @@ class LoadProbe:
             users: Virtual users, 1 to 200.
             duration: The run time (``"20s"``; a number is seconds), at most an hour; a hard stop.
             requests: ``"/path"`` or ``"METHOD /path"`` strings (default: the target's health path).
-            engine: ``"builtin"`` (asyncio + httpx in this process) or ``"locust"`` (subprocesses).
+            engine: ``"builtin"`` (asyncio + aiohttp in this process) or ``"locust"`` (subprocesses).
             max_requests: Stop after this many requests (built-in: in all; Locust: split over processes).
             workers: Locust worker processes under a master (``engine="locust"`` only), 0 to 16.
 
@@ -78,20 +79,20 @@ class LoadProbe:
         if isinstance(requests, str) or not 1 <= len(texts) <= MAX_SCENARIO:
             raise ValueError(f"load_probe(): requests must be a list of 1 to {MAX_SCENARIO} requests, got {requests!r}")
         scenario = [split_request(text) for text in texts]
-        self._guard(scenario)
+        endpoints = self._guard(scenario)
         shown = tuple(self._redactor.redact(f"{method} {url}") for method, url in scenario)
         action = f"LOAD {users} users x {duration_s:g} s: {', '.join(shown)}"
-        plan = LoadPlan(tuple(scenario), action, users, duration_s, max_requests, workers)
+        plan = LoadPlan(tuple(scenario), endpoints, action, users, duration_s, max_requests, workers)
         # Each request a span of its own in the check's trace, or the target's own traceparent as it is.
-        trace_id = tracecontext.outgoing(self._config, tracecontext.header_in(self._target.headers)).trace_id
+        trace = tracecontext.outgoing(self._config, tracecontext.header_in(self._target.headers))
         if engine == "builtin":
             from pytest_deploysmoke.perf.load import builtin
 
-            run = builtin.run(self._config, self._target, self._redactor, plan)
+            run = builtin.run(self._target, self._redactor, plan, trace)
         else:
             from pytest_deploysmoke.perf.load import locust
 
-            run = locust.run(self._target, self._redactor, plan, trace_id)
+            run = locust.run(self._target, self._redactor, plan, trace.trace_id)
         stats = load_stats(run, users=users, duration_s=duration_s, engine=engine, workers=workers, scenario=shown)
         if stats.count == 0:  # nothing sent, or no answer before the hard stop: no evidence, never a pass
             raise unchecked(
@@ -107,20 +108,23 @@ class LoadProbe:
                 outcome + (", client-bound" if stats.client_bound else ""),
                 ok=stats.errors == 0,
                 ms=float(stats.p95) if stats.count > stats.unanswered else 0.0,
-                trace_id=trace_id,
+                trace_id=trace.trace_id,
             ),
         )
-        record_measurement(self._config, Measurement.of(stats, engine=engine))
+        record_measurement(self._config, Measurement.of(stats, engine=engine, distributions=stats.distributions))
         return stats
 
-    def _guard(self, scenario: list[tuple[str, str]]) -> None:
-        """Refuse a write the check may not make before any request of the run is sent."""
+    def _guard(self, scenario: list[tuple[str, str]]) -> tuple[str, ...]:
+        """Refuse a write the check may not make before any request of the run is sent; return each
+        request's endpoint (``GET /path``, redacted, its query left out), as the call records name it."""
         import httpx
 
-        from pytest_deploysmoke.clients.http import guard_requests
+        from pytest_deploysmoke.clients.http import guard_requests, target_url
 
-        base = httpx.URL(self._target.base_url)
-        guard_requests(self._config, self._target, [httpx.Request(m, base.join(u)) for m, u in scenario])
+        requests = [httpx.Request(method, target_url(self._target, url)) for method, url in scenario]
+        guard_requests(self._config, self._target, requests)
+        base_url = self._target.base_url
+        return tuple(endpoint_of(self._redactor.redact(call_action(r.method, str(r.url), base_url))) for r in requests)
 
 
 def _whole(name: str, value: Any, low: int, high: int) -> int:

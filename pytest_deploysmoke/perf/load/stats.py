@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, replace
 from typing import Final, Literal
 
-from pytest_deploysmoke.perf.stats import LatencyStats, Millis, ms_text
+from pytest_deploysmoke.perf.distributions import EndpointDistribution
+from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis, ms_text
 
 Engine = Literal["builtin", "locust"]
 ENGINES: Final = ("builtin", "locust")
@@ -49,6 +50,8 @@ class LoadStats(LatencyStats):
     loop_lag_ms: LoopLag | None = None  # built-in engine only
     client_bound: bool = False
     client_note: str = ""
+    #: One per endpoint of the scenario (``GET /path``, its query left out), in the scenario's order.
+    distributions: tuple[EndpointDistribution, ...] = ()
 
     def describe(self) -> str:
         """One line: the load, the latency statistics, and the client's own figures."""
@@ -95,11 +98,50 @@ class LoadPlan:
     """One load probe's run, as the engines take it: what to send, by how many users, for how long."""
 
     scenario: tuple[tuple[str, str], ...]  # (method, url) pairs, each user sends them in turn
+    #: Each scenario request's endpoint (``GET /path``, redacted, its query left out), as the distributions group them.
+    endpoints: tuple[str, ...]
     action: str  # "LOAD 10 users x 20 s: GET /health", as records and failures name the run
     users: int
     duration_s: float
     max_requests: int | None = None  # in all (the Locust engine splits it over its processes)
     workers: int = 0  # Locust worker processes under a master (0: one process)
+
+    def __post_init__(self) -> None:
+        if len(self.endpoints) != len(self.scenario):
+            raise ValueError(f"a load plan names one endpoint per request: {self.endpoints!r} for {self.scenario!r}")
+
+
+@dataclass(slots=True, eq=False)  # compared and hashed by identity: steps share one
+class EndpointTally:
+    """One endpoint's counts while an engine runs: its answered requests' latencies, its requests and errors."""
+
+    endpoint: str
+    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
+    requests: int = 0
+    errors: int = 0  # a status of 400 or more, or no answer
+
+    def distribution(self) -> EndpointDistribution:
+        return EndpointDistribution.of(self.endpoint, self.histogram, requests=self.requests, errors=self.errors)
+
+
+def step_tallies(plan: LoadPlan) -> tuple[EndpointTally, ...]:
+    """One tally per scenario request, in order; requests to the same endpoint share theirs."""
+    tallies: dict[str, EndpointTally] = {}
+    return tuple(tallies.setdefault(endpoint, EndpointTally(endpoint)) for endpoint in plan.endpoints)
+
+
+def distributions_of(tallies: tuple[EndpointTally, ...]) -> tuple[EndpointDistribution, ...]:
+    """Each endpoint's distribution once, in the order the scenario first names it."""
+    return tuple(tally.distribution() for tally in dict.fromkeys(tallies))
+
+
+def whole_run(tallies: tuple[EndpointTally, ...]) -> tuple[LatencyHistogram, int]:
+    """The whole scenario's latencies (every endpoint's, each once) and its errors."""
+    histogram = LatencyHistogram()
+    endpoints = dict.fromkeys(tallies)
+    for tally in endpoints:
+        histogram.merge(tally.histogram)
+    return histogram, sum(tally.errors for tally in endpoints)
 
 
 @dataclass(slots=True)
@@ -111,6 +153,7 @@ class EngineRun:
     client_cpu: float
     loop_lag: LoopLag | None = None
     warned: bool = False
+    distributions: tuple[EndpointDistribution, ...] = ()
 
 
 def load_stats(
@@ -134,4 +177,5 @@ def load_stats(
         loop_lag_ms=run.loop_lag,
         client_bound=bound,
         client_note=note,
+        distributions=tuple(replace(part, client_bound=bound) for part in run.distributions),
     )
