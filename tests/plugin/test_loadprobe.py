@@ -168,7 +168,7 @@ def test_endpoints(load_probe, request):
 """
 
 
-@pytest.mark.parametrize("engine", ["builtin"])
+@pytest.mark.parametrize("engine", ["builtin", "locust"])
 def test_each_endpoint_has_its_distribution(pytester: pytest.Pytester, server_url: str, engine: str) -> None:
     """Each endpoint of the scenario (its query left out) keeps its requests, errors and latencies; they add up to the run's."""
     pytester.makefile(".toml", deploysmoke=target_toml(server_url))

@@ -6,7 +6,8 @@ import math
 
 import pytest
 
-from pytest_deploysmoke.perf.load.locust import locustfile_for
+from pytest_deploysmoke.config.redaction import Redactor
+from pytest_deploysmoke.perf.load.locust import locustfile_for, read_final_stats
 from pytest_deploysmoke.perf.load.stats import (
     EngineRun,
     LoadPlan,
@@ -88,3 +89,22 @@ def test_a_client_bound_run_marks_every_distribution() -> None:
         loaded = load_stats(run, users=2, duration_s=1.0, engine="builtin", workers=0, scenario=("GET /a",))
         assert loaded.client_bound is bound
         assert [d.client_bound for d in loaded.distributions] == [bound]
+
+
+def test_locusts_final_statistics_become_the_runs_and_each_endpoints() -> None:
+    """Locust's final statistics per request name: counts and rounded times per endpoint, summed for the run."""
+    plan = _plan(("GET", "/health", "GET /health"), ("GET", "/status/404", "GET /status/404"))
+    final = {
+        "entries": [
+            {"name": "GET /health", "requests": 3, "failures": 0, "times": [[1, 2], [120, 1]]},
+            {"name": "GET /status/404", "requests": 2, "failures": 2, "times": [[2, 2]]},
+        ],
+        "errors": [{"error": "HTTPError('404 Client Error: Not Found for url: /status/404')", "occurrences": 2}],
+    }
+    stats, distributions = read_final_stats(final, plan, Redactor(), 2.0)
+    assert (stats.count, stats.errors, float(stats.max)) == (5, 2, 120.0)
+    assert stats.error_outcomes == (("404", 2),)
+    assert [(d.endpoint, d.requests, d.errors, d.answered, d.percentile(100)) for d in distributions] == [
+        ("GET /health", 3, 0, 3, 120.0),
+        ("GET /status/404", 2, 2, 2, 2.0),
+    ]

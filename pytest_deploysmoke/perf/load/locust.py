@@ -1,11 +1,10 @@
-"""The Locust engine: Locust in subprocesses, from a locustfile generated from the scenario, its CSV read back.
+"""The Locust engine: Locust in subprocesses, from a locustfile generated from the scenario, its statistics read back.
 
 Locust's gevent monkey-patching never enters pytest: it runs in processes of its own.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import math
 import os
@@ -22,12 +21,13 @@ from typing import TYPE_CHECKING, Any, Final
 from pytest_deploysmoke.clients.tracecontext import traceparent
 from pytest_deploysmoke.config.settings import free_port
 from pytest_deploysmoke.errors import unchecked
-from pytest_deploysmoke.perf.load.stats import EngineRun, LoadPlan
-from pytest_deploysmoke.perf.stats import LatencyStats, Millis, ms_text
+from pytest_deploysmoke.perf.load.stats import EngineRun, LoadPlan, distributions_of, step_tallies, whole_run
+from pytest_deploysmoke.perf.stats import LatencyStats
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.model import Target
     from pytest_deploysmoke.config.redaction import Redactor
+    from pytest_deploysmoke.perf.distributions import EndpointDistribution
 
 #: Time Locust may take beyond the run time: start-up, workers connecting, stopping.
 LOCUST_GRACE_S: Final = 60.0
@@ -73,8 +73,6 @@ def run(
             f"{run_s}s",
             "--host",
             target.base_url,
-            "--csv",
-            str(folder / "run"),
             "--only-summary",
             "--exit-code-on-error",
             "0",
@@ -87,11 +85,14 @@ def run(
             worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
             worker_cmds = [worker for _ in range(workers)]
         cpu_files = _run_processes(master, worker_cmds, folder, env, action, run_s + LOCUST_GRACE_S)
-        stats, rps = read_locust_csv(folder / "run", action, users, redactor, run_s)
+        final = next((entry for entry in cpu_files if "entries" in entry), None)
+        if final is None:
+            raise unchecked(f"{action}: Locust wrote no statistics; its log ends: {_tail(folder / 'locust-0.log')}")
     cpus = [entry for entry in cpu_files if entry.get("runner") != "MasterRunner"]
     cpu = max((float(entry["cpu"]) for entry in cpus), default=math.nan)
     warned = any(bool(entry.get("warned")) for entry in cpus)
-    return EngineRun(stats, rps, cpu, None, warned)
+    stats, distributions = read_final_stats(final, plan, redactor, run_s)
+    return EngineRun(stats, stats.count / run_s, cpu, None, warned, distributions)
 
 
 LOCUSTFILE = '''\
@@ -103,6 +104,7 @@ import time
 
 from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
+from locust.stats import StatsError
 
 HEADERS = json.loads(os.environ.get({headers_env!r}, "{{}}"))
 # Each request a span of its own in the check's trace, unless the target's headers set a traceparent.
@@ -129,6 +131,16 @@ def _quitting(environment, **kwargs):
         "cpu": (time.process_time() - CPU["cpu"]) / wall if wall > 0 else 0.0,
         "warned": bool(getattr(runner, "cpu_warning_emitted", False)),
     }}
+    if entry["runner"] != "WorkerRunner":  # the lone process, or the master holding every worker's final statistics
+        entry["entries"] = [
+            {{"name": stats.name, "requests": stats.num_requests, "failures": stats.num_failures,
+              "times": sorted(stats.response_times.items())}}
+            for stats in environment.stats.entries.values()
+        ]
+        entry["errors"] = [
+            {{"error": StatsError.parse_error(error.error), "occurrences": error.occurrences}}
+            for error in environment.stats.errors.values()
+        ]
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "cpu-%d.json" % os.getpid()), "w") as out:
         json.dump(entry, out)
 
@@ -233,73 +245,37 @@ def _error_outcome(error: str) -> str:
     return match.group(1) if match else error[:120]
 
 
-def read_locust_csv(
-    prefix: Path, action: str, users: int, redactor: Redactor, run_s: float
-) -> tuple[LatencyStats, float]:
-    """Read Locust's ``<prefix>_stats.csv`` (the Aggregated row) and ``_failures.csv`` into LatencyStats and req/s.
+def read_final_stats(
+    final: dict[str, Any], plan: LoadPlan, redactor: Redactor, run_s: float
+) -> tuple[LatencyStats, tuple[EndpointDistribution, ...]]:
+    """The run's LatencyStats and each endpoint's distribution, from Locust's final statistics.
 
-    Locust keeps times rounded (to 1 ms under 100 ms, 10 ms under 1 s, then 100 ms); its
-    percentiles are its own, from those rounded times.  Its ``Requests/s`` is not used: it
-    divides by the time from its stats start to the last request, which measured a second
-    short of the run (3.0 s of a ``-t 4s`` run), overstating req/s by a quarter.  req/s here is
-    the request count over *run_s*, the run time Locust was given, as wrk counts it.
+    The locustfile writes them when Locust quits, from the lone process or from the master that
+    holds every worker's: each request name's request and failure counts and its times, which
+    Locust keeps as ``{rounded ms: count}`` (1 ms steps under 100 ms, 10 ms under 1 s, 100 ms
+    above), for every request, answered or not; and its failures by message.  Locust's CSV files
+    are not read: it rewrites them once a second, so at the end they miss up to a second of the run.
     """
-    with open(f"{prefix}_stats.csv", newline="") as stats_file:
-        rows = [row for row in csv.DictReader(stats_file) if row.get("Name") == "Aggregated"]
-    if not rows:
-        raise ValueError(f"{prefix}_stats.csv has no Aggregated row")
-    row = rows[0]
+    tallies = step_tallies(plan)
+    by_name = {f"{method} {url}": tally for (method, url), tally in zip(plan.scenario, tallies, strict=True)}
+    for entry in final["entries"]:
+        tally = by_name.get(str(entry["name"]))
+        if tally is None:  # a name the scenario does not hold: nothing the locustfile sends
+            continue
+        tally.requests += int(entry["requests"])
+        tally.errors += int(entry["failures"])
+        for ms, count in entry["times"]:
+            tally.histogram.record(float(ms), int(count))
+    histogram, errors = whole_run(tallies)
     outcomes: Counter[str] = Counter()
-    failures_path = Path(f"{prefix}_failures.csv")
-    if failures_path.exists():
-        with failures_path.open(newline="") as failures_file:
-            for failure in csv.DictReader(failures_file):
-                outcomes[redactor.redact(_error_outcome(failure.get("Error", "")))] += int(
-                    failure.get("Occurrences", 0)
-                )
-    count = int(row["Request Count"])
-    errors = int(row["Failure Count"])
-    rps = count / run_s if run_s > 0 else 0.0
-    figures = {
-        "min": _number(row.get("Min Response Time")),
-        "p50": _number(row.get("50%")),
-        "p95": _number(row.get("95%")),
-        "p99": _number(row.get("99%")),
-        "max": _number(row.get("Max Response Time")),
-    }
-    mean = _number(row.get("Average Response Time"))
-    if not count:
-        figures = dict.fromkeys(figures, math.nan)
-        mean = math.nan
-    spread = ", ".join(f"{name} {ms_text(ms)}" for name, ms in figures.items())
-    shown = sorted(outcomes.items(), key=lambda pair: (-pair[1], pair[0]))
-    error_text = f"{errors} error" if errors == 1 else f"{errors} errors"
-    if shown:
-        error_text += (
-            ": " + ", ".join(f"{outcome} x{n}" for outcome, n in shown[:4]) + (", ..." if len(shown) > 4 else "")
-        )
-    summary = f"of {count} (Locust): {spread}; {error_text}" if count else f"of 0: no answers; {error_text}"
-    stats = LatencyStats(
-        action=action,
-        count=count,
+    for error in final["errors"]:
+        outcomes[redactor.redact(_error_outcome(str(error["error"])))] += int(error["occurrences"])
+    stats = LatencyStats.from_histogram(
+        histogram,
+        action=plan.action,
         errors=errors,
-        error_rate=errors / count if count else 0.0,
-        warmup=0,
-        min=Millis(figures["min"], "min", summary),
-        p50=Millis(figures["p50"], "p50", summary),
-        p95=Millis(figures["p95"], "p95", summary),
-        p99=Millis(figures["p99"], "p99", summary),
-        max=Millis(figures["max"], "max", summary),
-        mean=Millis(mean, "mean", summary),
-        concurrency=users,
+        concurrency=plan.users,
         elapsed_s=run_s,
-        error_outcomes=tuple(shown),
+        error_outcomes=outcomes.items(),
     )
-    return stats, rps
-
-
-def _number(text: str | None) -> float:
-    try:
-        return float(text) if text not in (None, "", "N/A") else math.nan
-    except ValueError:
-        return math.nan
+    return stats, distributions_of(tallies)
