@@ -72,6 +72,31 @@ def socketserver_in_thread(server: socketserver.TCPServer) -> Iterator[str]:
         thread.join(timeout=10)
 
 
+class _RawAnswer(socketserver.BaseRequestHandler):
+    """Reads a request's head, then sends the server's ``answer`` bytes (maybe none) and closes."""
+
+    answer = b""
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = sock.recv(65536)
+            if not chunk:
+                return
+            head += chunk
+        sock.sendall(self.answer)
+
+
+@contextmanager
+def raw_answer_server(answer: bytes) -> Iterator[str]:
+    """A loopback server that answers every request with the bytes *answer* (maybe none), then closes; yield its URL."""
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), type("RawAnswer", (_RawAnswer,), {"answer": answer}))
+    server.daemon_threads = True
+    with socketserver_in_thread(server) as url:
+        yield url
+
+
 def stop_process(process: subprocess.Popen[bytes]) -> None:
     """Stop a server a test started, by its PID: terminate, then kill if it lingers."""
     process.terminate()

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.fix_pytester import recorded_calls
-from tests.fix_servers import socketserver_in_thread
+from tests.fix_servers import raw_answer_server, socketserver_in_thread
 
 
 def target_toml(url: str, extra: str = "", name: str = "t") -> str:
@@ -379,26 +379,13 @@ def test_a_kept_alive_connection_closed_under_a_write_says_so(
     result.stdout.no_fnmatch_line("*is the service up*")
 
 
-class _CutsBodies(socketserver.BaseRequestHandler):
-    """Answers each request with a status line, headers that promise 50 bytes, 5 of them, and a close:
-    a load balancer or a crashing worker cutting the body short."""
-
-    def handle(self) -> None:
-        sock: socket.socket = self.request
-        buffer = b""
-        while b"\r\n\r\n" not in buffer:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            buffer += chunk
-        sock.sendall(b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"a":')
-
-
 @pytest.fixture
 def cuts_bodies() -> Iterator[str]:
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), _CutsBodies)
-    server.daemon_threads = True
-    with socketserver_in_thread(server) as url:
+    """Answers each request with a status line, headers that promise 50 bytes, 5 of them, and a close:
+    a load balancer or a crashing worker cutting the body short."""
+    with raw_answer_server(
+        b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 50\r\n\r\n{"a":'
+    ) as url:
         yield url
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import socket
-import socketserver
-from collections.abc import Iterator
-from contextlib import contextmanager
-
 import httpx
 import pytest
 
@@ -16,7 +11,7 @@ from pytest_deploysmoke.config.model import Target
 from pytest_deploysmoke.config.redaction import Redactor
 from pytest_deploysmoke.perf.load import builtin
 from pytest_deploysmoke.perf.load.stats import EngineRun, LoadPlan
-from tests.fix_servers import socketserver_in_thread
+from tests.fix_servers import raw_answer_server
 
 
 def run_engine(
@@ -37,32 +32,6 @@ def httpx_says(url: str, *, timeout: float = 5.0, verify_tls: bool = True) -> st
     raise AssertionError(f"{url} answered")
 
 
-class _RawAnswer(socketserver.BaseRequestHandler):
-    """Reads one request's head, then sends the server's ANSWER bytes (maybe none) and closes."""
-
-    ANSWER = b""
-
-    def handle(self) -> None:
-        sock: socket.socket = self.request
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = sock.recv(65536)
-            if not chunk:
-                return
-            head += chunk
-        sock.sendall(self.ANSWER)
-
-
-@contextmanager
-def raw_server(answer: bytes) -> Iterator[str]:
-    """A loopback server that answers every request with *answer* and closes the connection."""
-    handler = type("Answer", (_RawAnswer,), {"ANSWER": answer})
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), handler)
-    server.daemon_threads = True
-    with socketserver_in_thread(server) as url:
-        yield url
-
-
 @pytest.mark.parametrize(
     ("answer", "phrase"),
     [
@@ -76,7 +45,7 @@ def raw_server(answer: bytes) -> Iterator[str]:
 )
 def test_a_broken_answer_reads_as_the_http_fixture_says_it(answer: bytes, phrase: str) -> None:
     """A connection closed before the answer, or in its body, is named in the http fixture's words."""
-    with raw_server(answer) as url:
+    with raw_answer_server(answer) as url:
         run = run_engine(url, "/x")
         assert httpx_says(f"{url}/x") == phrase
     assert run.stats.error_outcomes == ((phrase, 3),)
@@ -85,7 +54,7 @@ def test_a_broken_answer_reads_as_the_http_fixture_says_it(answer: bytes, phrase
 
 def test_an_answer_that_is_not_http_says_so() -> None:
     """Bytes that are not an HTTP answer are named with aiohttp's parser's own reason."""
-    with raw_server(b"SSH-2.0-OpenSSH_9.6\r\n\r\n") as url:
+    with raw_answer_server(b"SSH-2.0-OpenSSH_9.6\r\n\r\n") as url:
         run = run_engine(url, "/x")
     assert run.stats.error_outcomes == (("not a valid HTTP answer (Bad status line)", 3),)
 
