@@ -1,18 +1,23 @@
 """Fixture plugin: the example suites of conftest_examples/ copied into pytester projects.
 
-The kifu suite's project and run, shared by the kifu and watch-window tests, and replace_budgets(), which
-gives the runs whose subject is not speed budgets no loaded machine can break.
+The kifu suite's project and run, shared by the kifu and watch-window tests; replace_budgets(), which
+gives the runs whose subject is not speed budgets no loaded machine can break; and
+assert_slower_inside_budgets(), what a release slower than the last but inside every budget looks like.
 """
 
 from __future__ import annotations
 
+import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import Any
 
+import jsonschema
 import pytest
 
 KIFU = Path(__file__).parent.parent / "conftest_examples" / "kifu"
+SCHEMA = Path(__file__).parent.parent / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 #: The kifu checklist's one required manual item, confirmed: the runs are about the checks, not the backup.
 CONFIRM_BACKUP = "--deploy-confirm=backup=taken by the test setup"
 
@@ -48,3 +53,55 @@ def replace_budgets(path: Path, *changes: tuple[str, str]) -> None:
         assert written in text, f"{path.name} no longer holds {written!r}: update the test that loosens it"
         text = text.replace(written, new)
     path.write_text(text, encoding="utf-8")
+
+
+def read_summary(path: Path) -> dict[str, Any]:
+    """The JSON summary a run wrote at *path*, validated against the shipped schema."""
+    summary: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    jsonschema.validate(summary, json.loads(SCHEMA.read_text(encoding="utf-8")))
+    return summary
+
+
+#: How much higher a slowed endpoint's measured median must be than a good deploy's: the stand-ins'
+#: "40 %" faults add 10 ms to 20 ms of server time, which loopback's few ms on both sides dilute.
+SLOWER_P50 = 1.3
+#: The fewest latencies a comparison with a baseline judges on either side (the issue's minimum, Kayenta's).
+COMPARED_SAMPLES = 50
+
+
+def endpoint_calls(summary: dict[str, Any], endpoint: str) -> list[dict[str, Any]]:
+    """Every call of *endpoint* (``"GET /path"``, whatever its query) a run's JSON summary records, warm-ups too."""
+    return [
+        call for check in summary["checks"] for call in check["calls"] if call["action"].split("?", 1)[0] == endpoint
+    ]
+
+
+def latency_of(summary: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    """The one ``latency`` measurement of *endpoint* (``"GET /path"``, whatever its query) in a run's JSON summary."""
+    found: list[dict[str, Any]] = [
+        measurement
+        for check in summary["checks"]
+        for measurement in check["measurements"]
+        if measurement["engine"] == "latency" and measurement["action"].split("?", 1)[0] == endpoint
+    ]
+    assert len(found) == 1, f"expected one latency measurement of {endpoint}, got {found}"
+    return found[0]
+
+
+def assert_slower_inside_budgets(good: dict[str, Any], slow: dict[str, Any], endpoint: str) -> None:
+    """The slowed run passed every check, each call of *endpoint* within its target, yet its measured p50 moved.
+
+    *good* and *slow* are the JSON summaries of a good deploy's run and a slowed one's: both measured
+    *endpoint* over enough answers for a comparison, without an error, and the slowed median is at
+    least SLOWER_P50 times the good one.
+    """
+    verdict = slow["verdict"]
+    assert verdict["decision"] in ("GO", "GO with warnings") and not verdict["reasons"], verdict
+    assert not [check["nodeid"] for check in slow["checks"] if check["outcome"] in ("failed", "error")]
+    calls = endpoint_calls(slow, endpoint)
+    over = [call for call in calls if not call["ok"] or call["target_ms"] is None or call["ms"] > call["target_ms"]]
+    assert calls and not over, f"{endpoint}: {len(over)} of {len(calls)} calls failed or went over their target"
+    before, after = latency_of(good, endpoint), latency_of(slow, endpoint)
+    for measured in (before, after):
+        assert measured["n"] >= COMPARED_SAMPLES and measured["errors"] == 0, measured
+    assert after["p50_ms"] >= SLOWER_P50 * before["p50_ms"], f"{endpoint} p50: good {before}, slowed {after}"

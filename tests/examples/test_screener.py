@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 import jsonschema
 import pytest
 
+from tests.fix_examples import assert_slower_inside_budgets
 from tests.fix_pytester import TRACE_NOTE
 from tests.fix_servers import free_port, start_standin, stop_process
 from tests.fix_services import delete_keys
@@ -255,6 +256,20 @@ def test_deploy_degrading_after_the_checks_is_rolled_back_by_the_watch_window(
     assert len(summary["verdict"]["rollback"]) == 1
     assert fnmatch.fnmatchcase(summary["verdict"]["rollback"][0], reason)
     assert_readable(result)
+
+
+def test_markets_forty_percent_slower_pass_every_budget_yet_measure_slower(
+    screener: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With slow_markets_40 the whole checklist passes, the markets inside their targets, yet their p50 is 1.3x a good one.
+
+    Budgets cannot catch this release: only a comparison with the last release's run can, and the
+    performance phase measures the market list 100 times for one.  The good deploy runs that phase only.
+    """
+    _, good = run_screener(screener, "--deploy-phase=performance")
+    monkeypatch.setenv("SCREENER_FAULTS", "slow_markets_40")
+    _, slowed = run_screener(screener)
+    assert_slower_inside_budgets(good, slowed, "GET /api/markets/krw")
 
 
 @pytest.fixture
