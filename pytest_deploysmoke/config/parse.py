@@ -531,6 +531,12 @@ def _build_compare(where: str, label: str, table: Mapping[str, Any]) -> CompareS
         close = difflib.get_close_matches(on_regression.lower(), ON_REGRESSION, n=1)
         hint = f'did you mean "{close[0]}"?' if close else f"expected {_quoted(ON_REGRESSION)}"
         raise ConfigError(where, f"{compare_label} on_regression", f"is '{on_regression}'", hint)
+    min_shift_ms = defaults.min_shift_ms
+    if "min_shift" in table:
+        try:
+            min_shift_ms = parse_duration(table["min_shift"]) * 1000
+        except ValueError as exc:
+            raise ConfigError(where, f"{compare_label} min_shift", f"is {table['min_shift']!r}", str(exc)) from None
     endpoints = []
     for entry in table.get("endpoints", []):
         try:
@@ -543,6 +549,7 @@ def _build_compare(where: str, label: str, table: Mapping[str, Any]) -> CompareS
         min_samples=int(table.get("min_samples", defaults.min_samples)),
         endpoints=tuple(dict.fromkeys(endpoints)),
         on_regression=on_regression,
+        min_shift_ms=min_shift_ms,
     )
 
 
@@ -880,6 +887,7 @@ _COMPARE_KEYS: Mapping[str, _Field] = {
     "tolerance": _Field('a percentage such as "25%"', _is_str),
     "confidence": _Field("a confidence from 0.5 to under 1, such as 0.98", lambda v: _is_number(v) and 0.5 <= v < 1),
     "min_samples": _Field("a whole number of samples (1 or more)", lambda v: type(v) is int and v >= 1),
+    "min_shift": _DURATION,
     "endpoints": _Field('a list of endpoints such as "GET /api/items"', _is_str_list),
     "on_regression": _Field('"rollback" or "no-go"', _is_str),
 }

@@ -19,7 +19,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
-from pytest_deploysmoke.perf.distributions import EndpointDistribution
+from pytest_deploysmoke.perf.distributions import SOURCES, EndpointDistribution, Source
 from pytest_deploysmoke.results.endpoints import buckets_from_json
 
 if TYPE_CHECKING:
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 #: The schema number of the summaries a baseline is read from (reports/json_summary.SCHEMA_VERSION).
 READS_SCHEMA: Final = 1
 #: How a watch probe's endpoint is named in a comparison, apart from the checks' same endpoint.
-WATCH_SUFFIX: Final = " (watch)"
 #: The note of every endpoint judged against a summary written without distributions.
 NO_DISTRIBUTIONS: Final = (
     "not evaluated: the baseline was written without distributions (by a version before the JSON "
@@ -57,7 +56,7 @@ class Baseline:
     version: str
     #: When it started, in epoch seconds.
     started: float
-    #: The checks' distributions (``source: "checks"``), one per endpoint.
+    #: The checks' and the load probes' distributions (``source: "checks"`` and ``"load"``), one per endpoint each.
     endpoints: tuple[EndpointDistribution, ...]
     #: ``local 1.7.0 at 2026-12-01 10:00 UTC (reports/previous.json)``: how every report names it.
     label: str
@@ -126,28 +125,16 @@ def judge_against(
     """
     from pytest_deploysmoke.perf.compare import BaselineIdentity, compare
 
-    now = [*checks, *_watch_keyed(watch)]
+    now = [*checks, *(replace(part, source="watch") for part in watch)]
     if baseline.has_distributions:
-        before = [*baseline.endpoints, *_watch_keyed(baseline.watch)]
+        before = [*baseline.endpoints, *(replace(part, source="watch") for part in baseline.watch)]
     else:  # nothing to compare with: each endpoint of this run is judged against an empty one
-        before = [EndpointDistribution(part.endpoint, 0, 0) for part in now]
-    named = settings.endpoints
-    wanted = settings
-    if named:  # a named endpoint is also compared as a watch probe, where either run had one
-        measured = {part.endpoint for part in (*before, *now)}
-        watched = tuple(name + WATCH_SUFFIX for name in named if name + WATCH_SUFFIX in measured)
-        wanted = replace(settings, endpoints=(*named, *watched))
+        before = [replace(part, requests=0, errors=0, buckets=(), client_bound=False) for part in now]
     identity = BaselineIdentity("run", baseline.target, baseline.version, baseline.started, baseline.path)
-    result = compare(before, now, wanted, label=baseline.label, identity=identity)
-    rows = result.endpoints
+    result = compare(before, now, settings, label=baseline.label, identity=identity)
     if not baseline.has_distributions:
-        rows = tuple(replace(row, note=NO_DISTRIBUTIONS) for row in rows)
-    return replace(result, settings=settings, endpoints=rows)
-
-
-def _watch_keyed(watch: Sequence[EndpointDistribution]) -> list[EndpointDistribution]:
-    """The watch window's distributions under the names a comparison gives them: ``GET /health (watch)``."""
-    return [replace(part, endpoint=part.endpoint + WATCH_SUFFIX) for part in watch]
+        result = replace(result, endpoints=tuple(replace(row, note=NO_DISTRIBUTIONS) for row in result.endpoints))
+    return result
 
 
 def _get(document: Mapping[str, Any], *keys: str) -> Any:
@@ -170,17 +157,18 @@ def _started(value: Any) -> float:
 
 
 def _distributions(entries: Any) -> tuple[tuple[EndpointDistribution, ...], tuple[EndpointDistribution, ...]]:
-    """The ``endpoints`` list read back: (the checks' distributions, the watch window's)."""
+    """The ``endpoints`` list read back: (the checks' and load probes' distributions, the watch window's)."""
     if not isinstance(entries, list):
         raise BaselineError("has an 'endpoints' that is not a list")
-    found: dict[str, list[EndpointDistribution]] = {"checks": [], "watch": []}
+    found: dict[Source, list[EndpointDistribution]] = {source: [] for source in SOURCES}
     for index, entry in enumerate(entries):
         where = f"endpoints[{index}]"
         if not isinstance(entry, dict):
             raise BaselineError(f"has an {where} that is not an object")
         source = entry.get("source")
         if source not in found:
-            raise BaselineError(f'has {where}.source {json.dumps(source)}, expected "checks" or "watch"')
+            expected = ", ".join(f'"{name}"' for name in SOURCES)
+            raise BaselineError(f"has {where}.source {json.dumps(source)}, expected one of {expected}")
         endpoint = entry.get("endpoint")
         if not isinstance(endpoint, str) or not endpoint:
             raise BaselineError(f"has {where}.endpoint {json.dumps(endpoint)}, not a 'METHOD /path'")
@@ -190,8 +178,8 @@ def _distributions(entries: Any) -> tuple[tuple[EndpointDistribution, ...], tupl
         except ValueError as exc:
             raise BaselineError(f"has {where}.histogram, which {exc}") from None
         client_bound = entry.get("client_bound", False) is True
-        found[source].append(EndpointDistribution(endpoint, requests, errors, buckets, client_bound))
-    return tuple(found["checks"]), tuple(found["watch"])
+        found[source].append(EndpointDistribution(endpoint, requests, errors, buckets, client_bound, source))
+    return (*found["checks"], *found["load"]), tuple(found["watch"])
 
 
 def _count(entry: Mapping[str, Any], key: str, where: str) -> int:

@@ -4,9 +4,12 @@ For each endpoint measured on both sides, the two latency distributions are comp
 two-sided Mann-Whitney U test (the normal approximation with tie correction, as latencies
 counted in histogram buckets tie), and the two error rates with Fisher's exact test.  A
 **regression** is a difference that is significant at the configured confidence *and* larger
-than the tolerance: the median moved up by more than ``tolerance`` (``latency_regression``), or
-the error rate rose (``error_regression``).  An **improvement** is the median moving down by
-more than the tolerance, significantly; it is shown, never a reason.  With fewer than
+than the tolerance: the median moved up by more than ``tolerance`` and by at least
+``min_shift`` (``latency_regression``), or the error rate rose (``error_regression``).  An
+**improvement** is the median moving down as far, significantly; it is shown, never a reason.
+``min_shift`` (2 ms) is ours, not Kayenta's: between two runs of the same deploy on a busy
+2-core runner, the median of a 1.3 ms ``/health`` moved by up to 2.6 ms (+200 %), scheduler
+noise that no test within one run can tell from a release (benchmarks/false_alarms.py).  With fewer than
 ``min_samples`` answered requests on either side the latencies are **not evaluated** (and with
 fewer than ``min_samples`` requests, the errors): such an endpoint neither passes nor fails.
 The defaults are Kayenta's (Netflix's canary judge): tolerance 25 %, confidence 0.98, 50 samples.
@@ -27,6 +30,8 @@ from pytest_deploysmoke.perf.rollback import percent
 DEFAULT_TOLERANCE: Final = 0.25
 DEFAULT_CONFIDENCE: Final = 0.98
 DEFAULT_MIN_SAMPLES: Final = 50
+#: The smallest move of a median, in ms, that can be a regression or an improvement.
+DEFAULT_MIN_SHIFT_MS: Final = 2.0
 
 OnRegression = Literal["rollback", "no-go"]
 #: What a regression makes the verdict (``on_regression``): ROLLBACK, or NO-GO.
@@ -54,6 +59,8 @@ class CompareSettings:
     #: The endpoints compared (``"GET /api/markets/krw"``); empty: every endpoint both runs measured.
     endpoints: tuple[str, ...] = ()
     on_regression: OnRegression = "rollback"
+    #: The smallest move of the median, in ms, that counts (a smaller one is no significant change).
+    min_shift_ms: float = DEFAULT_MIN_SHIFT_MS
 
     @property
     def alpha(self) -> float:
@@ -61,10 +68,11 @@ class CompareSettings:
         return 1 - self.confidence
 
     def describe(self) -> str:
-        """``confidence 0.98 (p < 0.02), tolerance 25% on the median, at least 50 samples a side``."""
+        """``confidence 0.98 (p < 0.02), tolerance 25% and 2 ms on the median, at least 50 samples a side``."""
         return (
             f"confidence {self.confidence:g} (p < {p_text(self.alpha)}), tolerance {percent(self.tolerance)} "
-            f"on the median, at least {self.min_samples} samples a side"
+            f"and {ms_text(self.min_shift_ms).removesuffix('.0')} ms on the median, "
+            f"at least {self.min_samples} samples a side"
         )
 
 
@@ -205,14 +213,23 @@ def compare(
     """Judge each endpoint in both *baseline* and *now*, or each of ``settings.endpoints`` when it names any.
 
     *label* names the baseline in every report, *identity* in the JSON summary.  Each side is
-    merged per endpoint first.  An endpoint ``settings.endpoints`` names that one side did not
-    measure is not evaluated.
+    merged per endpoint and source first, and a source is only compared with the same source
+    (the checks' requests with the checks', a load probe's with a load probe's).  An endpoint
+    ``settings.endpoints`` names is judged from every source either side measured it with; one
+    that neither side's checks measured is not evaluated.
     """
     from pytest_deploysmoke.perf.distributions import merge_by_endpoint
 
-    before = {row.endpoint: row for row in merge_by_endpoint(baseline)}
-    after = {row.endpoint: row for row in merge_by_endpoint(now)}
-    wanted = settings.endpoints or tuple(name for name in after if name in before)
+    before = {row.key: row for row in merge_by_endpoint(baseline)}
+    after = {row.key: row for row in merge_by_endpoint(now)}
+    wanted = tuple(name for name in after if name in before)
+    if settings.endpoints:
+        measured = {part.key: part.endpoint for part in (*before.values(), *after.values())}
+        wanted = tuple(
+            key
+            for name in settings.endpoints
+            for key in (name, *(key for key, endpoint in measured.items() if endpoint == name and key != name))
+        )
     rows = tuple(
         judge(
             before.get(name, EndpointDistribution(name, 0, 0)),
@@ -233,7 +250,7 @@ def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: C
     if p50_before is not None and p50_after is not None and p50_before > 0:
         shift = (p50_after - p50_before) / p50_before * 100
     row = EndpointComparison(
-        endpoint=now.endpoint,
+        endpoint=now.key,
         n_baseline=baseline.answered,
         n_now=now.answered,
         p50_baseline_ms=p50_before,
@@ -268,7 +285,8 @@ def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: C
     p_value = error_p = None
     if latencies and shift is not None:
         p_value = _mann_whitney(now, baseline)
-        if p_value < alpha and shift > settings.tolerance * 100:
+        moved = abs((p50_after or 0.0) - (p50_before or 0.0)) >= settings.min_shift_ms
+        if p_value < alpha and shift > settings.tolerance * 100 and moved:
             rules.append(LATENCY_RULE)
     if errors:
         error_p = _fisher(now, baseline)
@@ -278,7 +296,7 @@ def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: C
     if rules:
         verdict = "regression"
     elif p_value is not None and shift is not None:
-        improved = p_value < alpha and shift < -settings.tolerance * 100
+        improved = p_value < alpha and shift < -settings.tolerance * 100 and moved
         verdict = "improvement" if improved else "no significant change"
     notes = list(short)
     if short and verdict == "regression":  # an error regression whose latencies could not be judged

@@ -12,8 +12,15 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Final, Literal
 
 from pytest_deploysmoke.perf.stats import LatencyHistogram
+
+#: Where a distribution was measured: the checks' own requests (one at a time, as a check sends
+#: them), a load probe's (many users at once: they include the queueing a load causes), or the
+#: watch window's probes.  Distributions of different sources are never merged or compared.
+Source = Literal["checks", "load", "watch"]
+SOURCES: Final = ("checks", "load", "watch")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,6 +39,13 @@ class EndpointDistribution:
     buckets: tuple[tuple[float, int], ...] = ()
     #: Measured while the load client, not the server, limited the run: its latencies are upper bounds.
     client_bound: bool = False
+    source: Source = "checks"
+
+    @property
+    def key(self) -> str:
+        """How a comparison names it: the endpoint, with its source unless the checks measured it
+        (``GET /x``, ``GET /x (load)``, ``GET /x (watch)``)."""
+        return self.endpoint if self.source == "checks" else f"{self.endpoint} ({self.source})"
 
     @classmethod
     def of(
@@ -42,9 +56,10 @@ class EndpointDistribution:
         requests: int,
         errors: int,
         client_bound: bool = False,
+        source: Source = "checks",
     ) -> EndpointDistribution:
         """The distribution of *histogram*'s latencies, with the request and error counts beside it."""
-        return cls(endpoint, requests, errors, histogram.buckets(), client_bound)
+        return cls(endpoint, requests, errors, histogram.buckets(), client_bound, source)
 
     @property
     def answered(self) -> int:
@@ -69,7 +84,7 @@ class EndpointDistribution:
         return None if math.isnan(value) else value
 
     def merged(self, other: EndpointDistribution) -> EndpointDistribution:
-        """This distribution and *other*'s (the same endpoint) as one."""
+        """This distribution and *other*'s (the same endpoint and source) as one."""
         histogram = self.histogram()
         histogram.merge(other.histogram())
         return EndpointDistribution.of(
@@ -78,13 +93,15 @@ class EndpointDistribution:
             requests=self.requests + other.requests,
             errors=self.errors + other.errors,
             client_bound=self.client_bound or other.client_bound,
+            source=self.source,
         )
 
 
 def merge_by_endpoint(distributions: Iterable[EndpointDistribution]) -> tuple[EndpointDistribution, ...]:
-    """One distribution per endpoint, in order of first appearance, each merging every part of it."""
+    """One distribution per endpoint and source (:attr:`EndpointDistribution.key`), in order of first
+    appearance, each merging every part of it."""
     merged: dict[str, EndpointDistribution] = {}
     for distribution in distributions:
-        seen = merged.get(distribution.endpoint)
-        merged[distribution.endpoint] = distribution if seen is None else seen.merged(distribution)
+        seen = merged.get(distribution.key)
+        merged[distribution.key] = distribution if seen is None else seen.merged(distribution)
     return tuple(merged.values())

@@ -353,7 +353,11 @@ class Watch:
         """Each probe's figures over the whole window, by endpoint (a probe's query left out), names redacted."""
         return merge_by_endpoint(
             EndpointDistribution.of(
-                endpoint_of(self.redact(name)), tally.histogram, requests=tally.requests, errors=tally.errors
+                endpoint_of(self.redact(name)),
+                tally.histogram,
+                requests=tally.requests,
+                errors=tally.errors,
+                source="watch",
             )
             for name, tally in (self.total.probes or {}).items()
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -204,6 +205,7 @@ def _comparison(comparison: Comparison | None) -> dict[str, Any] | None:
             "tolerance_pct": round(settings.tolerance * 100, 3),
             "confidence": settings.confidence,
             "min_samples": settings.min_samples,
+            "min_shift_ms": settings.min_shift_ms,
             "endpoints": list(settings.endpoints),
             "on_regression": settings.on_regression,
         },
@@ -271,14 +273,13 @@ def _watch_probe(probe: ProbeFigures) -> dict[str, Any]:
 def _endpoints(verdict: Verdict) -> list[dict[str, Any]]:
     """Each endpoint's distribution over the run: the checks' (and load probes'), then the watch window's probes."""
     watched = verdict.watch_log.distributions if verdict.watch_log is not None else ()
-    sources = [("checks", part) for part in verdict.endpoints] + [("watch", part) for part in watched]
-    return [_endpoint(source, part) for source, part in sources]
+    return [_endpoint(part) for part in (*verdict.endpoints, *(replace(part, source="watch") for part in watched))]
 
 
-def _endpoint(source: str, part: EndpointDistribution) -> dict[str, Any]:
+def _endpoint(part: EndpointDistribution) -> dict[str, Any]:
     return {
         "endpoint": part.endpoint,
-        "source": source,
+        "source": part.source,
         "requests": part.requests,
         "errors": part.errors,
         "client_bound": part.client_bound,

@@ -10,7 +10,10 @@ What counts, endpoint by endpoint (``GET /items``: the method and the path, the 
   reads, not whether the check passed.
 - each load probe's per-endpoint distributions (``Measurement.distributions`` of a measurement
   whose ``engine`` is not ``latency``): its requests are not call records, so they are counted
-  from there, and the one call record the probe keeps for its whole run is left out.
+  from there, and the one call record the probe keeps for its whole run is left out.  They are
+  kept apart from the checks' own requests to the same endpoint (``source`` ``"load"``): many
+  users at once measure the queueing the load causes too, and how many of them a run gets
+  depends on its throughput, so mixing them would move the checks' distribution from run to run.
 
 Left out: warm-up requests, requests the production guard blocked (never sent), and calls to
 another origin (their action names the whole URL: they measure another service).  The
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint
@@ -41,7 +45,7 @@ def run_distributions(
     """
     loads = [m for m in measurements if m.engine != "latency"]
     whole_runs = {m.action for m in loads}  # the load probe's one record of its run: not a request
-    parts: list[EndpointDistribution] = [part for m in loads for part in m.distributions]
+    parts = [replace(part, source="load") for m in loads for part in m.distributions]
     tallies: dict[str, tuple[LatencyHistogram, list[int]]] = {}
     for call in calls:
         if call.kind != "http" or call.warmup or call.outcome == "blocked" or call.action in whole_runs:
@@ -59,7 +63,7 @@ def run_distributions(
         EndpointDistribution.of(endpoint, histogram, requests=requests, errors=errors)
         for endpoint, (histogram, (requests, errors)) in tallies.items()
     ]
-    return tuple(sorted(merge_by_endpoint(parts), key=lambda part: part.endpoint))
+    return tuple(sorted(merge_by_endpoint(parts), key=lambda part: (part.endpoint, part.source)))
 
 
 def histogram_json(distribution: EndpointDistribution) -> list[list[float | int]]:

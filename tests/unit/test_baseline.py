@@ -114,8 +114,8 @@ FIX = "give the JSON summary a previous run of this target wrote with --deploy-j
         (lambda d: {**d, "started": "yesterday"}, 'has no start time (started is "yesterday")'),
         (lambda d: {**d, "endpoints": {}}, "has an 'endpoints' that is not a list"),
         (
-            lambda d: {**d, "endpoints": [{**d["endpoints"][0], "source": "load"}]},
-            'has endpoints[0].source "load", expected "checks" or "watch"',
+            lambda d: {**d, "endpoints": [{**d["endpoints"][0], "source": "canary"}]},
+            'has endpoints[0].source "canary", expected one of "checks", "load", "watch"',
         ),
         (
             lambda d: {**d, "endpoints": [{**d["endpoints"][0], "requests": -1}]},
@@ -169,17 +169,17 @@ def baseline_of(
 
 def test_checks_are_judged_against_checks_and_the_watch_against_the_watch() -> None:
     """The same endpoint in the checks and the watch window is two rows, each against its own source."""
-    baseline = baseline_of(checks=(lognormal("GET /health", 5.0),), watch=(lognormal("GET /health", 10.0, seed=3),))
+    baseline = baseline_of(checks=(lognormal("GET /health", 10.0),), watch=(lognormal("GET /health", 20.0, seed=3),))
     # Now: the checks 40% slower than the baseline's checks, the watch probe as fast as the baseline's watch.
     comparison = judge_against(
-        baseline, [lognormal("GET /health", 7.0, seed=4)], [lognormal("GET /health", 10.0, seed=5)], CompareSettings()
+        baseline, [lognormal("GET /health", 14.0, seed=4)], [lognormal("GET /health", 20.0, seed=5)], CompareSettings()
     )
     assert comparison.baseline == baseline.label and comparison.settings == CompareSettings()
     rows = {row.endpoint: row for row in comparison.endpoints}
     assert list(rows) == ["GET /health", "GET /health (watch)"]
     assert rows["GET /health"].verdict == "regression"
     assert rows["GET /health (watch)"].verdict == "no significant change"
-    assert rows["GET /health (watch)"].p50_baseline_ms == pytest.approx(10.0, rel=0.1)
+    assert rows["GET /health (watch)"].p50_baseline_ms == pytest.approx(20.0, rel=0.1)
 
 
 def test_named_endpoints_are_compared_in_both_sources_and_no_others() -> None:

@@ -90,6 +90,18 @@ def test_a_significant_shift_within_the_tolerance_is_no_regression() -> None:
     assert judge(before, after, CompareSettings(tolerance=0.05)).verdict == "regression"
 
 
+def test_a_shift_under_min_shift_ms_is_no_regression_however_large_in_percent() -> None:
+    """A 1 ms endpoint 60 % slower moves 0.6 ms: scheduler noise, under the 2 ms floor; without the floor it counts."""
+    before, after = distribution(lognormal(11, 1.0, 400)), distribution(lognormal(12, 1.6, 400))
+    floored = judge(before, after, SETTINGS)
+    assert floored.shift_pct is not None and floored.shift_pct > 25
+    assert floored.p_value is not None and floored.p_value < SETTINGS.alpha
+    assert (floored.verdict, floored.rules) == ("no significant change", ())
+    assert judge(before, after, CompareSettings(min_shift_ms=0.0)).verdict == "regression"
+    assert judge(after, before, SETTINGS).verdict == "no significant change"  # nor an improvement
+    assert judge(after, before, CompareSettings(min_shift_ms=0.0)).verdict == "improvement"
+
+
 def test_a_faster_endpoint_is_an_improvement_never_a_regression() -> None:
     """40 % faster is an improvement; the comparison lists no regression for it."""
     row = judge(distribution(lognormal(6, 20.0, 300)), distribution(lognormal(7, 12.0, 300)), SETTINGS)

@@ -86,7 +86,7 @@ def test_table_has_a_row_per_endpoint_baseline_to_now() -> None:
     """n, p50, p95, error rate, the shift, the p-value, the verdict with its rules, and the note, per endpoint."""
     table = comparison_table(COMPARISON)
     assert table.lead == (
-        f"Against {LABEL}: confidence 0.98 (p < 0.02), tolerance 25% on the median, at least 50 samples a side; "
+        f"Against {LABEL}: confidence 0.98 (p < 0.02), tolerance 25% and 2 ms on the median, at least 50 samples a side; "
         "a regression makes the verdict ROLLBACK."
     )
     assert table.header == (
@@ -309,6 +309,7 @@ def test_json_comparison_object_has_the_issues_names_and_validates() -> None:
         "tolerance_pct": 25.0,
         "confidence": 0.98,
         "min_samples": 50,
+        "min_shift_ms": 2.0,
         "endpoints": [],
         "on_regression": "rollback",
     }

@@ -922,6 +922,18 @@ def test_compare_table_is_merged_through_extends(project: Path) -> None:
     assert target(project, text, "prod").compare == CompareSettings(tolerance=0.30, on_regression="rollback")
 
 
+def test_compare_min_shift_is_a_duration(project: Path) -> None:
+    """min_shift takes a duration like every time in the config: "0ms" turns the floor off."""
+    text = """
+    [targets.prod]
+    base_url = "https://example.com"
+    [targets.prod.compare]
+    min_shift = "0ms"
+    """
+    assert target(project, text, "prod").compare.min_shift_ms == 0.0
+    assert CompareSettings().min_shift_ms == 2.0
+
+
 #: A [targets.prod.compare] line that cannot be read, and the one-line ConfigError it gives.
 BAD_COMPARE = [
     pytest.param("tolerance = 25", 'tolerance is int 25; expected a percentage such as "25%"', id="tolerance-number"),
@@ -944,6 +956,11 @@ BAD_COMPARE = [
         "min_samples = 0",
         "min_samples is int 0; expected a whole number of samples (1 or more)",
         id="min-samples-zero",
+    ),
+    pytest.param(
+        'min_shift = "fast"',
+        "min_shift is 'fast'; a duration must be seconds or a string like '100ms' or '1.5s', got 'fast'",
+        id="min-shift-not-a-duration",
     ),
     pytest.param(
         'endpoints = "GET /x"',

@@ -52,8 +52,9 @@ def test_warmups_blocked_calls_other_origins_and_other_kinds_are_left_out() -> N
 
 
 def test_load_probe_requests_come_from_its_distributions_and_latency_measurements_add_nothing() -> None:
-    """A load probe's per-endpoint figures count (not its one whole-run record); the latency fixture's
-    measurement is not counted again, its requests being calls already."""
+    """A load probe's per-endpoint figures count (not its one whole-run record), apart from the checks'
+    own requests to the same endpoint; the latency fixture's measurement is not counted again, its
+    requests being calls already."""
     histogram = LatencyHistogram()
     histogram.record(3.0, 90)
     load_part = EndpointDistribution.of("GET /health", histogram, requests=100, errors=10, client_bound=True)
@@ -67,8 +68,15 @@ def test_load_probe_requests_come_from_its_distributions_and_latency_measurement
         http("GET /health", "200", 7.0),
         http("GET /items", "200", 4.0),
     ]
-    health, items = run_distributions(calls, measurements)
-    assert (health.requests, health.errors, health.answered, health.client_bound) == (101, 10, 91, True)
+    health, health_load, items = run_distributions(calls, measurements)
+    assert (health.key, health.requests, health.errors, health.answered) == ("GET /health", 1, 0, 1)
+    assert (health_load.key, health_load.source) == ("GET /health (load)", "load")
+    assert (health_load.requests, health_load.errors, health_load.answered, health_load.client_bound) == (
+        100,
+        10,
+        90,
+        True,
+    )
     assert (items.requests, items.answered) == (1, 1)
 
 

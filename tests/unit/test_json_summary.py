@@ -301,7 +301,7 @@ def _drop(key: str) -> Any:
         _set(("started",), "2025-06-15 15:06:40"),
         _set(("environment", "pipeline"), 42),
         _drop("checks"),
-        _set(("endpoints", 0, "source"), "load"),
+        _set(("endpoints", 0, "source"), "canary"),
         _set(("endpoints", 0, "histogram"), [[8.0, 0]]),
         _set(("endpoints", 0, "histogram"), [[8.0]]),
     ],
