@@ -1005,7 +1005,7 @@ def test_compare_doc_example_and_its_error_lines_are_what_the_parser_gives(proje
     heading = "### `[targets.NAME.compare]`"
     (example,) = fenced_blocks(page, "toml", after=heading)[:1]
     assert target(project, example).compare == CompareSettings(
-        0.40, 0.99, 100, ("GET /api/markets/krw", "GET /api/items"), "no-go"
+        0.40, 0.99, 100, ("GET /api/markets/krw", "GET /api/items"), "no-go", min_shift_ms=5.0
     )
     shown = fenced_blocks(page, "text", after=heading)[0].splitlines()
     given = {f"deploysmoke.toml: [targets.prod.compare] {param.values[1]}" for param in BAD_COMPARE}
