@@ -10,6 +10,7 @@ tools/devservices.py.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import subprocess
 import sys
@@ -73,10 +74,11 @@ def demo(args: list[str]) -> int:
     """
     from tools import devservices  # POSIX only (runuser, process groups): loaded for the tasks that need servers
 
-    ensure_env("demo,ui")  # the suite's ui phase runs in Debian's chromium through pytest-playwright
+    ensure_env("demo,ui,compare")  # the ui phase runs in Debian's chromium; the comparison needs scipy
     REPORTS.mkdir(exist_ok=True)
     html, junit = REPORTS / "kifu.html", REPORTS / "kifu.xml"
     ticket, summary = REPORTS / "kifu-ticket.md", REPORTS / "kifu.json"
+    baseline = keep_as_baseline(summary, REPORTS / "kifu-previous.json")
     for stale in (html, junit, ticket, summary):  # so a report on disk is always this run's
         stale.unlink(missing_ok=True)
     argv = [
@@ -96,6 +98,8 @@ def demo(args: list[str]) -> int:
         # frontend are confirmed, the environment review and the rollback plan stay open, to do by hand.
         "--deploy-confirm=backup=nothing to back up: the demo's database is a throwaway server",
         "--deploy-confirm=frontend=the stand-in serves the web app's screens",
+        # The last demo's run, when it was a GO, is the baseline this one is judged against (docs/comparing.md).
+        *([f"--deploy-baseline={baseline.relative_to(ROOT)}"] if baseline else []),
         *args,
     ]
     code = run_with_services(
@@ -113,6 +117,25 @@ def demo(args: list[str]) -> int:
         f"the JSON summary {summary.relative_to(ROOT)}, the JUnit XML {junit.relative_to(ROOT)}"
     )
     return code
+
+
+def keep_as_baseline(summary: Path, previous: Path) -> Path | None:
+    """Move the last demo's JSON summary to *previous* when that run was a GO, to judge this run against it.
+
+    A summary of a run that did not end in GO is no baseline to hold a release to: it is left
+    where it is, to be replaced by this run's, and the last good baseline (if any) is kept.
+    """
+    try:
+        decision = json.loads(summary.read_text(encoding="utf-8"))["verdict"]["decision"]
+    except (OSError, ValueError, KeyError, TypeError):
+        decision = None
+    if decision in ("GO", "GO with warnings"):
+        summary.replace(previous)
+    if previous.exists():
+        print(f"tasks: judging this run against the last good demo run, {previous.relative_to(ROOT)}")
+        return previous
+    print("tasks: run the demo again to see this run as the baseline of the next one (docs/comparing.md)")
+    return None
 
 
 def run_with_services(
