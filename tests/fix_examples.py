@@ -33,6 +33,7 @@ def kifu(pytester: pytest.Pytester, fresh_db: str, redis_url: str, monkeypatch: 
     monkeypatch.setenv("SMOKE_USER", f"smoke-{uuid.uuid4().hex[:8]}@kifu.example")
     monkeypatch.delenv("SMOKE_PASSWORD", raising=False)  # so the suite uses its default smoke password
     monkeypatch.delenv("KIFU_FAULTS", raising=False)
+    monkeypatch.delenv("KIFU_ON_REGRESSION", raising=False)  # a regression is the example's ROLLBACK
     return pytester
 
 
