@@ -111,7 +111,7 @@ def assert_slower_inside_budgets(good: dict[str, Any], slow: dict[str, Any], end
 
 def compared_row(summary: dict[str, Any], endpoint: str) -> dict[str, Any]:
     """The row of *endpoint* (its checks' requests, ``"GET /path"``) in a run's ``comparison.endpoints``."""
-    rows = [row for row in summary["comparison"]["endpoints"] if row["endpoint"] == endpoint]
+    rows: list[dict[str, Any]] = [row for row in summary["comparison"]["endpoints"] if row["endpoint"] == endpoint]
     assert len(rows) == 1, f"expected one comparison row of {endpoint}, got {summary['comparison']['endpoints']}"
     return rows[0]
 
