@@ -8,6 +8,7 @@ assert_slower_inside_budgets(), what a release slower than the last but inside e
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import uuid
 from pathlib import Path
@@ -32,6 +33,7 @@ def kifu(pytester: pytest.Pytester, fresh_db: str, redis_url: str, monkeypatch: 
     monkeypatch.setenv("SMOKE_USER", f"smoke-{uuid.uuid4().hex[:8]}@kifu.example")
     monkeypatch.delenv("SMOKE_PASSWORD", raising=False)  # so the suite uses its default smoke password
     monkeypatch.delenv("KIFU_FAULTS", raising=False)
+    monkeypatch.delenv("KIFU_ON_REGRESSION", raising=False)  # a regression is the example's ROLLBACK
     return pytester
 
 
@@ -105,3 +107,40 @@ def assert_slower_inside_budgets(good: dict[str, Any], slow: dict[str, Any], end
     for measured in (before, after):
         assert measured["n"] >= COMPARED_SAMPLES and measured["errors"] == 0, measured
     assert after["p50_ms"] >= SLOWER_P50 * before["p50_ms"], f"{endpoint} p50: good {before}, slowed {after}"
+
+
+def compared_row(summary: dict[str, Any], endpoint: str) -> dict[str, Any]:
+    """The row of *endpoint* (its checks' requests, ``"GET /path"``) in a run's ``comparison.endpoints``."""
+    rows: list[dict[str, Any]] = [row for row in summary["comparison"]["endpoints"] if row["endpoint"] == endpoint]
+    assert len(rows) == 1, f"expected one comparison row of {endpoint}, got {summary['comparison']['endpoints']}"
+    return rows[0]
+
+
+def assert_unchanged_against_baseline(summary: dict[str, Any], endpoint: str) -> None:
+    """A good deploy's run against a good run's baseline: *endpoint* compared on enough samples, no change."""
+    row = compared_row(summary, endpoint)
+    assert row["verdict"] == "no significant change", row
+    assert min(row["n_baseline"], row["n_now"]) >= COMPARED_SAMPLES, row
+    assert not summary["verdict"]["rollback"] and not summary["verdict"]["reasons"], summary["verdict"]
+
+
+def assert_regression_against_baseline(
+    result: pytest.RunResult, summary: dict[str, Any], endpoint: str, decision: str
+) -> None:
+    """A slowed run against a good run's baseline: *decision* (exit code 1), for *endpoint*'s latency, with its shift.
+
+    Its comparison row is a regression of at least the tolerance (25 %), and the verdict's reason,
+    in the JSON and on the terminal's verdict line, names ``latency_regression``, the endpoint and
+    that shift (``+41%``).
+    """
+    assert result.ret == pytest.ExitCode.TESTS_FAILED, result.stdout.str()
+    row = compared_row(summary, endpoint)
+    assert row["verdict"] == "regression" and row["shift_pct"] >= 25, row
+    verdict = summary["verdict"]
+    assert verdict["decision"] == decision, verdict
+    reasons = verdict["rollback"] if decision == "ROLLBACK" else verdict["reasons"]
+    named = [reason for reason in reasons if reason.startswith(f"latency_regression: {endpoint} p50 ")]
+    assert len(named) == 1, verdict
+    shown = re.search(r" ms \(\+(\d+)%\), p95 ", named[0])  # the JSON's shift is to 0.1 %, the line's to 1 %
+    assert shown and abs(int(shown[1]) - row["shift_pct"]) <= 0.5, (row["shift_pct"], named[0])
+    result.stdout.fnmatch_lines([f"deploysmoke verdict: {decision}*{named[0]}*"])

@@ -14,10 +14,17 @@ from typing import Any
 import pytest
 
 from tests.fix_browser import CHROMIUM, report_page
-from tests.fix_examples import assert_slower_inside_budgets, read_summary, run_kifu
+from tests.fix_examples import (
+    assert_regression_against_baseline,
+    assert_slower_inside_budgets,
+    assert_unchanged_against_baseline,
+    read_summary,
+    run_kifu,
+)
 from tests.fix_servers import free_port, start_standin, stop_process
 from tests.fix_services import row_counts
 
+KLINES = "GET /api/v1/market/klines"
 TABLES = ("users", "bubbles", "runs", "summary_packs", "trades")
 UI_CHECKS = (
     "test_ui.py::test_landing_page_loads",
@@ -216,6 +223,32 @@ def test_klines_forty_percent_slower_pass_every_budget_yet_measure_slower(
     monkeypatch.setenv("KIFU_FAULTS", "slow_klines_40")
     slowed = kifu_summary(kifu)
     assert_slower_inside_budgets(good, slowed, "GET /api/v1/market/klines")
+
+
+def test_klines_forty_percent_slower_are_a_rollback_or_as_configured_a_no_go_against_a_good_runs_baseline(
+    kifu: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a good run's JSON, a good deploy is GO and slow_klines_40 a ROLLBACK naming the klines' shift.
+
+    With KIFU_ON_REGRESSION=no-go (the example's ``on_regression``) the same release is a NO-GO.
+    The runs are the performance phase, whose 100 klines requests the comparison judges
+    (``[targets.local.compare]``); a partial run keeps its decision, so GO is GO.
+    """
+    baseline = kifu.path / "previous.json"
+    assert run_kifu(kifu, "--deploy-phase=performance", f"--deploy-json={baseline}").ret == pytest.ExitCode.OK
+    again = ("--deploy-phase=performance", f"--deploy-baseline={baseline}")
+    result = run_kifu(kifu, *again, f"--deploy-json={kifu.path / 'good.json'}")
+    good = read_summary(kifu.path / "good.json")
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert good["verdict"]["decision"] == "GO", good["verdict"]
+    assert_unchanged_against_baseline(good, KLINES)
+    monkeypatch.setenv("KIFU_FAULTS", "slow_klines_40")
+    for on_regression, decision in (("rollback", "ROLLBACK"), ("no-go", "NO-GO")):
+        monkeypatch.setenv("KIFU_ON_REGRESSION", on_regression)
+        out = kifu.path / f"slowed-{on_regression}.json"
+        result = run_kifu(kifu, *again, f"--deploy-json={out}")
+        assert_regression_against_baseline(result, read_summary(out), KLINES, decision)
+        assert "Traceback" not in result.stdout.str() and "INTERNALERROR" not in result.stdout.str()
 
 
 @pytest.fixture

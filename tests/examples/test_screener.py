@@ -15,7 +15,11 @@ from typing import Any, NamedTuple
 import jsonschema
 import pytest
 
-from tests.fix_examples import assert_slower_inside_budgets
+from tests.fix_examples import (
+    assert_regression_against_baseline,
+    assert_slower_inside_budgets,
+    assert_unchanged_against_baseline,
+)
 from tests.fix_pytester import TRACE_NOTE
 from tests.fix_servers import free_port, start_standin, stop_process
 from tests.fix_services import delete_keys
@@ -24,6 +28,7 @@ SCREENER = Path(__file__).parents[2] / "conftest_examples" / "screener"
 SCHEMA = Path(__file__).parents[2] / "pytest_deploysmoke" / "schemas" / "summary-1.schema.json"
 #: A short watch window: two intervals, the first of which is enough for a rule to trip.
 WATCH = ("--deploy-watch=5s", "--deploy-watch-every=2.5s")
+MARKETS = "GET /api/markets/krw"
 ALL_CHECKS = 22  # the built-in required_env and version checks, and the example's 20
 
 
@@ -270,6 +275,27 @@ def test_markets_forty_percent_slower_pass_every_budget_yet_measure_slower(
     monkeypatch.setenv("SCREENER_FAULTS", "slow_markets_40")
     _, slowed = run_screener(screener)
     assert_slower_inside_budgets(good, slowed, "GET /api/markets/krw")
+
+
+def test_markets_forty_percent_slower_are_a_rollback_against_a_good_runs_baseline(
+    screener: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Against a good run's JSON, a good deploy is GO and slow_markets_40 a ROLLBACK naming the market list's shift.
+
+    The runs are the performance phase, whose 60 market-list requests the comparison judges
+    (``[targets.local.compare]``); a partial run keeps its decision, so GO is GO.
+    """
+    run_screener(screener, "--deploy-phase=performance")
+    baseline = shutil.copy(screener.path / "summary.json", screener.path / "previous.json")
+    again = ("--deploy-phase=performance", f"--deploy-baseline={baseline}")
+    result, good = run_screener(screener, *again)
+    assert result.ret == pytest.ExitCode.OK, result.stdout.str()
+    assert good["verdict"]["decision"] == "GO", good["verdict"]
+    assert_unchanged_against_baseline(good, MARKETS)
+    monkeypatch.setenv("SCREENER_FAULTS", "slow_markets_40")
+    result, slowed = run_screener(screener, *again)
+    assert_regression_against_baseline(result, slowed, MARKETS, "ROLLBACK")
+    assert_readable(result)
 
 
 @pytest.fixture

@@ -239,3 +239,36 @@ def test_baseline_without_a_target_does_nothing(pytester: pytest.Pytester) -> No
     assert result.ret == pytest.ExitCode.OK
     result.stdout.no_fnmatch_line("deploysmoke*")  # no header line, no verdict
     assert "missing.json" not in result.stdout.str() + result.stderr.str()
+
+
+#: How often the same deploy is judged against its own earlier run (the issue's figure).
+SELF_COMPARISONS = 20
+
+
+def test_same_deploy_against_its_own_run_flags_no_regression_in_twenty_comparisons(
+    pytester: pytest.Pytester, standin_url: str
+) -> None:
+    """One run of a 20 ms endpoint writes the baseline; 20 more runs of the same deploy are each GO, unchanged.
+
+    This is the false-alarm rate on the loopback stand-in: 0 of 20 asserted, and the 20 shifts are
+    in the message when one run fails.  Each run's requests end within the target's 5 s timeout.
+    """
+    pytester.makefile(
+        ".toml",
+        deploysmoke=f'[targets.local]\nbase_url = "{standin_url}"\ntimeout = 5\n'
+        '[targets.local.compare]\nendpoints = ["GET /slow"]\n',
+    )
+    pytester.makepyfile(test_checks='def test_slow(latency):\n    latency("/slow?s=0.02", samples=60)\n')
+    pytester.runpytest("--deploy-target=local", "--deploy-json=previous.json").assert_outcomes(passed=1)
+    judged = []
+    for run in range(SELF_COMPARISONS):
+        out = f"run-{run}.json"
+        pytester.runpytest("--deploy-target=local", "--deploy-baseline=previous.json", f"--deploy-json={out}")
+        document = summary(pytester, out)
+        (row,) = document["comparison"]["endpoints"]
+        judged.append((document["verdict"]["decision"], row["verdict"], row["n_now"], row["shift_pct"]))
+    shifts = ", ".join(f"{shift:+.1f}%" for *_, shift in judged)
+    unchanged = [(decision, verdict, n) for decision, verdict, n, _ in judged] == [
+        ("GO", "no significant change", 60)
+    ] * SELF_COMPARISONS
+    assert unchanged, f"the same deploy judged against itself {SELF_COMPARISONS} times: {judged}; shifts {shifts}"
