@@ -25,6 +25,8 @@ def _value(name: str) -> str:
         return f"postgresql://u:pw-1234@{name.lower()}/db"
     if "REDIS" in name:
         return f"redis://{name.lower()}:6379/0"
+    if name.endswith("_ON_REGRESSION"):  # a [compare] table's choice: "rollback" or "no-go"
+        return "no-go"
     return f"https://{name.lower()}.example" if name.endswith("_URL") else "value"
 
 
