@@ -174,20 +174,24 @@ def read_confirmations(values: list[str], target: Target) -> tuple[tuple[str, st
         if not item_id:
             raise ConfigError(None, "--deploy-confirm", f"'{value}' names no item", "give ID or ID=NOTE")
         if item_id not in known:
-            import difflib
-
-            close = difflib.get_close_matches(item_id, known, n=1)
-            hint = f"did you mean '{close[0]}'? " if close else ""
             listed = f"known items: {', '.join(known)}" if known else "no [manual.ID] item is configured"
             raise ConfigError(
                 None,
                 f"--deploy-confirm '{item_id}'",
                 f"is not a manual item of target '{target.name}'",
-                f"{hint}{listed}",
+                f"{did_you_mean(item_id, known)}{listed}",
             )
         notes.pop(item_id, None)  # the later one wins, and takes its place in the order given
         notes[item_id] = note
     return tuple(notes.items())
+
+
+def did_you_mean(name: str, known: list[str]) -> str:
+    """``did you mean 'staging'? `` when one of *known* is close to *name*, else ""."""
+    import difflib
+
+    close = difflib.get_close_matches(name, known, n=1)
+    return f"did you mean '{close[0]}'? " if close else ""
 
 
 def selected_target(config: pytest.Config) -> tuple[str, str] | None:
