@@ -120,6 +120,15 @@ def add_options(parser: pytest.Parser) -> None:
         help="One line and one rollback-rule check per INTERVAL of the watch (e.g. 15m; overrides [watch] every)",
     )
     group.addoption(
+        "--deploy-compare",
+        dest="deploysmoke_compare",
+        metavar="TARGET",
+        default=None,
+        help="Judge the selected target (the canary) against TARGET from the same config (the stable fleet), live: "
+        "the watch window samples both at the same moments and compares their latencies and errors each interval "
+        "and at its end. Needs a watch window and scipy (the compare extra).",
+    )
+    group.addoption(
         "--deploy-confirm",
         dest="deploysmoke_confirm",
         metavar="ID[=NOTE]",

@@ -47,6 +47,8 @@ class RunSettings:
     confirmed_by: str = ""
     #: ``--deploy-baseline PATH``: the previous run this one is judged against (read on the controller only).
     baseline: Baseline | None = None
+    #: ``--deploy-compare TARGET``: the stable fleet the watch window judges the target (the canary) against.
+    compare_target: Target | None = None
 
     @property
     def destructive_allowed(self) -> bool:
@@ -124,6 +126,15 @@ def configure(config: pytest.Config) -> RunSettings | None:
         ui=replace(target.ui, browser_path=getattr(option, "deploysmoke_browser_path", None) or target.ui.browser_path),
     )
     confirmations = read_confirmations(option.deploysmoke_confirm, target)
+    compare_name: str | None = option.deploysmoke_compare
+    if compare_name is not None and option.deploysmoke_baseline is not None:
+        raise ConfigError(
+            None,
+            "--deploy-compare",
+            "and --deploy-baseline each name the baseline to judge the run against",
+            "give one of them",
+        )
+    compare_target = None if compare_name is None else compared_target(deploy_config, compare_name, target)
     settings = RunSettings(
         target=target,
         config=deploy_config,
@@ -133,9 +144,12 @@ def configure(config: pytest.Config) -> RunSettings | None:
         confirmations=confirmations,
         confirmed_by=confirmer(os.environ) if confirmations else "",
         baseline=None if hasattr(config, "workerinput") else read_baseline_option(option.deploysmoke_baseline, target),
+        compare_target=compare_target,
     )
     config.stash[settings_key] = settings
-    config.stash[redactor_key] = target.redactor()
+    redactor = config.stash[redactor_key] = target.redactor()
+    if compare_target is not None:
+        redactor.add_all(compare_target.secrets)
     return settings
 
 
@@ -147,18 +161,64 @@ def read_baseline_option(path: str | None, target: Target) -> Baseline | None:
     """
     if path is None:
         return None
-    try:
-        import scipy  # noqa: F401  (the comparison's statistics, at the end of the run)
-    except ImportError as exc:
-        broken = "" if isinstance(exc, ModuleNotFoundError) else f", which did not import ({exc})"
-        problem = f"needs scipy{broken}: pip install 'pytest-deploysmoke[compare]'"
-        raise ConfigError(None, "--deploy-baseline", problem) from None
+    require_scipy("--deploy-baseline")
     from pytest_deploysmoke.perf.baseline import BaselineError, read_baseline
 
     try:
         return read_baseline(path, target.name)
     except BaselineError as exc:
         raise ConfigError(None, f"--deploy-baseline {path}", exc.problem, exc.fix) from None
+
+
+def require_scipy(option: str) -> None:
+    """Import scipy, which the comparisons' statistics need at the end of the run.
+
+    Raises:
+        ConfigError: it is not installed, or does not import; *option* is the option that needs it.
+    """
+    try:
+        import scipy  # noqa: F401
+    except ImportError as exc:
+        broken = "" if isinstance(exc, ModuleNotFoundError) else f", which did not import ({exc})"
+        problem = f"needs scipy{broken}: pip install 'pytest-deploysmoke[compare]'"
+        raise ConfigError(None, option, problem) from None
+
+
+def compared_target(deploy_config: DeployConfig, name: str, canary: Target) -> Target:
+    """The target ``--deploy-compare`` names, resolved: the stable fleet the watch window judges *canary* against.
+
+    Raises:
+        ConfigError: *name* is not a target of the config, is the selected one, is launched by the run, the
+            run has no watch window to compare in, or scipy (the ``compare`` extra) is not installed.
+    """
+    from pytest_deploysmoke.config.parse import build_target, expand_target
+
+    known = sorted(deploy_config.targets)
+    if name not in deploy_config.targets:
+        listed = f"known targets: {', '.join(known)}" if known else "no target is defined"
+        where = deploy_config.display_path if deploy_config.path else "any config file (none was found)"
+        raise ConfigError(
+            None, f"--deploy-compare '{name}'", f"is not defined in {where}", f"{did_you_mean(name, known)}{listed}"
+        )
+    if name == canary.name:
+        raise ConfigError(
+            None,
+            f"--deploy-compare '{name}'",
+            "is the selected target (the canary)",
+            "name the target of the stable fleet to judge it against",
+        )
+    table, _ = expand_target(deploy_config, name, os.environ, source="--deploy-compare")
+    if "launch" in table:
+        raise ConfigError(
+            None,
+            f"--deploy-compare '{name}'",
+            "has [launch]: only the selected target is launched",
+            "give it the base_url of the running stable fleet",
+        )
+    if canary.watch.duration <= 0:
+        raise ConfigError(None, "--deploy-compare", "judges the watch window's probes: give --deploy-watch=20s")
+    require_scipy("--deploy-compare")
+    return build_target(deploy_config, name, os.environ, source="--deploy-compare")
 
 
 def read_confirmations(values: list[str], target: Target) -> tuple[tuple[str, str], ...]:
@@ -257,6 +317,8 @@ def header_lines(config: pytest.Config) -> list[str]:
         rerun.append(f"--deploy-watch={config.option.deploysmoke_watch}")
     if config.option.deploysmoke_watch_every is not None:
         rerun.append(f"--deploy-watch-every={config.option.deploysmoke_watch_every}")
+    if settings.compare_target is not None:
+        rerun.append(f"--deploy-compare={settings.compare_target.name}")
     rerun += [f"--deploy-confirm={item_id}" for item_id, _ in settings.confirmations]
     if config.option.deploysmoke_baseline is not None:
         rerun.append(f"--deploy-baseline={config.option.deploysmoke_baseline}")
@@ -269,6 +331,12 @@ def header_lines(config: pytest.Config) -> list[str]:
         )
     if settings.baseline is not None:
         lines.append(baseline_line(settings.baseline))
+    stable = settings.compare_target
+    if stable is not None:
+        lines.append(
+            f"deploysmoke: the watch window judges target '{target.name}' (the canary) against target "
+            f"'{stable.name}' (base_url={redact_url(stable.base_url)}), sampled at the same moments"
+        )
     if target.manual:
         lines.append(manual_line(settings))
     if target.production and not target.allow_destructive:

@@ -5,12 +5,15 @@ verdict carries the window's result and its log (a :class:`~pytest_deploysmoke.r
 each interval's figures, for the reports).  Memory is bounded whatever the window's length: each
 interval, each probe within it and the whole window keep counters and a fixed-size
 :class:`LatencyHistogram`, never the samples themselves; the log keeps one small record per interval.
+With ``--deploy-compare`` each round also samples the probes on the stable target, at the same
+moments, and a :class:`~pytest_deploysmoke.perf.canary.CanaryJudge` judges the canary against it.
 This module imports httpx and websockets, so it is imported only when a watch window runs.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import time
 from collections import Counter
@@ -25,6 +28,7 @@ import websockets
 
 from pytest_deploysmoke.clients.network import describe_error, describe_open_error, ssl_context
 from pytest_deploysmoke.perf.budgets import format_ms
+from pytest_deploysmoke.perf.canary import CanaryJudge, judgement_line, summary_text
 from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint
 from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, endpoint_of, evaluate, not_evaluated, percent
 from pytest_deploysmoke.perf.stats import LatencyHistogram
@@ -39,12 +43,18 @@ from pytest_deploysmoke.results.watch_log import (
 if TYPE_CHECKING:
     from pytest_deploysmoke.config.model import Target, WatchProbe
     from pytest_deploysmoke.config.settings import RunSettings
+    from pytest_deploysmoke.perf.compare import Comparison, EndpointComparison
     from pytest_deploysmoke.results.verdict import Decision
 
 #: Rounds of probes per interval (one round samples every probe once, concurrently) ...
 ROUNDS_PER_INTERVAL: Final = 30
 #: ... but never closer together than this many seconds.
 MIN_ROUND_GAP: Final = 0.2
+#: With ``--deploy-compare`` the HTTP probes are sampled faster, on both targets, so that the judgement has
+#: hundreds of samples in seconds: a round at most every this many seconds (20 a second) ...
+COMPARE_ROUND_GAP: Final = 0.05
+#: ... and at most this many rounds per interval, so that a long interval sends no more than it needs.
+COMPARE_ROUNDS_PER_INTERVAL: Final = 600
 #: How long a WebSocket probe waits, after the open, for the server to close it on it.
 WS_HOLD: Final = 0.5
 #: How long the metrics endpoint may take to answer.
@@ -67,6 +77,8 @@ class WatchOutcome:
     not_evaluated: tuple[str, ...] = ()
     #: Each interval's figures; None when the window did not run.
     log: WatchLog | None = None
+    #: ``--deploy-compare``: the canary judged against the stable target over the whole window; None without.
+    comparison: Comparison | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -215,11 +227,18 @@ def run_window(
         line = f"watch window skipped: the run was stopped ({session.shouldstop})"
         write(line, yellow=True)
         return WatchOutcome((), line)
-    watch = Watch(settings.target, duration, every, write, redact=redact)
+    stable = settings.compare_target
+    watch = Watch(settings.target, duration, every, write, redact=redact, stable=stable)
     probes = redact(", ".join(probe.action for probe in settings.target.watch.probes))
     write(
         f"watch window: {format_duration(duration)}, a line every {format_duration(every)}; probes: {probes}", bold=True
     )
+    if stable is not None:
+        write(
+            f"compare vs target '{stable.name}': each round samples both targets at the same moments, "
+            f"the HTTP probes at most every {watch.compare_gap:g} s",
+            bold=True,
+        )
     try:
         asyncio.run(watch.run())
     except KeyboardInterrupt:
@@ -249,8 +268,18 @@ class Watch:
         write: Callable[..., None],
         *,
         redact: Callable[[str], str] = str,
+        stable: Target | None = None,
     ) -> None:
         self.target = target
+        #: ``--deploy-compare``: the stable target sampled beside the canary, and the judge of the two.
+        self.stable = stable
+        #: Each probe's endpoint, as the comparison names it: ``GET /x`` (its query left out), redacted.
+        self.endpoints = {probe: endpoint_of(redact(probe_name(probe))) for probe in target.watch.probes}
+        self.judge = None if stable is None else CanaryJudge(stable.name, target.compare, self.endpoints.values())
+        self.gap = max(MIN_ROUND_GAP, every / ROUNDS_PER_INTERVAL)
+        self.compare_gap = max(COMPARE_ROUND_GAP, min(every, duration) / COMPARE_ROUNDS_PER_INTERVAL)
+        #: The endpoints whose regression stopped the window early.
+        self.regressed: tuple[EndpointComparison, ...] = ()
         self.duration = duration
         self.every = every
         self.write = write
@@ -274,15 +303,11 @@ class Watch:
         self.unjudged: dict[str, tuple[str, int]] = {}
 
     async def run(self) -> None:
-        """Sample interval after interval until the window ends or a rollback rule trips."""
+        """Sample interval after interval until the window ends, a rollback rule trips or the canary regresses."""
         target = self.target
-        async with httpx.AsyncClient(
-            base_url=target.base_url,
-            timeout=target.timeout,
-            verify=target.verify_tls,
-            headers=dict(target.headers),
-            follow_redirects=False,
-        ) as client:
+        async with contextlib.AsyncExitStack() as stack:
+            client = await stack.enter_async_context(_client(target))
+            stable = None if self.stable is None else await stack.enter_async_context(_client(self.stable))
             start = time.monotonic()
             end = start + self.duration
             metrics = await self._metrics(client)
@@ -290,23 +315,21 @@ class Watch:
                 interval_end = min(start + index * self.every, end)
                 interval = Aggregate(self.targets_ms, probes={probe_name(probe): ProbeTally() for probe in self.probes})
                 began_at, began = time.time(), time.monotonic()
-                gap = max(MIN_ROUND_GAP, self.every / ROUNDS_PER_INTERVAL)
-                while time.monotonic() < interval_end:
-                    round_start = time.monotonic()
-                    samples = await asyncio.gather(*(self._sample(client, probe) for probe in self.probes))
-                    for sample in samples:
-                        if sample.probe.health:
-                            self.streak = 0 if sample.ok else self.streak + 1
-                        interval.add(sample, self.streak)
-                        self.total.add(sample, self.streak)
-                    delay = min(round_start + gap, interval_end) - time.monotonic()
-                    if delay > 0:
-                        await asyncio.sleep(delay)
+                if stable is None:
+                    await self._rounds(self.probes, self.gap, interval, interval_end, client)
+                else:  # the WebSocket probes keep their pace: an open is held up to WS_HOLD
+                    http = [probe for probe in self.probes if probe.kind != "ws"]
+                    ws = [probe for probe in self.probes if probe.kind == "ws"]
+                    await asyncio.gather(
+                        self._rounds(http, self.compare_gap, interval, interval_end, client, stable),
+                        self._rounds(ws, self.gap, interval, interval_end, client, stable),
+                    )
                 seconds = time.monotonic() - began
                 reading = await self._metrics(client)
                 self.done = index
                 self.write(self._line(index, time.monotonic() - start, interval, metrics, reading))
-                self.log.append(self._logged(index, began_at, seconds, interval, metrics, reading))
+                comparison = self._judge_interval(index)
+                self.log.append(self._logged(index, began_at, seconds, interval, metrics, reading, comparison))
                 metrics = reading if isinstance(reading, MetricsReading) else metrics
                 self.rollback = evaluate(target.rollback, interval.figures("the last interval", self.health_action))
                 scope = f"interval {index} of {self.intervals}"
@@ -320,17 +343,93 @@ class Watch:
                         self.write(f"ROLLBACK: {reason}", red=True, bold=True)
                     self.stopped = "rollback"
                     return
+                if self.judge is not None and comparison is not None:
+                    self.regressed = self.judge.stops(comparison)
+                    if self.regressed:
+                        names = ", ".join(row.endpoint for row in self.regressed)
+                        self.write(
+                            f"the canary regressed against target '{self.judge.stable}' in this interval and over "
+                            f"the window so far ({self.redact(names)}): the window stops",
+                            red=True,
+                            bold=True,
+                        )
+                        self.stopped = "rollback"
+                        return
+
+    async def _rounds(
+        self,
+        probes: Sequence[WatchProbe],
+        gap: float,
+        interval: Aggregate,
+        interval_end: float,
+        client: httpx.AsyncClient,
+        stable: httpx.AsyncClient | None = None,
+    ) -> None:
+        """Sample *probes* round after round, a round at most every *gap* seconds, until *interval_end*.
+
+        With *stable* (``--deploy-compare``) a round samples each probe on both targets at once; which
+        target's requests go out first alternates, so that neither is always the second.
+        """
+        flip = False
+        while probes and time.monotonic() < interval_end:
+            round_start = time.monotonic()
+            canary = [self._sample(client, self.target, probe) for probe in probes]
+            if stable is None or self.stable is None:
+                samples, stable_samples = await asyncio.gather(*canary), []
+            else:
+                other = [self._sample(stable, self.stable, probe) for probe in probes]
+                if flip:
+                    both = await asyncio.gather(*other, *canary)
+                    stable_samples, samples = both[: len(probes)], both[len(probes) :]
+                else:
+                    both = await asyncio.gather(*canary, *other)
+                    samples, stable_samples = both[: len(probes)], both[len(probes) :]
+                flip = not flip
+            for sample in samples:
+                if sample.probe.health:
+                    self.streak = 0 if sample.ok else self.streak + 1
+                interval.add(sample, self.streak)
+                self.total.add(sample, self.streak)
+            if self.judge is not None:
+                for sample in samples:
+                    self.judge.add("canary", self.endpoints[sample.probe], sample.ms, sample.ok)
+                for sample in stable_samples:
+                    self.judge.add("stable", self.endpoints[sample.probe], sample.ms, sample.ok)
+            delay = min(round_start + gap, interval_end) - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+
+    def _judge_interval(self, index: int) -> Comparison | None:
+        """With ``--deploy-compare``: the interval's judgement, a line per endpoint; None without."""
+        if self.judge is None:
+            return None
+        judged = self.judge.end_interval()
+        prefix = f"compare vs target '{self.judge.stable}' [{index}/{self.intervals}]:"
+        for row in judged.endpoints:
+            self.write(f"{prefix} {self.redact(judgement_line(row))}", red=row.verdict == "regression")
+        if not judged.endpoints:
+            self.write(f"{prefix} no endpoint was measured on both targets", yellow=True)
+        return judged
 
     def outcome(self) -> WatchOutcome:
         """The window's verdict input: tripped rules, a one-line account and the log of its intervals."""
         what = f"watch window {format_duration(self.duration)}, {self.done} of {self.intervals} intervals: "
         what += self.total.describe()
-        if self.stopped == "rollback":
+        if self.stopped == "rollback" and not self.regressed:
             what += "; stopped early: a rollback rule tripped"
+        elif self.regressed:
+            what += "; stopped early: the canary regressed"
         elif self.stopped:
             what += f"; stopped early: {self.stopped}"
         else:
             what += "; no rollback rule tripped"
+        comparison = None
+        if self.judge is not None:
+            comparison = self.judge.so_far()
+            stable = self.judge.stable
+            for row in comparison.endpoints:
+                self.write(f"compare vs target '{stable}', whole window: {self.redact(judgement_line(row))}")
+            what += f"; against target '{stable}': {self.redact(summary_text(comparison))}"
         self.write(what, bold=True)
         unjudged = tuple(
             first + (f" (and in {times - 1} more interval{'s' if times > 2 else ''})" if times > 1 else "")
@@ -346,7 +445,12 @@ class Watch:
             distributions=self._distributions(),
         )
         return WatchOutcome(
-            self.rollback, what, interrupted=self.stopped == "interrupted", not_evaluated=unjudged, log=log
+            self.rollback,
+            what,
+            interrupted=self.stopped == "interrupted",
+            not_evaluated=unjudged,
+            log=log,
+            comparison=comparison,
         )
 
     def _distributions(self) -> tuple[EndpointDistribution, ...]:
@@ -370,6 +474,7 @@ class Watch:
         interval: Aggregate,
         before: MetricsReading | str | None,
         after: MetricsReading | str | None,
+        comparison: Comparison | None = None,
     ) -> WatchInterval:
         """The log's record of one interval: its figures, per probe, and the target's CPU share and memory."""
         named = {probe_name(probe): probe for probe in self.probes}
@@ -403,6 +508,7 @@ class Watch:
             cpu=cpu,
             memory_bytes=after.rss_bytes if isinstance(after, MetricsReading) else None,
             ws_errors=tuple(interval.ws_error_kinds.most_common()),
+            comparison=comparison,
         )
 
     def _line(
@@ -425,9 +531,10 @@ class Watch:
                 line += f", RSS {after.rss_bytes / 2**20:.1f} MiB"
         return line
 
-    async def _sample(self, client: httpx.AsyncClient, probe: WatchProbe) -> ProbeSample:
+    async def _sample(self, client: httpx.AsyncClient, target: Target, probe: WatchProbe) -> ProbeSample:
+        """Sample *probe* on *target* (through *client*, opened on it)."""
         if probe.kind == "ws":
-            return await self._sample_ws(probe)
+            return await self._sample_ws(target, probe)
         started = time.perf_counter()
         try:
             response = await client.request(probe.method, probe.path)
@@ -437,9 +544,8 @@ class Watch:
         ok = response.status_code < 400
         return ProbeSample(probe, ms, ok=ok, error="" if ok else str(response.status_code))
 
-    async def _sample_ws(self, probe: WatchProbe) -> ProbeSample:
-        """Open the WebSocket; it fails when the open fails or the server closes it within WS_HOLD."""
-        target = self.target
+    async def _sample_ws(self, target: Target, probe: WatchProbe) -> ProbeSample:
+        """Open the WebSocket on *target*; it fails when the open fails or the server closes it within WS_HOLD."""
         url = target.ws_url + probe.path
         started = time.perf_counter()
         try:
@@ -480,6 +586,17 @@ class Watch:
         except ValueError as exc:
             return f"metrics: {url} is not Prometheus text ({exc})"
         return MetricsReading(time.monotonic(), cpu, rss)
+
+
+def _client(target: Target) -> httpx.AsyncClient:
+    """The probes' HTTP client for *target*: its base_url, timeout, TLS verification and headers."""
+    return httpx.AsyncClient(
+        base_url=target.base_url,
+        timeout=target.timeout,
+        verify=target.verify_tls,
+        headers=dict(target.headers),
+        follow_redirects=False,
+    )
 
 
 def parse_process_metrics(text: str) -> tuple[float | None, float | None]:

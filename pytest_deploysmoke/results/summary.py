@@ -202,6 +202,7 @@ class RunSummary:
         manual = self.manual()
         watch_line = ""
         watch_log = None
+        live = None  # --deploy-compare: the canary judged against the stable target in the window
         if target.watch.duration > 0:
             from pytest_deploysmoke.perf import watch
 
@@ -221,6 +222,7 @@ class RunSummary:
             unjudged += outcome.not_evaluated
             watch_line = outcome.line
             watch_log = outcome.log
+            live = outcome.comparison
             if outcome.interrupted:
                 ending = replace(ending, interrupted="SIGINT during the watch window")
         endpoints = run_distributions(
@@ -241,7 +243,7 @@ class RunSummary:
             manual=manual,
             watch_log=watch_log,
             endpoints=endpoints,
-            comparison=self.comparison(endpoints, watch_log),
+            comparison=live if live is not None else self.comparison(endpoints, watch_log),
         )
 
     def comparison(self, endpoints: tuple[EndpointDistribution, ...], watch_log: WatchLog | None) -> Comparison | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from pytest_deploysmoke.perf.compare import Comparison
     from pytest_deploysmoke.perf.distributions import EndpointDistribution
 
 
@@ -47,6 +48,8 @@ class WatchInterval:
     memory_bytes: float | None = None  # its resident memory at the interval's end
     #: What the failed WebSocket probes got, by kind (``"closed code 1011"``), most frequent first.
     ws_errors: tuple[tuple[str, int], ...] = ()
+    #: The canary judged against the stable target over this interval (``--deploy-compare``); None otherwise.
+    comparison: Comparison | None = None
 
     @property
     def error_count(self) -> int:

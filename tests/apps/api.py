@@ -372,3 +372,17 @@ app = Starlette(
         WebSocketRoute("/ws/echo", ws_echo),
     ]
 )
+
+
+def slowed(path: str, extra_s: float) -> Callable[..., Awaitable[None]]:
+    """The stand-in with a fault: each HTTP request to *path* answers *extra_s* seconds later, all else alike.
+
+    A release that made one endpoint slower while it stays inside its budgets, for the canary comparison.
+    """
+
+    async def slowed_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["path"] == path:
+            await asyncio.sleep(extra_s)
+        await app(scope, receive, send)
+
+    return slowed_app
