@@ -307,7 +307,9 @@ class Watch:
         target = self.target
         async with contextlib.AsyncExitStack() as stack:
             client = await stack.enter_async_context(_client(target))
-            stable = None if self.stable is None else await stack.enter_async_context(_client(self.stable))
+            stable = None
+            if self.stable is not None:
+                stable = (await stack.enter_async_context(_client(self.stable)), self.stable)
             start = time.monotonic()
             end = start + self.duration
             metrics = await self._metrics(client)
@@ -363,21 +365,21 @@ class Watch:
         interval: Aggregate,
         interval_end: float,
         client: httpx.AsyncClient,
-        stable: httpx.AsyncClient | None = None,
+        stable: tuple[httpx.AsyncClient, Target] | None = None,
     ) -> None:
         """Sample *probes* round after round, a round at most every *gap* seconds, until *interval_end*.
 
-        With *stable* (``--deploy-compare``) a round samples each probe on both targets at once; which
-        target's requests go out first alternates, so that neither is always the second.
+        With *stable* (``--deploy-compare``: its client and target) a round samples each probe on both targets at
+        once; which target's requests go out first alternates, so that neither is always the second.
         """
         flip = False
         while probes and time.monotonic() < interval_end:
             round_start = time.monotonic()
             canary = [self._sample(client, self.target, probe) for probe in probes]
-            if stable is None or self.stable is None:
+            if stable is None:
                 samples, stable_samples = await asyncio.gather(*canary), []
             else:
-                other = [self._sample(stable, self.stable, probe) for probe in probes]
+                other = [self._sample(*stable, probe) for probe in probes]
                 if flip:
                     both = await asyncio.gather(*other, *canary)
                     stable_samples, samples = both[: len(probes)], both[len(probes) :]
