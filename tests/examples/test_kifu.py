@@ -270,6 +270,36 @@ def standing_kifu(kifu: pytest.Pytester, fresh_db: str, redis_url: str) -> Itera
         stop_process(process)
 
 
+#: The kifu checklist's health phase, then a 20-second watch window judged against the stable fleet.
+COMPARE_LIVE = ("--deploy-phase=health", "--deploy-compare=stable", "--deploy-watch=20s", "--deploy-watch-every=5s")
+
+
+def test_klines_forty_percent_slower_are_rolled_back_live_against_the_stable_fleet(
+    kifu: pytest.Pytester, standing_kifu: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--deploy-compare in a 20-second window: the launched stand-in with slow_klines_40 (the canary) against a good
+    one started by hand (the stable fleet) is ROLLBACK naming the klines and their shift; a good canary is GO."""
+    toml = kifu.path / "deploysmoke.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + f'\n[targets.stable]\nbase_url = "{standing_kifu}"\n')
+    monkeypatch.setenv("KIFU_FAULTS", "slow_klines_40")
+    slowed = kifu_summary(kifu, *COMPARE_LIVE)
+    verdict, comparison = slowed["verdict"], slowed["comparison"]
+    assert verdict["decision"] == "ROLLBACK", verdict
+    assert [line.split(" p50 ")[0] for line in verdict["rollback"]] == [
+        "latency_regression: GET /api/v1/market/klines"
+    ], verdict
+    assert (comparison["baseline"]["kind"], comparison["baseline"]["target"]) == ("target", "stable")
+    klines = next(row for row in comparison["endpoints"] if row["endpoint"] == "GET /api/v1/market/klines")
+    assert klines["verdict"] == "regression" and min(klines["n_baseline"], klines["n_now"]) >= 50, klines
+
+    monkeypatch.setenv("KIFU_FAULTS", "")
+    good = kifu_summary(kifu, *COMPARE_LIVE)
+    assert good["verdict"]["decision"] == "GO", good["verdict"]
+    rows = good["comparison"]["endpoints"]
+    assert [row["endpoint"] for row in rows if row["verdict"] == "regression"] == [], rows
+    assert good["watch"]["stopped"] is None
+
+
 def requests_served(log: Path) -> list[tuple[str, str]]:
     """The method and path of every request in the stand-in's uvicorn access log."""
     served = re.findall(r'"([A-Z]+) (\S+) HTTP/[\d.]+" \d{3}', log.read_text(encoding="utf-8", errors="replace"))

@@ -312,6 +312,34 @@ def standing_screener(screener: pytest.Pytester) -> Iterator[str]:
         stop_process(process)
 
 
+#: The screener checklist's health phase, then a 20-second watch window judged against the stable fleet.
+COMPARE_LIVE = ("--deploy-phase=health", "--deploy-compare=stable", "--deploy-watch=20s", "--deploy-watch-every=5s")
+
+
+def test_markets_forty_percent_slower_are_rolled_back_live_against_the_stable_fleet(
+    screener: pytest.Pytester, standing_screener: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--deploy-compare in a 20-second window: the launched stand-in with slow_markets_40 (the canary) against a
+    good one started by hand (the stable fleet) is ROLLBACK naming the market list; a good canary is GO."""
+    toml = screener.path / "deploysmoke.toml"
+    toml.write_text(toml.read_text(encoding="utf-8") + f'\n[targets.stable]\nbase_url = "{standing_screener}"\n')
+    monkeypatch.setenv("SCREENER_FAULTS", "slow_markets_40")
+    _, slowed = run_screener(screener, *COMPARE_LIVE)
+    verdict, comparison = slowed["verdict"], slowed["comparison"]
+    assert verdict["decision"] == "ROLLBACK", verdict
+    assert [line.split(" p50 ")[0] for line in verdict["rollback"]] == ["latency_regression: GET /api/markets/krw"]
+    assert (comparison["baseline"]["kind"], comparison["baseline"]["target"]) == ("target", "stable")
+    markets = next(row for row in comparison["endpoints"] if row["endpoint"] == "GET /api/markets/krw")
+    assert markets["verdict"] == "regression" and min(markets["n_baseline"], markets["n_now"]) >= 50, markets
+
+    monkeypatch.setenv("SCREENER_FAULTS", "")
+    _, good = run_screener(screener, *COMPARE_LIVE)
+    assert good["verdict"]["decision"] == "GO", good["verdict"]
+    rows = good["comparison"]["endpoints"]
+    assert [row["endpoint"] for row in rows if row["verdict"] == "regression"] == [], rows
+    assert good["watch"]["stopped"] is None
+
+
 #: Redis commands that only read; the smoke suite must send no other on production.
 READ_COMMANDS = {"PING", "PTTL", "TTL", "GET", "EXISTS"}
 
