@@ -44,6 +44,8 @@ ENDPOINT_VERDICTS: Final[tuple[EndpointVerdict, ...]] = (
     "no significant change",
     "not evaluated",
 )
+#: How a row's note says that a side was measured while its load client was the bottleneck.
+BOTTLENECK: Final = "measured while the load client was the bottleneck"
 #: The rules a regression's reason names.
 LATENCY_RULE: Final = "latency_regression"
 ERROR_RULE: Final = "error_regression"
@@ -188,13 +190,22 @@ class Comparison:
     def warning_lines(self) -> tuple[str, ...]:
         """Each endpoint not evaluated, and a line when nothing at all was compared: a warning each, never a pass.
 
-        ``GET /x not evaluated against the baseline: 12 samples now < 50``.
+        ``GET /x not evaluated against the baseline: 12 samples now < 50``.  An endpoint judged
+        no change or an improvement on latencies measured while a load client was the
+        bottleneck warns too (its regression line says so already): upper bounds that agree
+        are no proof that the server did.
         """
-        lines = [f"{row.endpoint} not evaluated against the baseline: {row.note}" for row in self.of("not evaluated")]
+        unjudged = self.of("not evaluated")
+        lines = [f"{row.endpoint} not evaluated against the baseline: {row.note}" for row in unjudged]
+        lines += [
+            f"{row.endpoint} {row.verdict} against the baseline, {row.note}"
+            for row in self.endpoints
+            if row.verdict in ("no significant change", "improvement") and BOTTLENECK in row.note
+        ]
         if not self.endpoints:
             sides = f"{len(self.only_baseline)} endpoint(s) only in the baseline, {len(self.only_now)} only now"
             lines.append(f"nothing was compared against the baseline {self.baseline}: no endpoint in common ({sides})")
-        elif len(lines) == len(self.endpoints):
+        elif len(unjudged) == len(self.endpoints):
             lines.append(
                 f"nothing was compared against the baseline {self.baseline}: "
                 f"not one of its {len(self.endpoints)} endpoint(s) could be evaluated"
@@ -303,9 +314,7 @@ def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: C
         notes = [f"latencies not evaluated: {'; '.join(short)}"]
     bound = [side for side, part in (("baseline", baseline), ("now", now)) if part.client_bound]
     if bound:
-        notes.append(
-            f"measured while the load client was the bottleneck ({' and '.join(bound)}): latencies are upper bounds"
-        )
+        notes.append(f"{BOTTLENECK} ({' and '.join(bound)}): latencies are upper bounds")
     return replace(
         row, p_value=p_value, verdict=verdict, error_p_value=error_p, rules=tuple(rules), note="; ".join(notes)
     )

@@ -165,6 +165,21 @@ def test_a_client_bound_side_is_named_in_the_note() -> None:
     assert row.note == "measured while the load client was the bottleneck (now): latencies are upper bounds"
 
 
+def test_no_change_on_client_bound_latencies_is_a_warning_not_a_clean_pass() -> None:
+    """Upper bounds that agree prove nothing about the server: the verdict line says so, as a warning."""
+    before = distribution(lognormal(15, 12.0, 400))
+    same = EndpointDistribution("GET /api/markets/krw", 400, 0, distribution(lognormal(16, 12.0, 400)).buckets, True)
+    comparison = compare([before], [same], SETTINGS, label="local 1.7.0")
+    (row,) = comparison.endpoints
+    assert row.verdict == "no significant change"
+    assert comparison.warning_lines() == (
+        "GET /api/markets/krw no significant change against the baseline, "
+        "measured while the load client was the bottleneck (now): latencies are upper bounds",
+    )
+    clean = compare([before], [distribution(lognormal(16, 12.0, 400))], SETTINGS, label="local 1.7.0")
+    assert clean.warning_lines() == ()
+
+
 # -- which endpoints are compared -------------------------------------------------------------------
 
 
