@@ -42,6 +42,7 @@ from pytest_deploysmoke.config.version_source import VersionSource, VersionSourc
 from pytest_deploysmoke.errors import ConfigError
 from pytest_deploysmoke.perf.budgets import Budget, parse_duration
 from pytest_deploysmoke.perf.compare import ON_REGRESSION, CompareSettings
+from pytest_deploysmoke.perf.distributions import SOURCES
 from pytest_deploysmoke.perf.rollback import RollbackRules, parse_percent
 from pytest_deploysmoke.results.manual import ManualItem
 
@@ -560,11 +561,15 @@ def compare_endpoint(text: str) -> str:
         ValueError: *text* is neither form, or has a query (an endpoint is its method and path only).
     """
     entry = text.strip()
+    source = ""
+    for name in SOURCES:
+        if entry.endswith(f" ({name})"):
+            entry, source = entry.removesuffix(f" ({name})").rstrip(), f" ({name})"
     method, _, path = ("GET", "", entry) if entry.startswith("/") else entry.partition(" ")
     path = path.strip()
     if not (method.isalpha() and method.isupper()) or not path.startswith("/") or "?" in path or " " in path:
         raise ValueError('expected "METHOD /path", or "/path" for a GET, without a query, e.g. "GET /api/items"')
-    return f"{method} {path}"
+    return f"{method} {path}{source}"
 
 
 def _read_only_requests(where: str, label: str, entries: list[str]) -> frozenset[str]:

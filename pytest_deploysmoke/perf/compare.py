@@ -236,11 +236,7 @@ def compare(
     wanted = tuple(name for name in after if name in before)
     if settings.endpoints:
         measured = {part.key: part.endpoint for part in (*before.values(), *after.values())}
-        wanted = tuple(
-            key
-            for name in settings.endpoints
-            for key in (name, *(key for key, endpoint in measured.items() if endpoint == name and key != name))
-        )
+        wanted = tuple(dict.fromkeys(key for name in settings.endpoints for key in _keys_of(name, measured)))
     rows = tuple(
         judge(
             before.get(name, EndpointDistribution(name, 0, 0)),
@@ -252,6 +248,16 @@ def compare(
     only_baseline = tuple(name for name in before if name not in after and name not in wanted)
     only_now = tuple(name for name in after if name not in before and name not in wanted)
     return Comparison(label, settings, rows, identity, only_baseline, only_now)
+
+
+def _keys_of(name: str, measured: dict[str, str]) -> tuple[str, ...]:
+    """The rows a configured endpoint asks for: ``GET /x (load)`` that source only, ``GET /x (checks)``
+    the checks' own requests only, ``GET /x`` the checks' and every other source either side measured it with."""
+    if name.endswith(" (checks)"):
+        return (name.removesuffix(" (checks)"),)
+    if name.endswith(")"):
+        return (name,)
+    return (name, *(key for key, endpoint in measured.items() if endpoint == name and key != name))
 
 
 def judge(baseline: EndpointDistribution, now: EndpointDistribution, settings: CompareSettings) -> EndpointComparison:

@@ -165,6 +165,18 @@ def test_a_client_bound_side_is_named_in_the_note() -> None:
     assert row.note == "measured while the load client was the bottleneck (now): latencies are upper bounds"
 
 
+def test_a_configured_endpoint_takes_every_source_unless_it_names_one() -> None:
+    """``GET /x`` is judged from the checks' and the load probes' requests; ``GET /x (checks)`` from the checks' only."""
+    checks = distribution(lognormal(17, 12.0, 100), endpoint="GET /x")
+    load = EndpointDistribution("GET /x", 100, 0, checks.buckets, source="load")
+    both = compare([checks, load], [checks, load], CompareSettings(endpoints=("GET /x",)), label="b")
+    assert [row.endpoint for row in both.endpoints] == ["GET /x", "GET /x (load)"]
+    own = compare([checks, load], [checks, load], CompareSettings(endpoints=("GET /x (checks)",)), label="b")
+    assert [row.endpoint for row in own.endpoints] == ["GET /x"]
+    loaded = compare([checks, load], [checks, load], CompareSettings(endpoints=("GET /x (load)",)), label="b")
+    assert [row.endpoint for row in loaded.endpoints] == ["GET /x (load)"]
+
+
 def test_no_change_on_client_bound_latencies_is_a_warning_not_a_clean_pass() -> None:
     """Upper bounds that agree prove nothing about the server: the verdict line says so, as a warning."""
     before = distribution(lognormal(15, 12.0, 400))

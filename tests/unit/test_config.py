@@ -891,11 +891,12 @@ def test_compare_settings_are_read_and_a_bare_path_is_a_get(project: Path) -> No
         tolerance = "${TOLERANCE:-10%}"
         confidence = 0.99
         min_samples = 100
-        endpoints = ["/api/markets/krw", "HEAD /health", "GET /api/markets/krw"]
+        endpoints = ["/api/markets/krw", "HEAD /health", "GET /api/markets/krw", "/items (checks)", "GET /x (load)"]
         on_regression = "no-go"
         """,
     )
-    assert built.compare == CompareSettings(0.10, 0.99, 100, ("GET /api/markets/krw", "HEAD /health"), "no-go")
+    endpoints = ("GET /api/markets/krw", "HEAD /health", "GET /items (checks)", "GET /x (load)")
+    assert built.compare == CompareSettings(0.10, 0.99, 100, endpoints, "no-go")
 
 
 def test_compare_defaults_are_kayentas(project: Path) -> None:
