@@ -203,9 +203,16 @@ class RunSummary:
         watch_line = ""
         watch_log = None
         live = None  # --deploy-compare: the canary judged against the stable target in the window
+        endpoints = run_distributions(
+            [call for check in checks for call in check.calls]
+            + [call for fixture in ending.fixture_calls for call in fixture.calls],
+            [m for check in checks for m in check.measurements],
+        )
         if target.watch.duration > 0:
             from pytest_deploysmoke.perf import watch
 
+            # A regression of the checks against the baseline decides before the window, as a
+            # failed check does: a deploy already refused is not watched.
             prior = against(
                 run,
                 phase_list,
@@ -215,6 +222,7 @@ class RunSummary:
                 ending=ending,
                 max_retried=target.max_retried,
                 manual=manual,
+                comparison=self.comparison(endpoints, None),
             )
             outcome = watch.run_window(self.config, self.settings, prior, session)
             run = replace(run, finished=time.time())
@@ -225,11 +233,6 @@ class RunSummary:
             live = outcome.comparison
             if outcome.interrupted:
                 ending = replace(ending, interrupted="SIGINT during the watch window")
-        endpoints = run_distributions(
-            [call for check in checks for call in check.calls]
-            + [call for fixture in ending.fixture_calls for call in fixture.calls],
-            [m for check in checks for m in check.measurements],
-        )
         return decide(
             run,
             phase_list,

@@ -463,17 +463,21 @@ def against(
     ending: Ending | None = None,
     max_retried: float = DEFAULT_MAX_RETRIED,
     manual: Sequence[ManualResult] = (),
+    comparison: Comparison | None = None,
 ) -> Decision | None:
     """What the checks already decided against the deploy (``"ROLLBACK"``, ``"NO-GO"``), or None.
 
     The watch window asks before it runs, so that it does not watch a deploy already refused;
     :func:`decide` then decides once, on the checks and the window together.  A required manual
-    item nobody confirmed (*manual*) is already NO-GO.
+    item nobody confirmed (*manual*) is already NO-GO, and so is (or ROLLBACK, as its
+    ``on_regression`` says) a regression of the checks against the baseline (*comparison*).
     """
-    if rollback or rollback_checks(checks):
+    regression = comparison.settings.on_regression if comparison is not None and comparison.regressions else None
+    if rollback or rollback_checks(checks) or regression == "rollback":
         return "ROLLBACK"
     ending = ending or Ending(selection=Selection(len(checks), len(checks)))
-    return "NO-GO" if _reasons(run, phases, checks, collection_errors, ending, max_retried, manual) else None
+    refused = regression == "no-go" or _reasons(run, phases, checks, collection_errors, ending, max_retried, manual)
+    return "NO-GO" if refused else None
 
 
 def _reasons(

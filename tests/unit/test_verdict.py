@@ -13,7 +13,15 @@ from pytest_deploysmoke.perf.compare import (
     OnRegression,
 )
 from pytest_deploysmoke.results.records import CallRecord
-from pytest_deploysmoke.results.verdict import CheckResult, Ending, RunInfo, Selection, decide, phase_results
+from pytest_deploysmoke.results.verdict import (
+    CheckResult,
+    Ending,
+    RunInfo,
+    Selection,
+    against,
+    decide,
+    phase_results,
+)
 from tests.comparisons import endpoint_row
 
 RUN = RunInfo(target="prod", base_url="https://x", production=True)
@@ -279,6 +287,18 @@ def test_a_regression_is_no_go_when_configured() -> None:
     """With on_regression "no-go", the same line is a NO-GO reason and nothing rolls back."""
     verdict = verdict_against(judged(endpoint_row(verdict="regression"), on_regression="no-go"))
     assert (verdict.decision, verdict.reasons, verdict.rollback) == ("NO-GO", (LATENCY_LINE,), ())
+
+
+def test_a_regression_of_the_checks_decides_before_the_watch_window() -> None:
+    """against() (asked before the window) already says ROLLBACK, or NO-GO as configured: no window watches it."""
+    checks = (check("a", "health"),)
+    phases = phase_results(PHASES, GATES, checks)
+    regressed = judged(endpoint_row(verdict="regression"))
+    assert against(RUN, phases, checks, comparison=regressed) == "ROLLBACK"
+    no_go = judged(endpoint_row(verdict="regression"), on_regression="no-go")
+    assert against(RUN, phases, checks, comparison=no_go) == "NO-GO"
+    unchanged = judged(endpoint_row(verdict="no significant change"))
+    assert against(RUN, phases, checks, comparison=unchanged) is None
 
 
 def test_both_rules_of_one_endpoint_are_two_reasons() -> None:
