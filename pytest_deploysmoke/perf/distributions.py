@@ -10,6 +10,7 @@ file and compares its own distributions with it (:mod:`pytest_deploysmoke.perf.c
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Final, Literal
@@ -21,6 +22,25 @@ from pytest_deploysmoke.perf.stats import LatencyHistogram
 #: watch window's probes.  Distributions of different sources are never merged or compared.
 Source = Literal["checks", "load", "watch"]
 SOURCES: Final = ("checks", "load", "watch")
+
+#: A path segment that names one record rather than a route: a number, a UUID, a long hex digest,
+#: or a long token of letters and digits (a ULID, a slug with an id): ``{id}`` in the template.
+_ID_SEGMENT: Final = re.compile(
+    r"\d+|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|[0-9a-fA-F]{16,}"
+    r"|(?=[A-Za-z0-9_-]*\d)(?=[A-Za-z0-9_-]*[A-Za-z])[A-Za-z0-9_-]{20,}"
+)
+
+
+def path_template(endpoint: str) -> str:
+    """``GET /api/packs/{id}`` for ``GET /api/packs/2b047d39-f41f-4a0d-b7f4-1c5c7b2029fa``: the route of an endpoint.
+
+    Each run creates its own records, so the same route reached with another id is the same
+    endpoint in both runs of a comparison: a segment that is a number, a UUID, a long hex digest
+    or a long token of letters and digits becomes ``{id}``.
+    """
+    method, _, path = endpoint.partition(" ")
+    segments = ["{id}" if _ID_SEGMENT.fullmatch(part) else part for part in path.split("/")]
+    return f"{method} {'/'.join(segments)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,6 +1,8 @@
 """The run's per-endpoint distributions, from the checks' calls and the load probes, and their JSON form (no pytest).
 
-What counts, endpoint by endpoint (``GET /items``: the method and the path, the query left out):
+What counts, endpoint by endpoint (``GET /items``: the method and the path template, the query left
+out, and a segment that is an id as ``{id}``: ``GET /packs/{id}``, see
+:func:`~pytest_deploysmoke.perf.distributions.path_template`):
 
 - every HTTP request a check or a wide fixture sent to the target (``http``, ``ahttp``, the
   ``latency`` fixture's samples, each attempt of a retried call): it got an answer when its
@@ -27,7 +29,7 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint, path_template
 from pytest_deploysmoke.perf.rollback import endpoint_of
 from pytest_deploysmoke.perf.stats import LatencyHistogram
 
@@ -45,12 +47,14 @@ def run_distributions(
     """
     loads = [m for m in measurements if m.engine != "latency"]
     whole_runs = {m.action for m in loads}  # the load probe's one record of its run: not a request
-    parts = [replace(part, source="load") for m in loads for part in m.distributions]
+    parts = [
+        replace(part, source="load", endpoint=path_template(part.endpoint)) for m in loads for part in m.distributions
+    ]
     tallies: dict[str, tuple[LatencyHistogram, list[int]]] = {}
     for call in calls:
         if call.kind != "http" or call.warmup or call.outcome == "blocked" or call.action in whole_runs:
             continue
-        endpoint = endpoint_of(call.action)
+        endpoint = path_template(endpoint_of(call.action))
         if not endpoint.partition(" ")[2].startswith("/"):  # another origin, named by its whole URL
             continue
         histogram, counts = tallies.setdefault(endpoint, (LatencyHistogram(), [0, 0]))

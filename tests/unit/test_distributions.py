@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint, path_template
 from pytest_deploysmoke.perf.stats import LatencyHistogram
 
 
@@ -76,3 +76,33 @@ def test_an_empty_distribution_has_no_figures() -> None:
     assert nothing.answered == 0
     assert nothing.percentile(50.0) is None
     assert EndpointDistribution("GET /none", requests=0, errors=0).error_rate is None
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "template"),
+    [
+        ("GET /api/v1/packs/2b047d39-f41f-4a0d-b7f4-1c5c7b2029fa", "GET /api/v1/packs/{id}"),
+        ("DELETE /api/v1/users/42", "DELETE /api/v1/users/{id}"),
+        ("GET /blobs/9f86d081884c7d659a2feaa0c55ad015/meta", "GET /blobs/{id}/meta"),
+        ("GET /orders/01JDQ7W8Z9X4K2M3N5P6R7S8T9", "GET /orders/{id}"),
+        ("GET /api/v1/market/klines", "GET /api/v1/market/klines"),
+        ("GET /api/markets/krw/tickers", "GET /api/markets/krw/tickers"),
+        ("GET /api/v2/users/me", "GET /api/v2/users/me"),
+        ("GET /", "GET /"),
+    ],
+)
+def test_a_path_template_names_the_route_not_the_record(endpoint: str, template: str) -> None:
+    """Ids (numbers, UUIDs, digests, long tokens) are {id}; words, versions like v2 and short names stay."""
+    assert path_template(endpoint) == template
+
+
+def test_two_runs_reaching_one_route_with_their_own_ids_give_one_endpoint() -> None:
+    from pytest_deploysmoke.results.endpoints import run_distributions
+    from pytest_deploysmoke.results.records import CallRecord
+
+    calls = [
+        CallRecord("http", "GET /api/v1/packs/2b047d39-f41f-4a0d-b7f4-1c5c7b2029fa", "200", ok=True, ms=8.0),
+        CallRecord("http", "GET /api/v1/packs/5efc0e74-b20e-43ca-ab88-c5db7e8c1f46", "200", ok=True, ms=9.0),
+    ]
+    (packs,) = run_distributions(calls, [])
+    assert (packs.endpoint, packs.requests) == ("GET /api/v1/packs/{id}", 2)
