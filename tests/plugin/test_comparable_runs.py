@@ -10,6 +10,8 @@ from typing import Any
 import jsonschema
 import pytest
 
+from pytest_deploysmoke.perf.distributions import path_template
+
 SCHEMA = json.loads((files("pytest_deploysmoke") / "schemas" / "summary-1.schema.json").read_text(encoding="utf-8"))
 XDIST = pytest.mark.parametrize("xdist", [[], ["-n", "2"]], ids=["in-process", "xdist"])
 
@@ -76,11 +78,10 @@ def test_endpoints_count_every_request_the_checks_sent(
     assert counts == {
         ("GET /health", "checks"): (60, 0, 60),
         ("GET /items", "checks"): (3, 0, 3),
-        ("GET /status/404", "checks"): (1, 1, 1),
-        ("GET /status/503", "checks"): (1, 1, 1),
+        ("GET /status/{id}", "checks"): (2, 2, 2),  # one route: /status/404 and /status/503 (path template)
     }
     calls = Counter(
-        call["action"].split("?")[0]
+        path_template(call["action"].split("?")[0])
         for check in document["checks"]
         for call in check["calls"]
         if call["kind"] == "http" and not call["warmup"]
@@ -137,18 +138,18 @@ def test_run_against_a_baseline_carries_the_comparison_on_its_verdict(
     result.stdout.fnmatch_lines(
         [
             "deploysmoke: rerun with --deploy-target=local --deploy-baseline=previous.json",
-            "deploysmoke: baseline local 1.2.3 at ????-??-?? ??:?? UTC (previous.json): 4 endpoints",
+            "deploysmoke: baseline local 1.2.3 at ????-??-?? ??:?? UTC (previous.json): 3 endpoints",
         ]
     )
     seen = seen_comparison(pytester)
     assert seen["baseline"].startswith("local 1.2.3 at ") and seen["baseline"].endswith(" UTC (previous.json)")
     rows = {row["endpoint"]: row for row in seen["rows"]}
-    assert set(rows) == {"GET /health", "GET /items", "GET /status/404", "GET /status/503"}
+    assert set(rows) == {"GET /health", "GET /items", "GET /status/{id}"}
     health = rows["GET /health"]
     assert (health["n_baseline"], health["n_now"]) == (60, 60)
     assert health["p_value"] is not None and health["verdict"] != "not evaluated"  # 60 samples >= 50 on both sides
     assert rows["GET /items"]["verdict"] == "not evaluated"  # 3 samples < 50
-    assert rows["GET /status/503"]["error_rate_baseline"] == rows["GET /status/503"]["error_rate_now"] == 1.0
+    assert rows["GET /status/{id}"]["error_rate_baseline"] == rows["GET /status/{id}"]["error_rate_now"] == 1.0
 
 
 def test_baseline_written_without_endpoints_is_accepted_and_evaluates_nothing(
@@ -164,7 +165,7 @@ def test_baseline_written_without_endpoints_is_accepted_and_evaluates_nothing(
     result.assert_outcomes(passed=2)
     result.stdout.fnmatch_lines(["deploysmoke: baseline * (previous.json): written without distributions, *"])
     rows = seen_comparison(pytester)["rows"]
-    assert len(rows) == 4
+    assert len(rows) == 3
     assert {(row["verdict"], row["note"].split(":")[0]) for row in rows} == {("not evaluated", "not evaluated")}
     assert all("written without distributions" in row["note"] for row in rows)
 
