@@ -26,8 +26,7 @@ from pytest_deploysmoke.perf.compare import (
     rate_text,
     shift_text,
 )
-from pytest_deploysmoke.perf.distributions import EndpointDistribution
-from pytest_deploysmoke.perf.stats import LatencyHistogram
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, Tally
 
 Side = Literal["canary", "stable"]
 
@@ -35,22 +34,6 @@ Side = Literal["canary", "stable"]
 def label(stable: str) -> str:
     """``target 'stable' (live, same moments)``: how every report names the live baseline."""
     return f"target '{stable}' (live, same moments)"
-
-
-@dataclass(slots=True)
-class Tally:
-    """One endpoint's running figures on one side: counters and a fixed-size histogram."""
-
-    requests: int = 0
-    errors: int = 0
-    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
-
-    def add(self, ms: float | None, ok: bool) -> None:
-        """Count one sample: its time when it got an answer (None without), and whether it was good."""
-        self.requests += 1
-        self.errors += not ok
-        if ms is not None:
-            self.histogram.record(ms)
 
 
 @dataclass(slots=True)
@@ -72,15 +55,12 @@ class PairedTallies:
         tally = tallies.get(endpoint)
         if tally is None:
             tally = tallies[endpoint] = Tally()
-        tally.add(ms, ok)
+        tally.add(ms, error=not ok)
 
     def distributions(self, side: Side) -> tuple[EndpointDistribution, ...]:
         """*side*'s endpoints as distributions, in the order of :meth:`of` (then of the first sample)."""
         tallies = self.canary if side == "canary" else self.stable
-        return tuple(
-            EndpointDistribution.of(endpoint, tally.histogram, requests=tally.requests, errors=tally.errors)
-            for endpoint, tally in tallies.items()
-        )
+        return tuple(tally.as_distribution(endpoint) for endpoint, tally in tallies.items())
 
     def judged(self, settings: CompareSettings, stable: str) -> Comparison:
         """The canary's endpoints judged against the stable target's."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Final, Literal
 
 from pytest_deploysmoke.perf.stats import LatencyHistogram
@@ -114,6 +114,39 @@ class EndpointDistribution:
             errors=self.errors + other.errors,
             client_bound=self.client_bound or other.client_bound,
             source=self.source,
+        )
+
+
+@dataclass(slots=True, eq=False)  # running counters: compared and hashed by identity
+class Tally:
+    """One endpoint's running figures while it is measured: counters and a fixed-size histogram.
+
+    Whatever measures (the checks' calls, a load probe's engine, a watch probe, the canary and
+    the stable target side by side), memory stays the same however many requests it counts.
+    """
+
+    requests: int = 0
+    errors: int = 0  # a status of 400 or more, or no answer
+    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
+
+    def add(self, ms: float | None, *, error: bool) -> None:
+        """Count one request: its time when it got an answer (None without), and whether it was an error."""
+        self.requests += 1
+        self.errors += error
+        if ms is not None:
+            self.histogram.record(ms)
+
+    def as_distribution(
+        self, endpoint: str, *, source: Source = "checks", client_bound: bool = False
+    ) -> EndpointDistribution:
+        """What it counted, as *endpoint*'s distribution."""
+        return EndpointDistribution.of(
+            endpoint,
+            self.histogram,
+            requests=self.requests,
+            errors=self.errors,
+            client_bound=client_bound,
+            source=source,
         )
 
 

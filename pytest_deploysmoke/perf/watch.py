@@ -29,7 +29,7 @@ import websockets
 from pytest_deploysmoke.clients.network import describe_error, describe_open_error, ssl_context
 from pytest_deploysmoke.perf.budgets import format_ms
 from pytest_deploysmoke.perf.canary import CanaryJudge, judgement_line, summary_text
-from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, Tally, merge_by_endpoint
 from pytest_deploysmoke.perf.rollback import EndpointFigures, Figures, endpoint_of, evaluate, not_evaluated, percent
 from pytest_deploysmoke.perf.stats import LatencyHistogram
 from pytest_deploysmoke.results.watch_log import (
@@ -98,15 +98,6 @@ def probe_name(probe: WatchProbe) -> str:
     return f"WS {probe.path}" if probe.kind == "ws" else probe.action
 
 
-@dataclass(slots=True)
-class ProbeTally:
-    """One probe's running figures over one interval: counters and a fixed-size histogram."""
-
-    requests: int = 0
-    errors: int = 0
-    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
-
-
 @dataclass(frozen=True, slots=True)
 class MetricsReading:
     """The target's own process figures from its Prometheus endpoint, at one moment."""
@@ -132,7 +123,7 @@ class Aggregate:
     error_kinds: Counter[str] = field(default_factory=Counter)
     ws_error_kinds: Counter[str] = field(default_factory=Counter)
     #: Per probe (by :func:`probe_name`); None where no probe is told apart.
-    probes: dict[str, ProbeTally] | None = None
+    probes: dict[str, Tally] | None = None
 
     def add(self, sample: ProbeSample, streak: int) -> None:
         """Count *sample*; *streak* is the run of failed health probes up to and including it."""
@@ -141,11 +132,8 @@ class Aggregate:
             name = probe_name(probe)
             tally = self.probes.get(name)
             if tally is None:
-                tally = self.probes[name] = ProbeTally()
-            tally.requests += 1
-            tally.errors += not sample.ok
-            if sample.ms is not None:
-                tally.histogram.record(sample.ms)
+                tally = self.probes[name] = Tally()
+            tally.add(sample.ms, error=not sample.ok)
         if probe.kind == "ws":
             self.ws_connects += 1
             self.ws_failures += not sample.ok
@@ -315,7 +303,7 @@ class Watch:
             metrics = await self._metrics(client)
             for index in range(1, self.intervals + 1):
                 interval_end = min(start + index * self.every, end)
-                interval = Aggregate(self.targets_ms, probes={probe_name(probe): ProbeTally() for probe in self.probes})
+                interval = Aggregate(self.targets_ms, probes={probe_name(probe): Tally() for probe in self.probes})
                 began_at, began = time.time(), time.monotonic()
                 if stable is None:
                     await self._rounds(self.probes, self.gap, interval, interval_end, client)
@@ -458,13 +446,7 @@ class Watch:
     def _distributions(self) -> tuple[EndpointDistribution, ...]:
         """Each probe's figures over the whole window, by endpoint (a probe's query left out), names redacted."""
         return merge_by_endpoint(
-            EndpointDistribution.of(
-                endpoint_of(self.redact(name)),
-                tally.histogram,
-                requests=tally.requests,
-                errors=tally.errors,
-                source="watch",
-            )
+            tally.as_distribution(endpoint_of(self.redact(name)), source="watch")
             for name, tally in (self.total.probes or {}).items()
         )
 

@@ -29,9 +29,8 @@ from collections.abc import Iterable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
-from pytest_deploysmoke.perf.distributions import EndpointDistribution, merge_by_endpoint, path_template
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, Tally, merge_by_endpoint, path_template
 from pytest_deploysmoke.perf.rollback import endpoint_of
-from pytest_deploysmoke.perf.stats import LatencyHistogram
 
 if TYPE_CHECKING:
     from pytest_deploysmoke.results.records import CallRecord, Measurement
@@ -50,23 +49,17 @@ def run_distributions(
     parts = [
         replace(part, source="load", endpoint=path_template(part.endpoint)) for m in loads for part in m.distributions
     ]
-    tallies: dict[str, tuple[LatencyHistogram, list[int]]] = {}
+    tallies: dict[str, Tally] = {}
     for call in calls:
         if call.kind != "http" or call.warmup or call.outcome == "blocked" or call.action in whole_runs:
             continue
         endpoint = path_template(endpoint_of(call.action))
         if not endpoint.partition(" ")[2].startswith("/"):  # another origin, named by its whole URL
             continue
-        histogram, counts = tallies.setdefault(endpoint, (LatencyHistogram(), [0, 0]))
         answered = call.outcome.isdigit()
-        counts[0] += 1
-        counts[1] += not answered or int(call.outcome) >= 400
-        if answered:
-            histogram.record(call.ms)
-    parts += [
-        EndpointDistribution.of(endpoint, histogram, requests=requests, errors=errors)
-        for endpoint, (histogram, (requests, errors)) in tallies.items()
-    ]
+        error = not answered or int(call.outcome) >= 400
+        tallies.setdefault(endpoint, Tally()).add(call.ms if answered else None, error=error)
+    parts += [tally.as_distribution(endpoint) for endpoint, tally in tallies.items()]
     return tuple(sorted(merge_by_endpoint(parts), key=lambda part: (part.endpoint, part.source)))
 
 

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, fields, replace
 from typing import Final, Literal
 
-from pytest_deploysmoke.perf.distributions import EndpointDistribution
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, Tally
 from pytest_deploysmoke.perf.stats import LatencyHistogram, LatencyStats, Millis, ms_text
 
 Engine = Literal["builtin", "locust"]
@@ -111,23 +111,20 @@ class LoadPlan:
             raise ValueError(f"a load plan names one endpoint per request: {self.endpoints!r} for {self.scenario!r}")
 
 
-@dataclass(slots=True, eq=False)  # compared and hashed by identity: steps share one
-class EndpointTally:
-    """One endpoint's counts while an engine runs: its answered requests' latencies, its requests and errors."""
+@dataclass(slots=True, eq=False, kw_only=True)  # compared and hashed by identity: steps share one
+class EndpointTally(Tally):
+    """One endpoint's counts while an engine runs, with the endpoint they are of."""
 
     endpoint: str
-    histogram: LatencyHistogram = field(default_factory=LatencyHistogram)
-    requests: int = 0
-    errors: int = 0  # a status of 400 or more, or no answer
 
     def distribution(self) -> EndpointDistribution:
-        return EndpointDistribution.of(self.endpoint, self.histogram, requests=self.requests, errors=self.errors)
+        return self.as_distribution(self.endpoint)
 
 
 def step_tallies(plan: LoadPlan) -> tuple[EndpointTally, ...]:
     """One tally per scenario request, in order; requests to the same endpoint share theirs."""
     tallies: dict[str, EndpointTally] = {}
-    return tuple(tallies.setdefault(endpoint, EndpointTally(endpoint)) for endpoint in plan.endpoints)
+    return tuple(tallies.setdefault(endpoint, EndpointTally(endpoint=endpoint)) for endpoint in plan.endpoints)
 
 
 def distributions_of(tallies: tuple[EndpointTally, ...]) -> tuple[EndpointDistribution, ...]:
