@@ -125,9 +125,9 @@ def judge_against(
     """
     from pytest_deploysmoke.perf.compare import BaselineIdentity, compare
 
-    now = [*checks, *(replace(part, source="watch") for part in watch)]
+    now = [*checks, *watch]
     if baseline.has_distributions:
-        before = [*baseline.endpoints, *(replace(part, source="watch") for part in baseline.watch)]
+        before = [*baseline.endpoints, *baseline.watch]
     else:  # nothing to compare with: each endpoint of this run is judged against an empty one
         before = [replace(part, requests=0, errors=0, buckets=(), client_bound=False) for part in now]
     identity = BaselineIdentity("run", baseline.target, baseline.version, baseline.started, baseline.path)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
@@ -273,7 +272,7 @@ def _watch_probe(probe: ProbeFigures) -> dict[str, Any]:
 def _endpoints(verdict: Verdict) -> list[dict[str, Any]]:
     """Each endpoint's distribution over the run: the checks' (and load probes'), then the watch window's probes."""
     watched = verdict.watch_log.distributions if verdict.watch_log is not None else ()
-    return [_endpoint(part) for part in (*verdict.endpoints, *(replace(part, source="watch") for part in watched))]
+    return [_endpoint(part) for part in (*verdict.endpoints, *watched)]
 
 
 def _endpoint(part: EndpointDistribution) -> dict[str, Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import random
 from pathlib import Path
@@ -17,7 +18,7 @@ from pytest_deploysmoke.perf.baseline import (
     read_baseline,
 )
 from pytest_deploysmoke.perf.compare import CompareSettings
-from pytest_deploysmoke.perf.distributions import EndpointDistribution
+from pytest_deploysmoke.perf.distributions import EndpointDistribution, Source
 from pytest_deploysmoke.perf.stats import LatencyHistogram
 from pytest_deploysmoke.reports.json_summary import render_json
 from pytest_deploysmoke.results.verdict import CheckResult, RunInfo, decide, phase_results
@@ -26,13 +27,15 @@ from pytest_deploysmoke.results.watch_log import WatchLog
 STARTED = 1_796_119_200.0  # 2026-12-01T10:00:00Z
 
 
-def lognormal(endpoint: str, median_ms: float, n: int = 400, seed: int = 1, errors: int = 0) -> EndpointDistribution:
-    """*n* latencies around *median_ms* (a lognormal spread), as one endpoint's distribution."""
+def lognormal(
+    endpoint: str, median_ms: float, n: int = 400, seed: int = 1, errors: int = 0, source: Source = "checks"
+) -> EndpointDistribution:
+    """*n* latencies around *median_ms* (a lognormal spread), as one endpoint's distribution from *source*."""
     rng = random.Random(seed)
     histogram = LatencyHistogram()
     for _ in range(n):
         histogram.record(median_ms * rng.lognormvariate(0.0, 0.2))
-    return EndpointDistribution.of(endpoint, histogram, requests=n, errors=errors)
+    return EndpointDistribution.of(endpoint, histogram, requests=n, errors=errors, source=source)
 
 
 def written_summary(
@@ -58,7 +61,7 @@ def write(tmp_path: Path, document: object, name: str = "previous.json") -> str:
 def test_summary_reads_back_its_identity_and_distributions_by_source(tmp_path: Path) -> None:
     """The checks' and the watch window's distributions come back apart, with the run's identity and a label."""
     checks = (lognormal("GET /health", 5.0), lognormal("GET /items", 20.0, errors=3))
-    watch = (lognormal("GET /health", 6.0, n=60, seed=2),)
+    watch = (lognormal("GET /health", 6.0, n=60, seed=2, source="watch"),)
     path = write(tmp_path, written_summary(checks=checks, watch=watch))
     baseline = read_baseline(path, "local")
     assert (baseline.path, baseline.target, baseline.version, baseline.started) == (path, "local", "1.7.0", STARTED)
@@ -169,10 +172,15 @@ def baseline_of(
 
 def test_checks_are_judged_against_checks_and_the_watch_against_the_watch() -> None:
     """The same endpoint in the checks and the watch window is two rows, each against its own source."""
-    baseline = baseline_of(checks=(lognormal("GET /health", 10.0),), watch=(lognormal("GET /health", 20.0, seed=3),))
+    baseline = baseline_of(
+        checks=(lognormal("GET /health", 10.0),), watch=(lognormal("GET /health", 20.0, seed=3, source="watch"),)
+    )
     # Now: the checks 40% slower than the baseline's checks, the watch probe as fast as the baseline's watch.
     comparison = judge_against(
-        baseline, [lognormal("GET /health", 14.0, seed=4)], [lognormal("GET /health", 20.0, seed=5)], CompareSettings()
+        baseline,
+        [lognormal("GET /health", 14.0, seed=4)],
+        [lognormal("GET /health", 20.0, seed=5, source="watch")],
+        CompareSettings(),
     )
     assert comparison.baseline == baseline.label and comparison.settings == CompareSettings()
     rows = {row.endpoint: row for row in comparison.endpoints}
@@ -185,8 +193,9 @@ def test_checks_are_judged_against_checks_and_the_watch_against_the_watch() -> N
 def test_named_endpoints_are_compared_in_both_sources_and_no_others() -> None:
     """``endpoints`` in the settings selects the endpoint in the checks and in the watch window alike."""
     parts = (lognormal("GET /health", 5.0), lognormal("GET /items", 5.0))
+    watched = tuple(dataclasses.replace(part, source="watch") for part in parts)
     settings = CompareSettings(endpoints=("GET /items",))
-    comparison = judge_against(baseline_of(parts, parts), parts, parts, settings)
+    comparison = judge_against(baseline_of(parts, watched), parts, watched, settings)
     assert [row.endpoint for row in comparison.endpoints] == ["GET /items", "GET /items (watch)"]
     assert comparison.settings == settings
 
@@ -194,7 +203,8 @@ def test_named_endpoints_are_compared_in_both_sources_and_no_others() -> None:
 def test_every_endpoint_against_a_baseline_without_distributions_is_not_evaluated() -> None:
     """Against an old summary each endpoint is "not evaluated", with the note saying why."""
     old = Baseline("old.json", "local", "1.6.0", STARTED, (), "local 1.6.0 at ... (old.json)", has_distributions=False)
-    comparison = judge_against(old, [lognormal("GET /health", 5.0)], [lognormal("GET /health", 5.0)], CompareSettings())
+    now_watch = [lognormal("GET /health", 5.0, source="watch")]
+    comparison = judge_against(old, [lognormal("GET /health", 5.0)], now_watch, CompareSettings())
     assert [(row.endpoint, row.verdict, row.note) for row in comparison.endpoints] == [
         ("GET /health", "not evaluated", NO_DISTRIBUTIONS),
         ("GET /health (watch)", "not evaluated", NO_DISTRIBUTIONS),

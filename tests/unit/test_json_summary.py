@@ -352,7 +352,7 @@ def test_doc_validation_snippet_runs(
 
 def test_watch_probes_follow_the_checks_endpoints_with_source_watch() -> None:
     """The watch window's per-probe distributions come after the checks' endpoints, as source "watch"."""
-    watched = (EndpointDistribution("GET /health", requests=4, errors=1, buckets=((1.5, 2), (2.25, 1))),)
+    watched = (EndpointDistribution("GET /health", 4, 1, ((1.5, 2), (2.25, 1)), source="watch"),)
     verdict = dataclasses.replace(VERDICT, watch_log=WatchLog(2.0, 1.0, 2, (), distributions=watched))
     document = json.loads(render_json(verdict))
     validate(document)
